@@ -1,0 +1,54 @@
+import * as Flags from '@oclif/core/flags';
+import { ServerCommand } from '../base-command.js';
+import { plural, table, time } from '../format.js';
+import { collectPages, totpEnrollments, type TotpState, type TotpStatus } from '../operations.js';
+
+interface ListResult {
+  enrollments: TotpState[];
+  /** More enrollments exist past --limit. */
+  more: boolean;
+}
+
+export default class List extends ServerCommand {
+  static override summary = 'List enrollments, pending and active (admin).';
+  static override description = `A table of the enrolled users and their state, fetched page by page up to --limit. Needs an admin key.`;
+  static override examples = [
+    { description: 'The first 100 enrollments', command: '<%= config.bin %> <%= command.id %>' },
+    { description: 'Enrollments never confirmed', command: '<%= config.bin %> <%= command.id %> --status pending' },
+    { description: 'Every active user id, for a script', command: "<%= config.bin %> <%= command.id %> --status active --limit 100000 --json | jq -r '.enrollments[].userId'" },
+  ];
+  static override flags = {
+    status: Flags.option({ description: 'only enrollments in this state', options: ['pending', 'active'] as const })(),
+    limit: Flags.integer({ description: 'at most this many enrollments', default: 100, min: 1, helpValue: '<n>' }),
+  };
+
+  async run(): Promise<ListResult> {
+    const { flags } = await this.parse(List);
+    const client = this.client(flags);
+    const status = flags.status?.toUpperCase() as TotpStatus | undefined;
+    const { nodes, more } = await collectPages(
+      (page) => totpEnrollments(client, { ...page, ...(status ? { status } : {}) }),
+      flags.limit,
+    );
+    if (nodes.length === 0) {
+      this.say(status ? `No ${status} enrollments.` : 'No enrollments.');
+    } else {
+      this.say(
+        table(
+          ['USER', 'STATUS', 'CODES', 'CREATED', 'LAST VERIFIED', 'FAILURES', 'LOCKED UNTIL'],
+          nodes.map((s) => [
+            s.userId,
+            s.status,
+            `${s.algorithm}/${s.digits}/${s.period}s`,
+            time(s.createdAt),
+            time(s.lastVerifiedAt) || 'never',
+            s.failedAttempts,
+            s.lockedUntil && new Date(s.lockedUntil).getTime() > Date.now() ? time(s.lockedUntil) : '',
+          ]),
+        ),
+      );
+      this.say(`\n${plural(nodes.length, 'enrollment')}${more ? ` shown; more exist (raise --limit, now ${flags.limit})` : ''}.`);
+    }
+    return { enrollments: nodes, more };
+  }
+}

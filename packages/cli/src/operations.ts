@@ -1,0 +1,264 @@
+import type { GraphQLClient } from './client.js';
+
+/**
+ * The operations of the public schema (API.md "GraphQL schema") that the CLI calls, typed as the
+ * schema declares them. One function per operation; each returns the `data` field it asked for.
+ */
+
+export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
+export type TotpStatus = 'PENDING' | 'ACTIVE';
+export type VerifyOutcome =
+  | 'ACCEPTED'
+  | 'INVALID_CODE'
+  | 'REPLAYED'
+  | 'LOCKED'
+  | 'RATE_LIMITED'
+  | 'NOT_ENROLLED'
+  | 'MALFORMED';
+export const AUDIT_EVENT_TYPES = [
+  'ENROLLED',
+  'ACTIVATED',
+  'VERIFY',
+  'REVOKED',
+  'LOCKED',
+  'UNLOCKED',
+  'RECOVERY_CODES_GENERATED',
+  'RECOVERY_CODE_USED',
+  'IMPORTED',
+  'REKEYED',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+export interface EnrollTotpInput {
+  userId: string;
+  accountName?: string;
+  issuer?: string;
+  algorithm?: TotpAlgorithm;
+  digits?: number;
+  period?: number;
+  replace?: boolean;
+}
+
+export interface ImportTotpInput {
+  userId: string;
+  secret: string;
+  accountName?: string;
+  issuer?: string;
+  algorithm?: TotpAlgorithm;
+  digits?: number;
+  period?: number;
+}
+
+/** TotpEnrollment without the two QR renderings: the CLI draws its own from `otpauthUri`. */
+export interface TotpEnrollment {
+  userId: string;
+  status: TotpStatus;
+  secret: string;
+  otpauthUri: string;
+  algorithm: TotpAlgorithm;
+  digits: number;
+  period: number;
+  issuer: string;
+  accountName: string;
+  expiresAt: string | null;
+}
+
+export interface VerifyTotpResult {
+  valid: boolean;
+  outcome: VerifyOutcome;
+  activated: boolean;
+  retryAfterSeconds: number | null;
+  remainingAttempts: number | null;
+  driftSteps: number | null;
+}
+
+export interface TotpState {
+  userId: string;
+  status: TotpStatus;
+  algorithm: TotpAlgorithm;
+  digits: number;
+  period: number;
+  issuer: string;
+  accountName: string;
+  createdAt: string;
+  activatedAt: string | null;
+  lastVerifiedAt: string | null;
+  failedAttempts: number;
+  lockedUntil: string | null;
+  recoveryCodesRemaining: number;
+}
+
+export interface AuditEvent {
+  id: string;
+  at: string;
+  type: AuditEventType;
+  userId: string | null;
+  actor: string;
+  clientIp: string | null;
+  outcome: VerifyOutcome | null;
+  detail: string | null;
+}
+
+export interface PageInfo {
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+export interface Connection<T> {
+  nodes: T[];
+  pageInfo: PageInfo;
+}
+
+export interface RecoveryCodes {
+  codes: string[];
+  generatedAt: string;
+}
+
+export interface RekeyResult {
+  rekeyed: number;
+  activeKeyId: string;
+}
+
+export interface AuditFilter {
+  userId?: string;
+  types?: AuditEventType[];
+  since?: string;
+  until?: string;
+}
+
+const STATE_FIELDS = `userId status algorithm digits period issuer accountName createdAt activatedAt
+  lastVerifiedAt failedAttempts lockedUntil recoveryCodesRemaining`;
+const AUDIT_FIELDS = 'id at type userId actor clientIp outcome detail';
+
+export async function enrollTotp(client: GraphQLClient, input: EnrollTotpInput): Promise<TotpEnrollment> {
+  const data = await client.request<{ enrollTotp: TotpEnrollment }>(
+    `mutation Enroll($input: EnrollTotpInput!) { enrollTotp(input: $input) {
+      userId status secret otpauthUri algorithm digits period issuer accountName expiresAt } }`,
+    { input },
+  );
+  return data.enrollTotp;
+}
+
+export async function verifyTotp(
+  client: GraphQLClient,
+  userId: string,
+  code: string,
+  clientIp?: string,
+): Promise<VerifyTotpResult> {
+  const data = await client.request<{ verifyTotp: VerifyTotpResult }>(
+    `mutation Verify($userId: ID!, $code: String!, $clientIp: String) {
+      verifyTotp(userId: $userId, code: $code, clientIp: $clientIp) {
+        valid outcome activated retryAfterSeconds remainingAttempts driftSteps } }`,
+    { userId, code, clientIp: clientIp ?? null },
+  );
+  return data.verifyTotp;
+}
+
+export async function revokeTotp(client: GraphQLClient, userId: string, reason?: string): Promise<boolean> {
+  const data = await client.request<{ revokeTotp: { revoked: boolean } }>(
+    `mutation Revoke($userId: ID!, $reason: String) { revokeTotp(userId: $userId, reason: $reason) { revoked } }`,
+    { userId, reason: reason ?? null },
+  );
+  return data.revokeTotp.revoked;
+}
+
+export async function totpStatus(client: GraphQLClient, userId: string): Promise<TotpState | null> {
+  const data = await client.request<{ totpStatus: TotpState | null }>(
+    `query Status($userId: ID!) { totpStatus(userId: $userId) { ${STATE_FIELDS} } }`,
+    { userId },
+  );
+  return data.totpStatus;
+}
+
+export async function totpEnrollments(
+  client: GraphQLClient,
+  args: { status?: TotpStatus; first: number; after?: string },
+): Promise<Connection<TotpState>> {
+  const data = await client.request<{ totpEnrollments: Connection<TotpState> }>(
+    `query Enrollments($status: TotpStatus, $first: Int, $after: String) {
+      totpEnrollments(status: $status, first: $first, after: $after) {
+        nodes { ${STATE_FIELDS} } pageInfo { endCursor hasNextPage } } }`,
+    { status: args.status ?? null, first: args.first, after: args.after ?? null },
+  );
+  return data.totpEnrollments;
+}
+
+export async function unlockTotp(client: GraphQLClient, userId: string): Promise<TotpState | null> {
+  const data = await client.request<{ unlockTotp: TotpState | null }>(
+    `mutation Unlock($userId: ID!) { unlockTotp(userId: $userId) { ${STATE_FIELDS} } }`,
+    { userId },
+  );
+  return data.unlockTotp;
+}
+
+export async function generateRecoveryCodes(client: GraphQLClient, userId: string): Promise<RecoveryCodes> {
+  const data = await client.request<{ generateRecoveryCodes: RecoveryCodes }>(
+    `mutation RecoveryCodes($userId: ID!) { generateRecoveryCodes(userId: $userId) { codes generatedAt } }`,
+    { userId },
+  );
+  return data.generateRecoveryCodes;
+}
+
+export async function importTotp(client: GraphQLClient, input: ImportTotpInput): Promise<TotpState> {
+  const data = await client.request<{ importTotp: TotpState }>(
+    `mutation Import($input: ImportTotpInput!) { importTotp(input: $input) { ${STATE_FIELDS} } }`,
+    { input },
+  );
+  return data.importTotp;
+}
+
+export async function rekeyTotp(client: GraphQLClient): Promise<RekeyResult> {
+  const data = await client.request<{ rekeyTotp: RekeyResult }>(
+    `mutation Rekey { rekeyTotp { rekeyed activeKeyId } }`,
+  );
+  return data.rekeyTotp;
+}
+
+export async function auditEvents(
+  client: GraphQLClient,
+  filter: AuditFilter,
+  page: { first: number; after?: string },
+  signal?: AbortSignal,
+): Promise<Connection<AuditEvent>> {
+  const data = await client.request<{ auditEvents: Connection<AuditEvent> }>(
+    `query Audit($userId: ID, $types: [AuditEventType!], $since: DateTime, $until: DateTime,
+        $first: Int, $after: String) {
+      auditEvents(userId: $userId, types: $types, since: $since, until: $until, first: $first, after: $after) {
+        nodes { ${AUDIT_FIELDS} } pageInfo { endCursor hasNextPage } } }`,
+    {
+      userId: filter.userId ?? null,
+      types: filter.types?.length ? filter.types : null,
+      since: filter.since ?? null,
+      until: filter.until ?? null,
+      first: page.first,
+      after: page.after ?? null,
+    },
+    signal,
+  );
+  return data.auditEvents;
+}
+
+/** The most the CLI asks for in one page; the server may cap `first` lower, which is fine. */
+export const PAGE_SIZE = 100;
+
+/**
+ * Follow a connection's cursors until `limit` nodes are collected or the server has no more.
+ * `more` tells whether nodes were left on the server past the limit.
+ */
+export async function collectPages<T>(
+  fetchPage: (page: { first: number; after?: string }) => Promise<Connection<T>>,
+  limit: number,
+): Promise<{ nodes: T[]; more: boolean; endCursor: string | null }> {
+  const nodes: T[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const first = Math.min(PAGE_SIZE, limit - nodes.length);
+    const page = await fetchPage(after === undefined ? { first } : { first, after });
+    nodes.push(...page.nodes.slice(0, limit - nodes.length));
+    const cursor = page.pageInfo.endCursor;
+    if (nodes.length >= limit || !page.pageInfo.hasNextPage || !cursor || page.nodes.length === 0) {
+      return { nodes, more: page.pageInfo.hasNextPage && page.nodes.length > 0, endCursor: cursor };
+    }
+    after = cursor;
+  }
+}

@@ -1,0 +1,105 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createGuardrails, generateSync } from 'otplib';
+import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
+import { type Algorithm, type Digits, MAX_SECRET_BYTES, type Period } from './policy.js';
+
+const crypto = new NodeCryptoPlugin();
+// otplib refuses secrets over 64 bytes by default (its own limit, not the RFCs'), while an
+// import may bring up to MAX_SECRET_BYTES; without this, such a secret would be accepted at
+// import and then make every verify throw.
+const guardrails = createGuardrails({ MAX_SECRET_BYTES });
+
+/** The outcomes of a verify (API.md `VerifyOutcome`): values, never exceptions. */
+export const VerifyOutcome = {
+  ACCEPTED: 'ACCEPTED',
+  INVALID_CODE: 'INVALID_CODE',
+  REPLAYED: 'REPLAYED',
+  LOCKED: 'LOCKED',
+  RATE_LIMITED: 'RATE_LIMITED',
+  NOT_ENROLLED: 'NOT_ENROLLED',
+  MALFORMED: 'MALFORMED',
+} as const;
+export type VerifyOutcome = (typeof VerifyOutcome)[keyof typeof VerifyOutcome];
+
+export interface TotpParams {
+  readonly algorithm: Algorithm;
+  readonly digits: Digits;
+  readonly period: Period;
+}
+
+const MAX_CODE_INPUT = 64;
+const CODE_SHAPE = /^[0-9]{6,8}$/;
+
+/**
+ * Normalise a code as typed: ASCII spaces anywhere are dropped; what is left must be 6 to 8 ASCII
+ * digits. Anything else (other characters, other scripts' digits, signs, exponents, the empty
+ * string) is `null`, which the caller answers as MALFORMED. Leading zeros are significant.
+ */
+export function normalizeCode(raw: string): string | null {
+  if (raw.length > MAX_CODE_INPUT) return null;
+  const code = raw.replaceAll(' ', '');
+  return CODE_SHAPE.test(code) ? code : null;
+}
+
+/** The RFC 6238 section 4.2 time-step number T = floor((now - T0) / X), with T0 = 0. */
+export function timeStep(epochSeconds: number, period: number): number {
+  return Math.floor(epochSeconds / period);
+}
+
+/** The code of one time step: HOTP(K, T) of RFC 4226 section 5.3, via otplib. */
+export function codeAtStep(secret: Uint8Array, step: number, params: TotpParams): string {
+  return generateSync({
+    strategy: 'hotp',
+    secret,
+    counter: step,
+    crypto,
+    guardrails,
+    algorithm: params.algorithm.toLowerCase() as 'sha1' | 'sha256' | 'sha512',
+    digits: params.digits,
+  });
+}
+
+/** The TOTP code at a moment (RFC 6238 section 4). */
+export function codeAt(secret: Uint8Array, epochSeconds: number, params: TotpParams): string {
+  return codeAtStep(secret, timeStep(epochSeconds, params.period), params);
+}
+
+export interface MatchInput {
+  readonly secret: Uint8Array;
+  readonly params: TotpParams;
+  /** A normalised code (see normalizeCode). */
+  readonly code: string;
+  readonly epochSeconds: number;
+  /** Steps accepted on each side of the centre. */
+  readonly window: number;
+  /** Learned clock drift in steps; the window is centred on now + drift (RFC 6238 section 6). */
+  readonly drift?: number;
+}
+
+export interface CodeMatch {
+  /** The matched time step. */
+  readonly step: number;
+  /** The matched step minus the current step. */
+  readonly driftSteps: number;
+}
+
+/**
+ * Compare `code` with every code of the window, in constant time and without stopping early, and
+ * return the latest matching step (if two steps share a code, the later one is the one that can
+ * still be unused). Replay is not decided here: the caller holds the last accepted step and
+ * accepts only a later one.
+ */
+export function matchCode(input: MatchInput): CodeMatch | null {
+  const { secret, params, code, window } = input;
+  if (code.length !== params.digits) return null;
+  const now = timeStep(input.epochSeconds, params.period);
+  const centre = now + (input.drift ?? 0);
+  const given = Buffer.from(code, 'ascii');
+  let best: number | null = null;
+  for (let step = centre - window; step <= centre + window; step++) {
+    if (step < 0) continue;
+    const candidate = Buffer.from(codeAtStep(secret, step, params), 'ascii');
+    if (timingSafeEqual(candidate, given)) best = step;
+  }
+  return best === null ? null : { step: best, driftSteps: best - now };
+}

@@ -1,0 +1,162 @@
+import { InvalidInputError } from '@totp-service/core';
+import { BUCKETS, bucketOf } from '../store/keys.js';
+import type { AuditEvent, AuditEventType, AuditQuery, Page } from '../store/store.js';
+
+/**
+ * Reading the audit trail, the same way for every store. Events live in one stream per bucket and
+ * in one stream per user (same entry ids). A user's query reads that user's stream only, so its
+ * cost follows that user's events; a query over everyone merges the bucket streams newest first.
+ *
+ * An event id (and a cursor) is `<bucket>-<ms>-<seq>`: the bucket and the stream entry id. Order
+ * is (ms, seq, bucket), newest first.
+ */
+
+/** One stream entry as a store returns it. */
+export interface RawEntry {
+  readonly id: string;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+export type StreamRef = { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'bucket'; readonly bucket: number };
+
+/** What a store provides: XREVRANGE semantics (bounds like "+", "-", "123", "123-4", "(123-4"). */
+export interface AuditSource {
+  revRange(streams: readonly { ref: StreamRef; end: string; start: string; count: number }[]): Promise<RawEntry[][]>;
+}
+
+/** Entries one request may examine before it returns a partial page (bounds the work of a filter). */
+export const SCAN_BUDGET = 20_000;
+
+interface Position {
+  readonly bucket: number;
+  readonly ms: number;
+  readonly seq: number;
+}
+
+export function eventId(bucket: number, streamId: string): string {
+  return `${bucket}-${streamId}`;
+}
+
+function parseStreamId(id: string): { ms: number; seq: number } {
+  const [ms, seq] = id.split('-');
+  return { ms: Number(ms), seq: Number(seq) };
+}
+
+/** Parse a cursor (an event id). Anything that is not one is BAD_USER_INPUT. */
+export function parseCursor(cursor: string): Position {
+  const m = /^(\d{1,2})-(\d{1,15})-(\d{1,15})$/.exec(cursor);
+  const bucket = m ? Number(m[1]) : NaN;
+  if (!m || bucket >= BUCKETS) throw new InvalidInputError('after', 'after is not a cursor returned by this API');
+  return { bucket, ms: Number(m[2]), seq: Number(m[3]) };
+}
+
+export function toAuditEvent(bucket: number, entry: RawEntry): AuditEvent {
+  const f = entry.fields;
+  return {
+    id: eventId(bucket, entry.id),
+    at: parseStreamId(entry.id).ms,
+    type: f.t as AuditEventType,
+    userId: f.u ?? null,
+    actor: f.a ?? '',
+    clientIp: f.ip ?? null,
+    outcome: (f.o as AuditEvent['outcome']) ?? null,
+    detail: f.d ?? null,
+  };
+}
+
+/** The upper bound of one stream: the tighter of `until` and the cursor (exclusive of it). */
+function upperBound(bucket: number, until: number | undefined, after: Position | undefined): string {
+  if (after && (until === undefined || after.ms <= until)) {
+    // in (ms, seq, bucket) order, a lower bucket at the cursor's exact id still comes after it
+    const id = `${after.ms}-${after.seq}`;
+    return bucket < after.bucket ? id : `(${id}`;
+  }
+  return until === undefined ? '+' : String(until);
+}
+
+class Cursor {
+  private buffer: RawEntry[] = [];
+  private exhausted = false;
+  constructor(
+    readonly ref: StreamRef,
+    readonly bucket: number,
+    private end: string,
+    private readonly start: string,
+    private batch: number,
+  ) {}
+
+  get needsFetch(): boolean {
+    return this.buffer.length === 0 && !this.exhausted;
+  }
+  request() {
+    return { ref: this.ref, end: this.end, start: this.start, count: this.batch };
+  }
+  receive(entries: RawEntry[]): void {
+    this.buffer = entries;
+    if (entries.length < this.batch) this.exhausted = true;
+    const last = entries.at(-1);
+    if (last) this.end = `(${last.id}`;
+    this.batch = Math.min(this.batch * 2, 1000);
+  }
+  head(): RawEntry | undefined {
+    return this.buffer[0];
+  }
+  take(): RawEntry {
+    return this.buffer.shift()!;
+  }
+}
+
+function newer(a: Cursor, b: Cursor): boolean {
+  const x = parseStreamId(a.head()!.id);
+  const y = parseStreamId(b.head()!.id);
+  return x.ms !== y.ms ? x.ms > y.ms : x.seq !== y.seq ? x.seq > y.seq : a.bucket > b.bucket;
+}
+
+/** Run an audit query against a store's streams. */
+export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Page<AuditEvent>> {
+  const after = q.after !== undefined ? parseCursor(q.after) : undefined;
+  const start = q.since === undefined ? '-' : String(q.since);
+  const types = q.types && q.types.length > 0 ? new Set(q.types) : null;
+  const want = q.first + 1;
+
+  let cursors: Cursor[];
+  if (q.userId !== undefined) {
+    const bucket = bucketOf(q.userId);
+    if (after && after.bucket !== bucket) throw new InvalidInputError('after', 'after is a cursor of another query');
+    cursors = [new Cursor({ kind: 'user', userId: q.userId }, bucket, upperBound(bucket, q.until, after), start, Math.min(want, 1000))];
+  } else {
+    const perBucket = Math.min(Math.ceil((want * 2) / BUCKETS) + 4, 1000);
+    cursors = Array.from(
+      { length: BUCKETS },
+      (_, b) => new Cursor({ kind: 'bucket', bucket: b }, b, upperBound(b, q.until, after), start, perBucket),
+    );
+  }
+
+  const found: AuditEvent[] = [];
+  let scanned = 0;
+  let lastScanned: string | null = null;
+  while (found.length < want) {
+    const empty = cursors.filter((c) => c.needsFetch);
+    if (empty.length > 0) {
+      const results = await source.revRange(empty.map((c) => c.request()));
+      empty.forEach((c, i) => c.receive(results[i] ?? []));
+    }
+    let best: Cursor | undefined;
+    for (const c of cursors) if (c.head() && (!best || newer(c, best))) best = c;
+    if (!best) break;
+    const event = toAuditEvent(best.bucket, best.take());
+    scanned += 1;
+    lastScanned = event.id;
+    if (!types || types.has(event.type)) found.push(event);
+    if (scanned >= SCAN_BUDGET && found.length < want) {
+      // a sparse filter over a long log: hand back what was found and where to go on from
+      return { nodes: found, endCursor: lastScanned, hasNextPage: true };
+    }
+  }
+  const nodes = found.slice(0, q.first);
+  return {
+    nodes,
+    endCursor: nodes.at(-1)?.id ?? q.after ?? null,
+    hasNextPage: found.length > q.first,
+  };
+}

@@ -1,0 +1,193 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
+
+/**
+ * Configuration: read once from the environment, validated, frozen. A missing or malformed
+ * setting stops start-up with one line naming the variable. This is the only module that reads
+ * process.env.
+ */
+export type Role = 'app' | 'admin';
+
+export interface ApiKey {
+  readonly name: string;
+  readonly role: Role;
+  /** SHA-256 of the token: the raw token is never kept. */
+  readonly digest: Buffer;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string | null;
+  readonly redisClusterNodes: readonly { host: string; port: number }[] | null;
+  readonly keyPrefix: string;
+  readonly apiKeys: readonly ApiKey[];
+  /** Set when TOTP_API_KEYS was unset: the token made at start-up, to be printed once. */
+  readonly generatedAdminToken: string | null;
+  readonly keyRing: KeyRing;
+  /** True when the key ring was made up at start-up (embedded store without TOTP_ENCRYPTION_KEYS). */
+  readonly ephemeralKey: boolean;
+  readonly issuer: string;
+  readonly policy: Policy;
+  readonly auditMaxEvents: number;
+  readonly auditUserMaxEvents: number;
+  readonly logLevel: string;
+  readonly production: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}")`);
+  }
+  return Number(raw);
+}
+
+export function sha256(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/** `name:role:token`, token raw or `sha256:<hex>`. Messages never contain a token. */
+export function parseApiKeys(spec: string): ApiKey[] {
+  const name = 'TOTP_API_KEYS';
+  const entries = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError(name, 'is set but holds no key');
+  const seen = new Set<string>();
+  return entries.map((entry, i) => {
+    const [keyName, role, ...rest] = entry.split(':');
+    const token = rest.join(':');
+    const where = `entry ${i + 1}`;
+    if (!keyName || !/^[A-Za-z0-9._@-]{1,64}$/.test(keyName)) {
+      throw new ConfigError(name, `${where}: the name must be 1-64 of A-Z a-z 0-9 . _ @ - (format name:role:token)`);
+    }
+    if (role !== 'app' && role !== 'admin') {
+      throw new ConfigError(name, `key "${keyName}": the role must be app or admin (format name:role:token)`);
+    }
+    if (seen.has(keyName)) throw new ConfigError(name, `key "${keyName}" appears twice`);
+    seen.add(keyName);
+    let digest: Buffer;
+    if (token.startsWith('sha256:')) {
+      const hex = token.slice('sha256:'.length);
+      if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(name, `key "${keyName}": sha256: must be followed by 64 hex digits`);
+      digest = Buffer.from(hex, 'hex');
+    } else {
+      if (token.length < 16) throw new ConfigError(name, `key "${keyName}": the token must be at least 16 characters`);
+      digest = sha256(token);
+    }
+    return { name: keyName, role, digest };
+  });
+}
+
+function parseClusterNodes(spec: string): { host: string; port: number }[] {
+  const nodes = spec.split(',').map((s) => s.trim()).filter(Boolean).map((node) => {
+    const m = /^(.+):(\d{1,5})$/.exec(node);
+    const port = m ? Number(m[2]) : 0;
+    if (!m || port < 1 || port > 65535) {
+      throw new ConfigError('REDIS_CLUSTER_NODES', `"${node.slice(0, 80)}" is not host:port`);
+    }
+    return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+  });
+  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES', 'is set but holds no host:port');
+  return nodes;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 4000, 0, 65535);
+  const host = env.HOST?.trim() || '127.0.0.1';
+
+  const redisUrl = env.REDIS_URL?.trim() || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  }
+  const clusterSpec = env.REDIS_CLUSTER_NODES?.trim();
+  const redisClusterNodes = clusterSpec ? parseClusterNodes(clusterSpec) : null;
+  if (redisUrl && redisClusterNodes) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
+
+  const keyPrefix = env.TOTP_KEY_PREFIX ?? 'totp:';
+  if (keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) {
+    throw new ConfigError('TOTP_KEY_PREFIX', 'must be at most 64 characters without braces or spaces');
+  }
+
+  let apiKeys: ApiKey[];
+  let generatedAdminToken: string | null = null;
+  const keysSpec = env.TOTP_API_KEYS?.trim();
+  if (keysSpec) {
+    apiKeys = parseApiKeys(keysSpec);
+  } else {
+    generatedAdminToken = randomBytes(32).toString('base64url');
+    apiKeys = [{ name: 'admin', role: 'admin', digest: sha256(generatedAdminToken) }];
+  }
+
+  let keyRing: KeyRing;
+  let ephemeralKey = false;
+  const ringSpec = env.TOTP_ENCRYPTION_KEYS?.trim();
+  if (ringSpec) {
+    try {
+      keyRing = parseKeyRing(ringSpec);
+    } catch (err) {
+      throw new ConfigError('TOTP_ENCRYPTION_KEYS', `${(err as Error).message} (format kid:base64 of 32 bytes, comma-separated)`);
+    }
+  } else if (redisUrl || redisClusterNodes) {
+    throw new ConfigError(
+      'TOTP_ENCRYPTION_KEYS',
+      'is required with Redis (e.g. k1:$(openssl rand -base64 32)); without it stored secrets could not be read after a restart',
+    );
+  } else {
+    keyRing = KeyRing.ephemeral();
+    ephemeralKey = true;
+  }
+
+  const issuer = env.TOTP_ISSUER?.trim() || 'TOTP Service';
+  if (issuer.length > 128 || /\p{Cc}/u.test(issuer)) {
+    throw new ConfigError('TOTP_ISSUER', 'must be at most 128 characters without control characters');
+  }
+
+  const lockoutSeconds = int(env, 'TOTP_LOCKOUT_SECONDS', DEFAULT_POLICY.lockoutSeconds, 1, 86_400 * 30);
+  const policy: Policy = Object.freeze({
+    window: int(env, 'TOTP_WINDOW', DEFAULT_POLICY.window, 0, 10),
+    maxDriftSteps: DEFAULT_POLICY.maxDriftSteps,
+    maxFailures: int(env, 'TOTP_MAX_FAILURES', DEFAULT_POLICY.maxFailures, 1, 1_000_000),
+    lockoutSeconds,
+    lockoutMaxSeconds: int(env, 'TOTP_LOCKOUT_MAX_SECONDS', Math.max(DEFAULT_POLICY.lockoutMaxSeconds, lockoutSeconds), lockoutSeconds, 86_400 * 365),
+    clientLimit: int(env, 'TOTP_CLIENT_LIMIT', DEFAULT_POLICY.clientLimit, 1, 1_000_000_000),
+    pendingTtlSeconds: int(env, 'TOTP_PENDING_TTL_SECONDS', DEFAULT_POLICY.pendingTtlSeconds, 10, 86_400 * 30),
+  });
+
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+
+  return Object.freeze({
+    port,
+    host,
+    redisUrl,
+    redisClusterNodes,
+    keyPrefix,
+    apiKeys: Object.freeze(apiKeys),
+    generatedAdminToken,
+    keyRing,
+    ephemeralKey,
+    issuer,
+    policy,
+    auditMaxEvents: int(env, 'TOTP_AUDIT_MAX_EVENTS', 1_000_000, 1, 1_000_000_000),
+    auditUserMaxEvents: int(env, 'TOTP_AUDIT_USER_MAX_EVENTS', 1000, 1, 1_000_000),
+    logLevel,
+    production: env.NODE_ENV === 'production',
+  });
+}

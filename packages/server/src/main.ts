@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger, flushLogs } from './logger.js';
+import { createServer } from './server.js';
+import { connectStore } from './store/connect.js';
+
+/** Environment → server → listen; drain on SIGTERM. Everything else lives in createServer. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`totp-service: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  let store;
+  try {
+    store = await connectStore(config);
+  } catch (err) {
+    process.stderr.write(`totp-service: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (store.kind === 'embedded') {
+    logger.warn('embedded store: data lives in this process\'s memory and ends with it; for one process only (set REDIS_URL for production)');
+  }
+  if (config.ephemeralKey) {
+    logger.warn('TOTP_ENCRYPTION_KEYS is unset: secrets are sealed with a random key made at start-up and lost with the process');
+  }
+  const server = await createServer({
+    store,
+    keyRing: config.keyRing,
+    apiKeys: config.apiKeys,
+    policy: config.policy,
+    issuer: config.issuer,
+    logger,
+    production: config.production,
+  });
+  const url = await server.listen(config.port, config.host).catch((err: Error) => {
+    process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
+    process.exit(1);
+  });
+  logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
+
+  const lines = [``, `TOTP service ready at ${url}  (store: ${store.kind})`];
+  if (config.generatedAdminToken) {
+    lines.push(
+      `Admin token (made at start-up, shown once; set TOTP_API_KEYS to choose your own):`,
+      ``,
+      `  ${config.generatedAdminToken}`,
+      ``,
+      `Try it:`,
+      `  curl -s ${url} -H 'content-type: application/json' \\`,
+      `    -H 'authorization: Bearer ${config.generatedAdminToken}' \\`,
+      `    -d '{"query":"mutation { enrollTotp(input: {userId: \\"alice\\"}) { secret otpauthUri } }"}'`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    const timer = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      flushLogs(logger);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 2000);
+    timer.unref();
+    server
+      .stop()
+      .then(() => store.close())
+      .then(() => {
+        logger.info('stopped');
+        flushLogs(logger);
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        flushLogs(logger);
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`totp-service: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { VerifyOutcome } from '@totp-service/core';
+import { StoreUnavailableError, type Store } from './store/store.js';
+
+/**
+ * Prometheus metrics. Labels are drawn from small fixed sets (outcomes, routes, store
+ * operations): never a user id, a client address or anything a caller chooses.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly verify = new Counter({
+    name: 'totp_verify_total',
+    help: 'Verifies by outcome (recovery codes under kind="recovery").',
+    labelNames: ['outcome', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly enroll = new Counter({ name: 'totp_enroll_total', help: 'Enrollments started.', registers: [this.registry] });
+  readonly revoke = new Counter({
+    name: 'totp_revoke_total',
+    help: 'Revocations, by whether something was enrolled.',
+    labelNames: ['revoked'] as const,
+    registers: [this.registry],
+  });
+  readonly lockouts = new Counter({ name: 'totp_lockouts_total', help: 'Lockouts started.', registers: [this.registry] });
+  readonly requests = new Histogram({
+    name: 'totp_http_request_duration_seconds',
+    help: 'HTTP requests by route and status.',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: 'totp_store_duration_seconds',
+    help: 'Store operations (one Redis round trip or script each).',
+    labelNames: ['op'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'totp_store_errors_total',
+    help: 'Store operations that failed, by operation.',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  onVerify = (outcome: VerifyOutcome, kind: 'totp' | 'recovery' = 'totp') => this.verify.inc({ outcome, kind });
+}
+
+/** Wrap every store operation with a latency histogram and an error counter. */
+export function instrumentStore(store: Store, metrics: Metrics): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || prop === 'close' || typeof prop !== 'string') return value;
+      return async (...args: unknown[]) => {
+        const end = metrics.storeLatency.startTimer({ op: prop });
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) metrics.storeErrors.inc({ op: prop });
+          throw err;
+        } finally {
+          end();
+        }
+      };
+    },
+  });
+}

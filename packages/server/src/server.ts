@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { TotpError, type KeyRing, type Policy } from '@totp-service/core';
+import { authenticate } from './auth.js';
+import type { ApiKey } from './config.js';
+import type { Context } from './context.js';
+import { makeFormatError, toGraphQLError } from './errors.js';
+import { HttpError, sendError, sendJson, toGraphQLRequest } from './http.js';
+import type { Logger } from './logger.js';
+import { Metrics, instrumentStore } from './metrics.js';
+import { buildTotpSchema } from './schema.js';
+import type { Store } from './store/store.js';
+import { TotpService } from './totp/totp.service.js';
+
+export interface ServerDeps {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly apiKeys: readonly ApiKey[];
+  readonly policy: Policy;
+  readonly issuer: string;
+  readonly logger: Logger;
+  readonly production?: boolean;
+  /** Epoch ms; Date.now unless a test says otherwise. */
+  readonly clock?: () => number;
+  /** Largest request body, bytes. */
+  readonly bodyLimit?: number;
+}
+
+export interface TotpServer {
+  readonly httpServer: Server;
+  readonly metrics: Metrics;
+  readonly totp: TotpService;
+  /** Listen; resolves with the GraphQL URL. */
+  listen(port: number, host: string): Promise<string>;
+  /** Stop accepting, finish requests in flight, stop Apollo. The store is the caller's to close. */
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 1000;
+
+/** Build the whole service from its dependencies: no environment, no globals. */
+export async function createServer(deps: ServerDeps): Promise<TotpServer> {
+  const { logger } = deps;
+  const metrics = new Metrics();
+  const store = instrumentStore(deps.store, metrics);
+  const totp = new TotpService({
+    store,
+    keyRing: deps.keyRing,
+    policy: deps.policy,
+    issuer: deps.issuer,
+    clock: deps.clock ?? Date.now,
+    onVerify: (outcome) => metrics.onVerify(outcome),
+    onLockout: () => metrics.lockouts.inc(),
+    onEnroll: () => metrics.enroll.inc(),
+    onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
+  });
+  const bodyLimit = deps.bodyLimit ?? 64 * 1024;
+  const production = deps.production ?? false;
+
+  const httpServer = createHttpServer();
+  const apollo = new ApolloServer<Context>({
+    schema: await buildTotpSchema(),
+    introspection: !production,
+    includeStacktraceInErrorResponses: false,
+    hideSchemaDetailsFromClientErrors: true,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    // main.ts owns the signals: it drains, closes the store, then exits
+    stopOnTerminationSignals: false,
+    formatError: makeFormatError({
+      exposeInternals: !production,
+      onInternalError: (err) => logger.error({ err }, 'unexpected error'),
+    }),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+  });
+  await apollo.start();
+
+  async function graphql(req: IncomingMessage, res: ServerResponse, url: URL, requestId: string): Promise<number> {
+    const httpGraphQLRequest = await toGraphQLRequest(req, url, bodyLimit);
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest,
+      context: async () => {
+        try {
+          return { principal: authenticate(req.headers.authorization, deps.apiKeys), totp };
+        } catch (err) {
+          throw err instanceof TotpError ? toGraphQLError(err) : err;
+        }
+      },
+    });
+    const status = response.status ?? 200;
+    const headers: Record<string, string> = { 'x-request-id': requestId, 'cache-control': 'no-store' };
+    for (const [k, v] of response.headers) headers[k] = v;
+    if (response.body.kind === 'complete') {
+      headers['content-length'] = String(Buffer.byteLength(response.body.string));
+      res.writeHead(status, headers);
+      res.end(response.body.string);
+    } else {
+      res.writeHead(status, headers);
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+    return status;
+  }
+
+  async function ready(res: ServerResponse): Promise<number> {
+    try {
+      await Promise.race([
+        deps.store.ping(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref()),
+      ]);
+      sendJson(res, 200, { status: 'ready', store: deps.store.kind });
+      return 200;
+    } catch (err) {
+      sendJson(res, 503, { status: 'unavailable', store: deps.store.kind, reason: (err as Error).message });
+      return 503;
+    }
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = /^[\w.-]{1,64}$/.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      url = new URL('http://localhost/');
+    }
+    const path = url.pathname;
+    let name = 'other';
+    let status = 500;
+    try {
+      if (path === '/graphql') {
+        name = 'graphql';
+        if (req.method !== 'POST' && req.method !== 'GET') {
+          throw new HttpError(405, 'METHOD_NOT_ALLOWED', 'use POST (or GET for queries) on /graphql');
+        }
+        status = await graphql(req, res, url, requestId);
+      } else if (req.method === 'GET' && path === '/healthz') {
+        name = 'healthz';
+        sendJson(res, (status = 200), { status: 'ok' });
+      } else if (req.method === 'GET' && path === '/readyz') {
+        name = 'readyz';
+        status = await ready(res);
+      } else if (req.method === 'GET' && path === '/metrics') {
+        name = 'metrics';
+        const text = await metrics.registry.metrics();
+        res.writeHead((status = 200), { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      } else {
+        throw new HttpError(404, 'NOT_FOUND', 'not found: the API is at /graphql');
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        status = err.status;
+        if (!res.headersSent) sendError(res, err);
+      } else {
+        status = 500;
+        logger.error({ err, requestId }, 'request failed');
+        if (!res.headersSent) sendError(res, new HttpError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
+        else res.destroy();
+      }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requests.observe({ route: name, status: String(status) }, seconds);
+      if (name === 'graphql' || status >= 500) {
+        logger.debug({ requestId, route: name, status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      }
+    }
+  }
+
+  httpServer.on('request', (req, res) => void route(req, res));
+  httpServer.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  return {
+    httpServer,
+    metrics,
+    totp,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const { port: bound } = httpServer.address() as AddressInfo;
+          resolve(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/graphql`);
+        });
+      }),
+    stop: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,74 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore } from './redis-store.js';
+import type { Store } from './store.js';
+
+/**
+ * Connection settings that fail fast: no offline queue (a command while Redis is away fails at
+ * once instead of waiting in memory), a command timeout, one retry per command. The client keeps
+ * reconnecting in the background, so the service recovers when Redis comes back.
+ */
+export const FAIL_FAST: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2000,
+  commandTimeout: 2000,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+};
+
+/** Make the store the configuration asks for; for Redis, wait until it answers (or give up). */
+export async function connectStore(config: Config, waitMillis = 10_000): Promise<Store> {
+  const options = { auditMaxEvents: config.auditMaxEvents, auditUserMaxEvents: config.auditUserMaxEvents };
+  if (!config.redisUrl && !config.redisClusterNodes) return new MemoryStore(options);
+
+  let client: Redis | Cluster;
+  let target: string;
+  if (config.redisClusterNodes) {
+    target = config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
+    client = new Cluster([...config.redisClusterNodes], {
+      keyPrefix: config.keyPrefix,
+      enableOfflineQueue: false,
+      enableReadyCheck: true,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      redisOptions: { connectTimeout: FAIL_FAST.connectTimeout, commandTimeout: FAIL_FAST.commandTimeout, maxRetriesPerRequest: 1 },
+      lazyConnect: true,
+    });
+  } else {
+    target = redactUrl(config.redisUrl!);
+    client = new Redis(config.redisUrl!, { ...FAIL_FAST, keyPrefix: config.keyPrefix, lazyConnect: true });
+  }
+  client.on('error', () => {
+    /* reported through failing operations and /readyz; without a listener ioredis would log to stderr */
+  });
+  const store = new RedisStore(client, options);
+  const deadline = Date.now() + waitMillis;
+  let lastError: unknown;
+  try {
+    await client.connect();
+  } catch (err) {
+    lastError = err;
+  }
+  while (Date.now() < deadline) {
+    try {
+      await store.ping();
+      return store;
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  client.disconnect();
+  throw new Error(`cannot reach Redis at ${target}: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
+}
+
+/** A Redis URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}

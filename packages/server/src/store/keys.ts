@@ -1,0 +1,82 @@
+/**
+ * Redis key layout. Every key of one user carries the hash tag of the user's bucket, and so does
+ * every cross-user structure of that bucket (its audit stream, its enrollment indexes). One Lua
+ * script can then update a user, the bucket's audit stream and the bucket's index atomically,
+ * in one slot, on a single Redis and on a Redis Cluster alike.
+ *
+ *   {b07}:u:<id>   hash    the user's factors, replay and lockout state
+ *   {b07}:r:<id>   hash    recovery-code hashes
+ *   {b07}:e:<id>   stream  the user's audit events (same entry ids as the bucket stream)
+ *   {b07}:audit    stream  the bucket's audit events
+ *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>)
+ *   {b07}:ip       zset    PENDING-only users (score 0, lexicographic)
+ *   {b07}:px       zset    PENDING-only users by expiry (score = expiresAt ms), for cleanup
+ *   {c:<ip>}       string  attempts of one client address in the current minute
+ *
+ * <id> is the user id's UTF-8 bytes in base64url: no `{`, `}` or `:` can appear in it, so no id can
+ * move a hash tag or a separator, and distinct ids always give distinct keys. The key prefix
+ * (TOTP_KEY_PREFIX) is applied by ioredis's `keyPrefix`, to these names and to every KEYS entry.
+ */
+export const BUCKETS = 32;
+
+export interface UserKeys {
+  readonly bucket: number;
+  readonly id: string;
+  readonly user: string;
+  readonly recovery: string;
+  readonly events: string;
+  readonly audit: string;
+  readonly activeIndex: string;
+  readonly pendingIndex: string;
+  readonly pendingExpiry: string;
+}
+
+export function encodeId(userId: string): string {
+  return Buffer.from(userId, 'utf8').toString('base64url');
+}
+
+export function decodeId(encoded: string): string {
+  return Buffer.from(encoded, 'base64url').toString('utf8');
+}
+
+/** FNV-1a over the id's bytes: spreads users evenly over the buckets. */
+export function bucketOf(userId: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(userId, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % BUCKETS;
+}
+
+export function bucketTag(bucket: number): string {
+  return `{b${bucket.toString().padStart(2, '0')}}`;
+}
+
+export function bucketKeys(bucket: number) {
+  const tag = bucketTag(bucket);
+  return {
+    audit: `${tag}:audit`,
+    activeIndex: `${tag}:ia`,
+    pendingIndex: `${tag}:ip`,
+    pendingExpiry: `${tag}:px`,
+  };
+}
+
+export function userKeys(userId: string): UserKeys {
+  const bucket = bucketOf(userId);
+  const tag = bucketTag(bucket);
+  const id = encodeId(userId);
+  return {
+    bucket,
+    id,
+    user: `${tag}:u:${id}`,
+    recovery: `${tag}:r:${id}`,
+    events: `${tag}:e:${id}`,
+    ...bucketKeys(bucket),
+  };
+}
+
+export function clientKey(clientIp: string): string {
+  return `{c:${encodeId(clientIp)}}`;
+}

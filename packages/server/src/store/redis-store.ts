@@ -1,0 +1,216 @@
+import { Cluster, Redis } from 'ioredis';
+import { queryAudit, type AuditSource, type RawEntry, type StreamRef } from '../audit/query.js';
+import { decodeRecord, packMeta, unpackMeta } from './codec.js';
+import { bucketKeys, clientKey, userKeys } from './keys.js';
+import { defineScripts } from './scripts.js';
+import {
+  StoreUnavailableError,
+  type AttemptLimits,
+  type AuditQuery,
+  type CandidateFactor,
+  type Reservation,
+  type SettleResult,
+  type Store,
+} from './store.js';
+import type { VerifyOutcome } from '@totp-service/core';
+
+export interface RedisStoreOptions {
+  /** Audit events kept over all buckets (TOTP_AUDIT_MAX_EVENTS). */
+  readonly auditMaxEvents: number;
+  /** Audit events kept per user. */
+  readonly auditUserMaxEvents: number;
+}
+
+type Client = Redis | Cluster;
+
+/** Reply errors that mean "Redis cannot serve now", as opposed to a bug in a script. */
+const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS|MOVED|ASK)\b/;
+
+function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'ReplyError') return UNAVAILABLE_REPLY.test(err.message);
+  // connection closed, offline queue disabled, command timeout, max retries, cluster not ready …
+  return true;
+}
+
+/**
+ * The store on Redis (a single server or a Cluster through ioredis). Every operation on a user is
+ * one Lua script on that user's bucket; a verify is two round trips (reserve, settle), plus the
+ * client-address counter sent alongside the first when a clientIp is given.
+ */
+export class RedisStore implements Store {
+  readonly kind: string;
+  private readonly auditMax: number;
+  private readonly userMax: number;
+
+  constructor(
+    private readonly client: Client,
+    options: RedisStoreOptions,
+  ) {
+    this.kind = client instanceof Cluster ? 'cluster' : 'redis';
+    this.auditMax = Math.max(1, Math.ceil(options.auditMaxEvents / 32));
+    this.userMax = Math.max(1, options.auditUserMaxEvents);
+    defineScripts(client);
+  }
+
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (isUnavailable(err)) throw new StoreUnavailableError((err as Error).message, { cause: err });
+      throw err;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.guard(async () => {
+      if (this.client instanceof Cluster) {
+        await Promise.all(this.client.nodes('master').map((n) => n.ping()));
+      } else {
+        await this.client.ping();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+
+  getUser(userId: string, now: number) {
+    const k = userKeys(userId);
+    return this.guard(async () => {
+      const [record, codes] = await Promise.all([this.client.hgetallBuffer(k.user), this.client.hlen(k.recovery)]);
+      return decodeRecord(userId, record, codes, now);
+    });
+  }
+
+  enroll(req: Parameters<Store['enroll']>[0]) {
+    const k = userKeys(req.userId);
+    const f = req.factor;
+    return this.guard(async () => {
+      const reply = await this.client.totpEnroll(
+        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry,
+        req.now, 'pending', req.replace ? 1 : 0, req.expiresAt, Math.max(1, req.expiresAt - req.now),
+        f.sealed, packMeta(f), f.issuer, f.accountName, f.generation, k.id, req.userId,
+        req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax, 'ENROLLED',
+        req.replace ? 'replace' : '',
+      );
+      return reply === 'OK' ? ({ ok: true } as const) : ({ ok: false, reason: 'ALREADY_ENROLLED' } as const);
+    });
+  }
+
+  revoke(req: Parameters<Store['revoke']>[0]) {
+    const k = userKeys(req.userId);
+    return this.guard(async () => {
+      const n = await this.client.totpRevoke(
+        k.user, k.recovery, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry,
+        req.now, k.id, req.userId, req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
+        req.reason ?? '',
+      );
+      return n === 1;
+    });
+  }
+
+  unlock(req: Parameters<Store['unlock']>[0]) {
+    const k = userKeys(req.userId);
+    return this.guard(async () => {
+      const n = await this.client.totpUnlock(
+        k.user, k.events, k.audit,
+        req.now, req.userId, req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
+      );
+      return n === 1 ? this.getUser(req.userId, req.now) : null;
+    });
+  }
+
+  reserve(req: Parameters<Store['reserve']>[0]): Promise<Reservation> {
+    const k = userKeys(req.userId);
+    const { limits } = req;
+    return this.guard(async () => {
+      const user = this.client.totpReserveBuffer(k.user, req.now, req.codeLength, limits.maxFailures, ...limits.lockoutMillis);
+      const client = req.clientIp !== undefined ? this.clientHit(req.clientIp, limits) : undefined;
+      const [reply, budget] = await Promise.all([user, client]);
+      const r = parseReservation(reply);
+      if (budget && budget[0] === 0) {
+        return { kind: 'refused', outcome: 'RATE_LIMITED', retryAfterMillis: budget[1], ...(r.kind === 'reserved' ? { hold: r.hold } : {}) };
+      }
+      return r;
+    });
+  }
+
+  private clientHit(clientIp: string, limits: AttemptLimits) {
+    return this.client.totpClient(clientKey(clientIp), limits.clientLimit, limits.clientWindowMillis);
+  }
+
+  settle(req: Parameters<Store['settle']>[0]): Promise<SettleResult> {
+    const k = userKeys(req.userId);
+    const s = req.settlement;
+    let a4: string | number = '', a5 = '', a6: number = 0, a7: number = 0;
+    if (s.kind === 'match') [a4, a5, a6, a7] = [s.slot, s.generation, s.stepAt, s.drift];
+    else if (s.kind === 'recovery') a4 = s.hash;
+    else if (s.kind !== 'miss') [a4, a5] = [s.outcome ?? '', s.detail ?? ''];
+    return this.guard(async () => {
+      const [outcome, activated, failures, lockedUntil, left] = await this.client.totpSettle(
+        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry, k.recovery,
+        req.now, s.kind, req.hold?.armedUntil ?? 0, a4, a5, a6, a7, k.id, req.userId,
+        req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
+        req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY',
+      );
+      return {
+        outcome: (outcome || null) as VerifyOutcome | null,
+        activated: activated === 1,
+        failures,
+        lockedUntil,
+        ...(req.recovery ? { recoveryCodesRemaining: left } : {}),
+      };
+    });
+  }
+
+  auditEvents(query: AuditQuery) {
+    return this.guard(() => queryAudit(this.auditSource, query));
+  }
+
+  private readonly auditSource: AuditSource = {
+    revRange: (requests) =>
+      Promise.all(
+        requests.map(async ({ ref, end, start, count }) => {
+          const raw = await this.client.xrevrange(streamKey(ref), end, start, 'COUNT', count);
+          return raw.map(([id, flat]): RawEntry => {
+            const fields: Record<string, string> = {};
+            for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+            return { id, fields };
+          });
+        }),
+      ),
+  };
+}
+
+function streamKey(ref: StreamRef): string {
+  return ref.kind === 'user' ? userKeys(ref.userId).events : bucketKeys(ref.bucket).audit;
+}
+
+const str = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString() : String(v));
+
+function parseReservation(reply: unknown[]): Reservation {
+  const status = str(reply[0]);
+  if (status === 'N') return { kind: 'refused', outcome: 'NOT_ENROLLED' };
+  if (status === 'M') return { kind: 'refused', outcome: 'MALFORMED' };
+  if (status === 'L') return { kind: 'refused', outcome: 'LOCKED', retryAfterMillis: Number(reply[1]) };
+  const [, failures, armedUntil, lastStep, drift, s, m, g, ps, pm, pg, rk] = reply;
+  const candidates: CandidateFactor[] = [];
+  const add = (slot: 'active' | 'pending', sealed: unknown, meta: unknown, generation: unknown) => {
+    if (!Buffer.isBuffer(sealed)) return;
+    candidates.push({ slot, sealed, generation: str(generation)!, ...unpackMeta(str(meta)!) });
+  };
+  add('active', s, m, g);
+  add('pending', ps, pm, pg);
+  return {
+    kind: 'reserved',
+    hold: { failures: Number(failures), armedUntil: Number(armedUntil) },
+    candidates,
+    lastStepAt: lastStep === null ? null : Number(str(lastStep)),
+    drift: Number(drift),
+    ...(Buffer.isBuffer(rk) ? { recoveryKey: rk } : {}),
+  };
+}
+
+export { Redis, Cluster };

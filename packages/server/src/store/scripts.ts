@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis, Result } from 'ioredis';
+
+/**
+ * The Lua scripts, registered with ioredis (which sends EVALSHA, falls back to EVAL on NOSCRIPT,
+ * and routes by the first key on a Cluster). Each script touches the keys of one bucket only.
+ */
+type Arg = string | number | Buffer;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    totpReserveBuffer(...args: Arg[]): Result<unknown[], Context>;
+    totpClient(...args: Arg[]): Result<[number, number], Context>;
+    totpSettle(...args: Arg[]): Result<[string, number, number, number, number], Context>;
+    totpEnroll(...args: Arg[]): Result<string, Context>;
+    totpRevoke(...args: Arg[]): Result<number, Context>;
+    totpUnlock(...args: Arg[]): Result<number, Context>;
+  }
+}
+
+const SCRIPTS = {
+  totpReserve: { file: 'reserve.lua', keys: 1, audit: false },
+  totpClient: { file: 'client.lua', keys: 1, audit: false },
+  totpSettle: { file: 'settle.lua', keys: 7, audit: true },
+  totpEnroll: { file: 'enroll.lua', keys: 6, audit: true },
+  totpRevoke: { file: 'revoke.lua', keys: 7, audit: true },
+  totpUnlock: { file: 'unlock.lua', keys: 3, audit: true },
+} as const;
+
+function source(file: string): string {
+  return readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
+}
+
+/** Define every script on a client (idempotent per client). */
+export function defineScripts(client: Redis | Cluster): void {
+  const prelude = source('_audit.lua');
+  for (const [name, s] of Object.entries(SCRIPTS)) {
+    const lua = s.audit ? `${prelude}\n${source(s.file)}` : source(s.file);
+    client.defineCommand(name, { numberOfKeys: s.keys, lua });
+  }
+}

@@ -1,0 +1,104 @@
+--[[
+  settle: round trip 2 of a verify. Decide the outcome with a compare-and-set on the user's last
+  accepted step, update failures, lockout, drift and activation, and write the audit events, all
+  in one atomic step.
+
+  KEYS[1]  the user's hash          KEYS[4]  the bucket's ACTIVE index
+  KEYS[2]  the user's audit stream  KEYS[5]  the bucket's PENDING index
+  KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
+  KEYS[7]  the user's recovery-code hash
+
+  ARGV[1]  now, epoch ms
+  ARGV[2]  settlement: match | recovery | miss | release | none
+  ARGV[3]  armedUntil of the reservation (0 when it armed no lockout)
+  ARGV[4]  match: slot (active | pending); recovery: the code's keyed hash;
+           none, release: the outcome to record ('' for none)
+  ARGV[5]  match: the generation of the matched secret; none, release: detail to record
+  ARGV[6]  match: the start of the matched step, epoch seconds (steps of 30 s and 60 s compare)
+  ARGV[7]  match: the drift to remember
+  ARGV[8]  the user id, base64url (index member)
+  ARGV[9]  the user id
+  ARGV[10] actor             ARGV[11] client address ('' when none)
+  ARGV[12] bucket audit cap  ARGV[13] user audit cap
+  ARGV[14] event type: VERIFY | RECOVERY_CODE_USED
+
+  returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left}
+]]
+local h, events, audit = KEYS[1], KEYS[2], KEYS[3]
+local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+
+local v = redis.call('HMGET', h, 'g', 'pg', 'pe', 'ls', 'f', 'lu', 'lc')
+local g, pg, pe, ls = v[1], v[2], tonumber(v[3]), tonumber(v[4])
+local f, lu, lc = tonumber(v[5]) or 0, tonumber(v[6]) or 0, tonumber(v[7]) or 0
+if pg and (not pe or pe <= now) then pg = false end
+local enrolled = g or pg
+
+local outcome, activated, detail = nil, 0, ''
+local function accept()
+  f, lu, lc = 0, 0, 0
+  redis.call('HSET', h, 'f', 0, 'lu', 0, 'lc', 0, 'lv', now)
+end
+
+if kind == 'none' then
+  outcome, detail = ARGV[4], ARGV[5]
+elseif kind == 'release' then
+  outcome, detail = ARGV[4], ARGV[5]
+  if enrolled then
+    if f > 0 then f = f - 1 end
+    if armed > 0 and lu == armed then lu = 0; if lc > 0 then lc = lc - 1 end end
+    redis.call('HSET', h, 'f', f, 'lu', lu, 'lc', lc)
+  end
+elseif kind == 'miss' then
+  outcome = 'INVALID_CODE'
+elseif kind == 'match' then
+  local slot, generation, step = ARGV[4], ARGV[5], tonumber(ARGV[6])
+  local current = g
+  if slot == 'pending' then current = pg end
+  if not current or current ~= generation then
+    outcome = 'INVALID_CODE'
+    detail = 'factor replaced during verify'
+  elseif ls and step <= ls then
+    outcome = 'REPLAYED'
+  else
+    outcome = 'ACCEPTED'
+    accept()
+    redis.call('HSET', h, 'ls', step, 'dr', ARGV[7])
+    if ARGV[7] ~= '0' then detail = 'drift ' .. ARGV[7] end
+    if slot == 'pending' then
+      local p = redis.call('HMGET', h, 'ps', 'pm', 'pi', 'pn', 'pc')
+      redis.call('HSET', h, 's', p[1], 'm', p[2], 'i', p[3], 'n', p[4], 'g', pg, 'c', p[5], 'v', now)
+      redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
+      redis.call('PERSIST', h)
+      redis.call('ZREM', KEYS[5], ARGV[8])
+      redis.call('ZREM', KEYS[6], ARGV[8])
+      redis.call('ZADD', KEYS[4], 0, ARGV[8])
+      activated = 1
+    end
+  end
+elseif kind == 'recovery' then
+  if g and redis.call('HDEL', KEYS[7], ARGV[4]) == 1 then
+    outcome = 'ACCEPTED'
+    accept()
+  else
+    outcome = 'INVALID_CODE'
+  end
+end
+
+local failed = outcome == 'INVALID_CODE' or outcome == 'REPLAYED'
+local lockedNow = failed and armed > 0 and lu == armed
+
+-- the user's own stream only for users that are (or were) enrolled: unknown ids must not
+-- create keys
+local toUser = enrolled or redis.call('EXISTS', events) == 1
+local auditMax, userMax = ARGV[12], ARGV[13]
+local function record(eventType, eventOutcome, eventDetail)
+  appendAudit(audit, events, auditMax, userMax, toUser, now,
+    eventFields(eventType, ARGV[9], ARGV[10], ARGV[11], eventOutcome, eventDetail))
+end
+record(ARGV[14], outcome, detail)
+if activated == 1 then record('ACTIVATED', '', '') end
+if lockedNow then record('LOCKED', '', 'locked for ' .. math.ceil((lu - now) / 1000) .. 's after ' .. f .. ' failures') end
+
+local left = 0
+if kind == 'recovery' then left = redis.call('HLEN', KEYS[7]) end
+return {outcome, activated, f, lu, left}

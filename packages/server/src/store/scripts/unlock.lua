@@ -1,0 +1,22 @@
+--[[
+  unlock: clear a user's failures and lockout, and record it.
+
+  KEYS[1]  the user's hash   KEYS[2]  the user's audit stream   KEYS[3]  the bucket's audit stream
+
+  ARGV[1]  now, epoch ms     ARGV[2]  the user id     ARGV[3]  actor
+  ARGV[4]  client address ('' when none)
+  ARGV[5]  bucket audit cap  ARGV[6]  user audit cap
+
+  returns  1 when something is enrolled (and was unlocked), else 0
+]]
+local h, now = KEYS[1], tonumber(ARGV[1])
+local v = redis.call('HMGET', h, 's', 'pe', 'f', 'lu')
+local pe = tonumber(v[2])
+if not (v[1] or (pe and pe > now)) then return 0 end
+
+local was = ''
+if (tonumber(v[4]) or 0) > now then was = 'was locked' end
+redis.call('HSET', h, 'f', 0, 'lu', 0, 'lc', 0)
+appendAudit(KEYS[3], KEYS[2], ARGV[5], ARGV[6], true, now,
+  eventFields('UNLOCKED', ARGV[2], ARGV[3], ARGV[4], '', was))
+return 1

@@ -1,0 +1,216 @@
+import type { Algorithm, Digits, Period, VerifyOutcome } from '@totp-service/core';
+
+/**
+ * The store port: every piece of state the service keeps, behind operations that are each atomic
+ * per user. Two adapters implement it (Redis with Lua, and the embedded in-process store) and one
+ * contract suite (contract.ts) holds both to the same behaviour. Time is always an argument.
+ */
+
+export const AUDIT_EVENT_TYPES = [
+  'ENROLLED',
+  'ACTIVATED',
+  'VERIFY',
+  'REVOKED',
+  'LOCKED',
+  'UNLOCKED',
+  'RECOVERY_CODES_GENERATED',
+  'RECOVERY_CODE_USED',
+  'IMPORTED',
+  'REKEYED',
+] as const;
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** What the caller of an operation is, for the audit trail. */
+export interface Actor {
+  /** The API key's name. */
+  readonly name: string;
+  readonly clientIp?: string | undefined;
+}
+
+export interface FactorParams {
+  readonly algorithm: Algorithm;
+  readonly digits: Digits;
+  readonly period: Period;
+  readonly issuer: string;
+  readonly accountName: string;
+}
+
+/** A factor as stored: the secret sealed, never in clear. */
+export interface StoredFactor extends FactorParams {
+  readonly sealed: Buffer;
+  /** Random id of this secret, so a verify that matched a secret replaced meanwhile is refused. */
+  readonly generation: string;
+  readonly createdAt: number;
+}
+
+export interface UserRecord {
+  readonly userId: string;
+  readonly active: (StoredFactor & { readonly activatedAt: number }) | null;
+  readonly pending: (StoredFactor & { readonly expiresAt: number }) | null;
+  /** Start of the last accepted time step, epoch seconds (comparable across 30 s and 60 s periods). */
+  readonly lastStepAt: number | null;
+  readonly drift: number;
+  readonly failures: number;
+  /** Epoch ms; 0 when not locked. */
+  readonly lockedUntil: number;
+  readonly lockouts: number;
+  readonly lastVerifiedAt: number | null;
+  readonly recoveryCodesRemaining: number;
+}
+
+export type EnrollResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'ALREADY_ENROLLED' };
+
+/** Limits the store enforces atomically; all arithmetic is done by the caller (policy). */
+export interface AttemptLimits {
+  readonly maxFailures: number;
+  /** Lockout length in ms for the 1st, 2nd, … lockout; the last entry repeats. */
+  readonly lockoutMillis: readonly number[];
+  readonly clientLimit: number;
+  readonly clientWindowMillis: number;
+}
+
+export interface CandidateFactor {
+  readonly slot: 'active' | 'pending';
+  readonly sealed: Buffer;
+  readonly generation: string;
+  readonly algorithm: Algorithm;
+  readonly digits: Digits;
+  readonly period: Period;
+}
+
+/** What round trip 1 hands back. */
+export type Reservation =
+  | {
+      readonly kind: 'refused';
+      readonly outcome: Extract<VerifyOutcome, 'LOCKED' | 'NOT_ENROLLED' | 'MALFORMED' | 'RATE_LIMITED'>;
+      readonly retryAfterMillis?: number;
+      /** A refusal for the client budget can come after the user's attempt was reserved. */
+      readonly hold?: AttemptHold;
+    }
+  | {
+      readonly kind: 'reserved';
+      readonly hold: AttemptHold;
+      readonly candidates: readonly CandidateFactor[];
+      readonly lastStepAt: number | null;
+      readonly drift: number;
+      /** The sealed recovery-code key (recovery verifies only). */
+      readonly recoveryKey?: Buffer;
+    };
+
+/** An attempt counted before the code was checked: what round trip 2 settles. */
+export interface AttemptHold {
+  /** The failure count after this reservation. */
+  readonly failures: number;
+  /** lockedUntil armed by this reservation (it spent the budget), else 0. */
+  readonly armedUntil: number;
+}
+
+export type Settlement =
+  /** The code matched `slot` at the step starting `stepAt` (epoch s): accept if later than the last accepted. */
+  | {
+      readonly kind: 'match';
+      readonly slot: 'active' | 'pending';
+      readonly generation: string;
+      readonly stepAt: number;
+      readonly drift: number;
+    }
+  /** A recovery code whose keyed hash is `hash`: accept if it is still unused. */
+  | { readonly kind: 'recovery'; readonly hash: string }
+  /** No match: the reserved attempt stays a failure. */
+  | { readonly kind: 'miss' }
+  /** Give the reserved attempt back (the client budget refused it, or the secret could not be opened). */
+  | { readonly kind: 'release'; readonly outcome: VerifyOutcome | null; readonly detail?: string }
+  /** Nothing was reserved; only the audit entry is written. */
+  | { readonly kind: 'none'; readonly outcome: VerifyOutcome; readonly detail?: string };
+
+export interface SettleResult {
+  /** null only for a released attempt recorded without an outcome (a secret that could not be opened). */
+  readonly outcome: VerifyOutcome | null;
+  readonly activated: boolean;
+  readonly failures: number;
+  /** Epoch ms, 0 when not locked. */
+  readonly lockedUntil: number;
+  readonly recoveryCodesRemaining?: number;
+}
+
+export interface AuditEvent {
+  readonly id: string;
+  readonly at: number;
+  readonly type: AuditEventType;
+  readonly userId: string | null;
+  readonly actor: string;
+  readonly clientIp: string | null;
+  readonly outcome: VerifyOutcome | null;
+  readonly detail: string | null;
+}
+
+export interface AuditQuery {
+  readonly userId?: string | undefined;
+  readonly types?: readonly AuditEventType[] | undefined;
+  /** Epoch ms, inclusive. */
+  readonly since?: number | undefined;
+  /** Epoch ms, inclusive. */
+  readonly until?: number | undefined;
+  readonly first: number;
+  readonly after?: string | undefined;
+}
+
+export interface Page<T> {
+  readonly nodes: readonly T[];
+  readonly endCursor: string | null;
+  readonly hasNextPage: boolean;
+}
+
+export interface Store {
+  /** 'embedded' or 'redis' or 'cluster'. */
+  readonly kind: string;
+  /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  getUser(userId: string, now: number): Promise<UserRecord | null>;
+  /**
+   * Write `factor` as the user's pending factor (replacing any pending one). Refused with
+   * ALREADY_ENROLLED when the user is ACTIVE and `replace` is false.
+   */
+  enroll(req: {
+    userId: string;
+    factor: StoredFactor;
+    replace: boolean;
+    now: number;
+    expiresAt: number;
+    actor: Actor;
+  }): Promise<EnrollResult>;
+  /** Remove every factor, recovery code and counter of the user. False when nothing was enrolled. */
+  revoke(req: { userId: string; now: number; actor: Actor; reason?: string | undefined }): Promise<boolean>;
+  /** Clear failures and any lockout. Null when nothing is enrolled. */
+  unlock(req: { userId: string; now: number; actor: Actor }): Promise<UserRecord | null>;
+
+  /** Round trip 1 of a verify: refuse, or count the attempt and hand back what checking needs. */
+  reserve(req: {
+    userId: string;
+    clientIp?: string | undefined;
+    /** The code's length; 0 for a recovery code. */
+    codeLength: number;
+    now: number;
+    limits: AttemptLimits;
+  }): Promise<Reservation>;
+  /** Round trip 2: settle the attempt and write its audit entries, atomically. */
+  settle(req: {
+    userId: string;
+    hold: AttemptHold | undefined;
+    settlement: Settlement;
+    now: number;
+    limits: AttemptLimits;
+    actor: Actor;
+    recovery?: boolean;
+  }): Promise<SettleResult>;
+
+  /** Audit events, newest first. */
+  auditEvents(query: AuditQuery): Promise<Page<AuditEvent>>;
+}
+
+/** The store cannot be reached or answered with an error: SERVICE_UNAVAILABLE. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+}

@@ -1,0 +1,26 @@
+import { Field, ID, InputType, Int } from 'type-graphql';
+import { TotpAlgorithm } from './totp.types.js';
+import type { Algorithm } from '@totp-service/core';
+
+@InputType()
+export class EnrollTotpInput {
+  @Field(() => ID) userId!: string;
+  @Field(() => String, { nullable: true, description: 'label in the app; default: userId' }) accountName?: string | null;
+  @Field(() => String, { nullable: true, description: 'default: TOTP_ISSUER' }) issuer?: string | null;
+  @Field(() => TotpAlgorithm, { nullable: true, defaultValue: 'SHA1' }) algorithm?: Algorithm | null;
+  @Field(() => Int, { nullable: true, defaultValue: 6, description: '6, 7 or 8' }) digits?: number | null;
+  @Field(() => Int, { nullable: true, defaultValue: 30, description: '30 or 60' }) period?: number | null;
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 're-enroll a user who is ACTIVE' })
+  replace?: boolean | null;
+}
+
+@InputType({ description: 'admin: migrate a factor from another system, ACTIVE at once' })
+export class ImportTotpInput {
+  @Field(() => ID) userId!: string;
+  @Field(() => String, { description: 'base32 (any case; spaces and padding ignored), at least 16 bytes' }) secret!: string;
+  @Field(() => String, { nullable: true }) accountName?: string | null;
+  @Field(() => String, { nullable: true }) issuer?: string | null;
+  @Field(() => TotpAlgorithm, { nullable: true, defaultValue: 'SHA1' }) algorithm?: Algorithm | null;
+  @Field(() => Int, { nullable: true, defaultValue: 6 }) digits?: number | null;
+  @Field(() => Int, { nullable: true, defaultValue: 30 }) period?: number | null;
+}

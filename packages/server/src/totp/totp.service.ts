@@ -1,0 +1,315 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ErrorCode,
+  InvalidInputError,
+  SealError,
+  TotpError,
+  buildKeyUri,
+  clampDrift,
+  encodeBase32,
+  generateSecret,
+  lockoutMillis,
+  matchCode,
+  normalizeCode,
+  qrPngDataUrl,
+  qrSvg,
+  type Algorithm,
+  type KeyRing,
+  type Policy,
+  type VerifyOutcome,
+} from '@totp-service/core';
+import type { AttemptLimits, Actor, Reservation, Settlement, Store, UserRecord } from '../store/store.js';
+import { checkClientIp, checkLabel, checkNote, checkUserId } from './validate.js';
+
+/**
+ * The TOTP use cases: enroll, verify, revoke, status, unlock. Resolvers adapt GraphQL to these;
+ * the store keeps state; the core computes. Expected outcomes (a wrong or replayed code, a lockout)
+ * are values; only bad input, misconfiguration and a failing store throw.
+ */
+export interface TotpServiceDeps {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly policy: Policy;
+  readonly issuer: string;
+  /** Epoch ms. */
+  readonly clock: () => number;
+  /** Observers, for metrics. */
+  readonly onVerify?: (outcome: VerifyOutcome) => void;
+  readonly onLockout?: () => void;
+  readonly onEnroll?: () => void;
+  readonly onRevoke?: (revoked: boolean) => void;
+}
+
+export interface EnrollInput {
+  readonly userId: string;
+  readonly accountName?: string | null;
+  readonly issuer?: string | null;
+  readonly algorithm?: Algorithm | null;
+  readonly digits?: number | null;
+  readonly period?: number | null;
+  readonly replace?: boolean | null;
+}
+
+export interface Enrollment {
+  readonly userId: string;
+  readonly status: 'PENDING';
+  readonly secret: string;
+  readonly otpauthUri: string;
+  readonly qrCodeDataUrl: string;
+  readonly qrCodeSvg: string;
+  readonly algorithm: Algorithm;
+  readonly digits: number;
+  readonly period: number;
+  readonly issuer: string;
+  readonly accountName: string;
+  readonly expiresAt: Date;
+}
+
+export interface VerifyResult {
+  readonly valid: boolean;
+  readonly outcome: VerifyOutcome;
+  readonly activated: boolean;
+  readonly retryAfterSeconds: number | null;
+  readonly remainingAttempts: number | null;
+  readonly driftSteps: number | null;
+}
+
+export interface TotpState {
+  readonly userId: string;
+  readonly status: 'PENDING' | 'ACTIVE';
+  readonly algorithm: Algorithm;
+  readonly digits: number;
+  readonly period: number;
+  readonly issuer: string;
+  readonly accountName: string;
+  readonly createdAt: Date;
+  readonly activatedAt: Date | null;
+  readonly lastVerifiedAt: Date | null;
+  readonly failedAttempts: number;
+  readonly lockedUntil: Date | null;
+  readonly recoveryCodesRemaining: number;
+  readonly pendingExpiresAt: Date | null;
+}
+
+/** The context a sealed secret is bound to: its owner. */
+export const secretContext = (userId: string) => `totp-secret:${userId}`;
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+export function toState(r: UserRecord): TotpState {
+  const f = (r.active ?? r.pending)!;
+  return {
+    userId: r.userId,
+    status: r.active ? 'ACTIVE' : 'PENDING',
+    algorithm: f.algorithm,
+    digits: f.digits,
+    period: f.period,
+    issuer: f.issuer,
+    accountName: f.accountName,
+    createdAt: new Date(f.createdAt),
+    activatedAt: r.active ? new Date(r.active.activatedAt) : null,
+    lastVerifiedAt: r.lastVerifiedAt === null ? null : new Date(r.lastVerifiedAt),
+    failedAttempts: r.failures,
+    lockedUntil: r.lockedUntil > 0 ? new Date(r.lockedUntil) : null,
+    recoveryCodesRemaining: r.recoveryCodesRemaining,
+    pendingExpiresAt: r.pending ? new Date(r.pending.expiresAt) : null,
+  };
+}
+
+export class TotpService {
+  readonly limits: AttemptLimits;
+
+  constructor(private readonly deps: TotpServiceDeps) {
+    const { policy } = deps;
+    const lockouts: number[] = [];
+    for (let i = 0; i < 32; i++) {
+      lockouts.push(lockoutMillis(policy, i));
+      if (lockouts.at(-1)! >= policy.lockoutMaxSeconds * 1000) break;
+    }
+    this.limits = Object.freeze({
+      maxFailures: policy.maxFailures,
+      lockoutMillis: lockouts,
+      clientLimit: policy.clientLimit,
+      clientWindowMillis: 60_000,
+    });
+  }
+
+  async enroll(actor: Actor, input: EnrollInput): Promise<Enrollment> {
+    const userId = checkUserId(input.userId);
+    const algorithm = input.algorithm ?? 'SHA1';
+    const digits = input.digits ?? 6;
+    const period = input.period ?? 30;
+    if (digits !== 6 && digits !== 7 && digits !== 8) throw new InvalidInputError('digits', 'digits must be 6, 7 or 8');
+    if (period !== 30 && period !== 60) throw new InvalidInputError('period', 'period must be 30 or 60');
+    const issuer = checkLabel(input.issuer ?? this.deps.issuer, 'issuer');
+    const accountName = checkLabel(input.accountName ?? userId, 'accountName');
+
+    const secret = generateSecret(algorithm);
+    const now = this.deps.clock();
+    const expiresAt = now + this.deps.policy.pendingTtlSeconds * 1000;
+    const result = await this.deps.store.enroll({
+      userId,
+      factor: {
+        sealed: this.deps.keyRing.seal(secret, secretContext(userId)),
+        generation: randomBytes(8).toString('hex'),
+        createdAt: now,
+        algorithm,
+        digits,
+        period,
+        issuer,
+        accountName,
+      },
+      replace: input.replace ?? false,
+      now,
+      expiresAt,
+      actor,
+    });
+    if (!result.ok) {
+      throw new TotpError(ErrorCode.ALREADY_ENROLLED, `${describe(userId)} already has an active factor; pass replace: true to re-enroll`);
+    }
+    this.deps.onEnroll?.();
+    const base32 = encodeBase32(secret);
+    secret.fill(0);
+    const otpauthUri = buildKeyUri({ secret: base32, issuer, accountName, algorithm, digits, period });
+    const [qrCodeDataUrl, qrCodeSvg] = await Promise.all([qrPngDataUrl(otpauthUri), qrSvg(otpauthUri)]);
+    return {
+      userId,
+      status: 'PENDING',
+      secret: base32,
+      otpauthUri,
+      qrCodeDataUrl,
+      qrCodeSvg,
+      algorithm,
+      digits,
+      period,
+      issuer,
+      accountName,
+      expiresAt: new Date(expiresAt),
+    };
+  }
+
+  /** The verify path of ARCHITECTURE.md: shape check, reserve, compare in process, settle. */
+  async verify(actor: Actor, rawUserId: string, rawCode: string, rawClientIp?: string | null): Promise<VerifyResult> {
+    const userId = checkUserId(rawUserId);
+    const client = checkClientIp(rawClientIp);
+    const who: Actor = { name: actor.name, clientIp: client?.ip ?? actor.clientIp };
+    const code = normalizeCode(rawCode);
+    if (code === null) return this.result('MALFORMED');
+
+    const now = this.deps.clock();
+    const reservation = await this.deps.store.reserve({
+      userId,
+      clientIp: client?.budgetKey,
+      codeLength: code.length,
+      now,
+      limits: this.limits,
+    });
+    const { settlement, driftSteps, fault } = this.check(reservation, userId, code, now);
+    const settled = await this.deps.store.settle({
+      userId,
+      hold: reservation.hold,
+      settlement,
+      now,
+      limits: this.limits,
+      actor: who,
+    });
+    if (fault) throw fault;
+    const hold = reservation.hold;
+    if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
+      this.deps.onLockout?.();
+    }
+    return this.answer(reservation, settled, driftSteps);
+  }
+
+  /** Round trip 1's answer and the code → what round trip 2 must settle. */
+  private check(r: Reservation, userId: string, code: string, now: number) {
+    if (r.kind === 'refused') {
+      const settlement: Settlement = r.hold ? { kind: 'release', outcome: r.outcome } : { kind: 'none', outcome: r.outcome };
+      return { settlement, driftSteps: null, fault: null };
+    }
+    let best: { slot: 'active' | 'pending'; generation: string; stepAt: number; driftSteps: number } | null = null;
+    try {
+      for (const c of r.candidates) {
+        if (c.digits !== code.length) continue;
+        const secret = this.deps.keyRing.unseal(c.sealed, secretContext(userId));
+        const m = matchCode({
+          secret,
+          params: c,
+          code,
+          epochSeconds: now / 1000,
+          window: this.deps.policy.window,
+          drift: c.slot === 'active' ? r.drift : 0,
+        });
+        secret.fill(0);
+        if (m && (!best || m.step * c.period > best.stepAt)) {
+          best = { slot: c.slot, generation: c.generation, stepAt: m.step * c.period, driftSteps: m.driftSteps };
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      // the attempt is given back: a key missing from the ring is the operator's fault, not the user's
+      return { settlement: { kind: 'release', outcome: null, detail: err.message } as Settlement, driftSteps: null, fault: err };
+    }
+    if (!best) return { settlement: { kind: 'miss' } as Settlement, driftSteps: null, fault: null };
+    const settlement: Settlement = {
+      kind: 'match',
+      slot: best.slot,
+      generation: best.generation,
+      stepAt: best.stepAt,
+      drift: clampDrift(this.deps.policy, best.driftSteps),
+    };
+    return { settlement, driftSteps: best.driftSteps, fault: null };
+  }
+
+  private answer(r: Reservation, s: { outcome: VerifyOutcome | null; activated: boolean; failures: number }, driftSteps: number | null): VerifyResult {
+    const outcome = s.outcome ?? 'INVALID_CODE';
+    if (r.kind === 'refused') {
+      const retry = r.retryAfterMillis !== undefined ? seconds(r.retryAfterMillis) : null;
+      return this.result(r.outcome, { retryAfterSeconds: retry, remainingAttempts: r.outcome === 'LOCKED' ? 0 : null });
+    }
+    const remainingAttempts = Math.max(0, this.limits.maxFailures - s.failures);
+    return this.result(outcome, {
+      activated: s.activated,
+      remainingAttempts,
+      driftSteps: outcome === 'ACCEPTED' ? driftSteps : null,
+    });
+  }
+
+  private result(outcome: VerifyOutcome, extra: Partial<VerifyResult> = {}): VerifyResult {
+    this.deps.onVerify?.(outcome);
+    return {
+      valid: outcome === 'ACCEPTED',
+      outcome,
+      activated: false,
+      retryAfterSeconds: null,
+      remainingAttempts: null,
+      driftSteps: null,
+      ...extra,
+    };
+  }
+
+  async revoke(actor: Actor, rawUserId: string, rawReason?: string | null): Promise<boolean> {
+    const userId = checkUserId(rawUserId);
+    const reason = checkNote(rawReason, 'reason');
+    const revoked = await this.deps.store.revoke({ userId, now: this.deps.clock(), actor, reason });
+    this.deps.onRevoke?.(revoked);
+    return revoked;
+  }
+
+  async status(rawUserId: string): Promise<TotpState | null> {
+    const userId = checkUserId(rawUserId);
+    const record = await this.deps.store.getUser(userId, this.deps.clock());
+    return record && toState(record);
+  }
+
+  async unlock(actor: Actor, rawUserId: string): Promise<TotpState | null> {
+    const userId = checkUserId(rawUserId);
+    const record = await this.deps.store.unlock({ userId, now: this.deps.clock(), actor });
+    return record && toState(record);
+  }
+}
+
+/** A user id for a message: quoted, shortened. */
+function describe(userId: string): string {
+  return `user "${userId.length > 64 ? `${userId.slice(0, 61)}...` : userId}"`;
+}

@@ -1,0 +1,79 @@
+import { isIP } from 'node:net';
+import { InvalidInputError } from '@totp-service/core';
+
+/**
+ * Checks on the arguments that GraphQL types cannot express. Each failure names its argument
+ * (BAD_USER_INPUT) and never echoes a value that might be a secret.
+ */
+const CONTROL = /\p{Cc}/u;
+
+/** 1 to 256 UTF-8 bytes of well-formed Unicode without control characters; compared byte for byte. */
+export function checkUserId(userId: string, argument = 'userId'): string {
+  if (typeof userId !== 'string' || userId.length === 0) throw new InvalidInputError(argument, `${argument} must not be empty`);
+  if (userId.length > 256 || Buffer.byteLength(userId, 'utf8') > 256) {
+    throw new InvalidInputError(argument, `${argument} must be at most 256 bytes of UTF-8`);
+  }
+  // a lone surrogate would be encoded as U+FFFD, making two ids one
+  if (!userId.isWellFormed()) throw new InvalidInputError(argument, `${argument} is not well-formed Unicode`);
+  if (CONTROL.test(userId)) throw new InvalidInputError(argument, `${argument} must not contain control characters`);
+  return userId;
+}
+
+/** A label shown in authenticator apps: 1 to 256 characters, no control characters. */
+export function checkLabel(value: string, argument: string): string {
+  if (value.length === 0 || value.trim().length === 0) throw new InvalidInputError(argument, `${argument} must not be empty`);
+  if (value.length > 256) throw new InvalidInputError(argument, `${argument} must be at most 256 characters`);
+  if (!value.isWellFormed() || CONTROL.test(value)) {
+    throw new InvalidInputError(argument, `${argument} must be well-formed text without control characters`);
+  }
+  return value;
+}
+
+/** Free text for the audit trail (a revoke reason): at most 512 characters, no control characters. */
+export function checkNote(value: string | undefined | null, argument: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (value.length > 512) throw new InvalidInputError(argument, `${argument} must be at most 512 characters`);
+  if (!value.isWellFormed() || CONTROL.test(value)) {
+    throw new InvalidInputError(argument, `${argument} must be well-formed text without control characters`);
+  }
+  return value;
+}
+
+export interface ClientAddress {
+  /** As given (for the audit trail). */
+  readonly ip: string;
+  /** What the rate limit counts: an IPv4 address, or an IPv6 /64 (one subscriber's usual share). */
+  readonly budgetKey: string;
+}
+
+/** An IPv4 or IPv6 address; anything else is BAD_USER_INPUT. */
+export function checkClientIp(value: string | undefined | null): ClientAddress | undefined {
+  if (value === undefined || value === null) return undefined;
+  const ip = value.trim();
+  const version = ip.length <= 64 ? isIP(ip) : 0;
+  if (version === 0) throw new InvalidInputError('clientIp', 'clientIp must be an IPv4 or IPv6 address');
+  if (version === 4) return { ip, budgetKey: ip };
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return { ip, budgetKey: mapped[1]! };
+  return { ip, budgetKey: `${ipv6Groups(ip).slice(0, 4).join(':')}::/64` };
+}
+
+function ipv6Groups(ip: string): string[] {
+  const [head, tail] = ip.toLowerCase().split('%')[0]!.split('::') as [string, string | undefined];
+  const parse = (s: string | undefined) => (s ? s.split(':') : []);
+  let left = parse(head);
+  let right = parse(tail);
+  // a trailing dotted quad is two groups
+  const fix = (groups: string[]) => {
+    const last = groups.at(-1);
+    if (last?.includes('.')) {
+      const [a, b, c, d] = last.split('.').map(Number) as [number, number, number, number];
+      groups.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
+    }
+    return groups;
+  };
+  left = fix(left);
+  right = fix(right);
+  const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...middle, ...right].map((g) => Number.parseInt(g, 16).toString(16));
+}

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Node loads graphql's CommonJS entry for type-graphql and Apollo; make vite resolve the same
+// file, or two copies of graphql meet at run time ("Cannot use GraphQLSchema from another module").
+const graphqlAlias = [{ find: /^graphql$/, replacement: 'graphql/index.js' }];
+
+export default defineConfig({
+  resolve: { alias: graphqlAlias },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'core', include: ['packages/core/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'server',
+          include: ['packages/server/test/**/*.test.ts', 'packages/server/src/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          setupFiles: ['reflect-metadata'],
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
