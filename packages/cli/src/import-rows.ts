@@ -16,15 +16,20 @@ export type ImportRow =
   | { readonly line: number; readonly userId: string; readonly input: ImportTotpInput }
   | { readonly line: number; readonly userId: string | null; readonly problem: string };
 
-const byKey = new Map<string, Column>(COLUMNS.map((c) => [key(c), c]));
+const byKey = new Map<string, Column>([...COLUMNS.map((c): [string, Column] => [key(c), c]), ['user', 'userId']]);
 
 function key(name: string): string {
   return name.trim().toLowerCase().replace(/[\s_-]/g, '');
 }
 
-/** Whether a record is a header line: its first field names the userId column. */
+/**
+ * Whether a record is a header line: it starts with the userId column's name, or every field
+ * names a column and one of them is userId. A real first row never does: its secret is base32.
+ */
 function isHeader(record: CsvRecord): boolean {
-  return ['userid', 'user'].includes(key(record.fields[0] ?? ''));
+  const keys = record.fields.map(key);
+  if (['userid', 'user'].includes(keys[0] ?? '')) return true;
+  return keys.includes('userid') && keys.every((k) => byKey.has(k));
 }
 
 /** Parse CSV text into import rows; a file that cannot be read as a whole is wrong usage. */
@@ -38,7 +43,7 @@ export function importRows(text: string): ImportRow[] {
   let columns: readonly Column[] = COLUMNS;
   if (records[0] && isHeader(records[0])) {
     columns = records[0].fields.map((name) => {
-      const column = byKey.get(key(name === 'user' ? 'userId' : name));
+      const column = byKey.get(key(name));
       if (!column) throw usageError(`unknown column ${JSON.stringify(name)} in the header line`, `the columns are ${COLUMNS.join(', ')}`);
       return column;
     });

@@ -261,13 +261,15 @@ export class TotpService {
     return { settlement, driftSteps: best.driftSteps, fault: null };
   }
 
-  private answer(r: Reservation, s: { outcome: VerifyOutcome | null; activated: boolean; failures: number }, driftSteps: number | null): VerifyResult {
+  private answer(r: Reservation, s: { outcome: VerifyOutcome | null; activated: boolean }, driftSteps: number | null): VerifyResult {
     const outcome = s.outcome ?? 'INVALID_CODE';
     if (r.kind === 'refused') {
       const retry = r.retryAfterMillis !== undefined ? seconds(r.retryAfterMillis) : null;
       return this.result(r.outcome, { retryAfterSeconds: retry, remainingAttempts: r.outcome === 'LOCKED' ? 0 : null });
     }
-    const remainingAttempts = Math.max(0, this.limits.maxFailures - s.failures);
+    // per attempt: the failures counted up to this one (its reservation), so in a burst exactly
+    // one failure is the one that spends the budget
+    const remainingAttempts = outcome === 'ACCEPTED' ? this.limits.maxFailures : Math.max(0, this.limits.maxFailures - r.hold.failures);
     return this.result(outcome, {
       activated: s.activated,
       remainingAttempts,

@@ -1,0 +1,93 @@
+import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
+import type { Store } from '../../src/store/store.js';
+import { TotpService } from '../../src/totp/totp.service.js';
+
+/** A store made fresh for one test, and how to throw it away. */
+export interface StoreHandle {
+  readonly store: Store;
+  dispose(): Promise<void>;
+}
+export type StoreFactory = () => Promise<StoreHandle>;
+
+/** A clock the test moves. Starts 5 s into a 60 s boundary (so 30 s and 60 s steps align) near now. */
+export class TestClock {
+  now: number;
+  constructor() {
+    this.now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 5_000;
+  }
+  readonly read = () => this.now;
+  advance(ms: number): void {
+    this.now += ms;
+  }
+  /** The time-step number of the clock for a period. */
+  step(period = 30): number {
+    return Math.floor(this.now / 1000 / period);
+  }
+}
+
+/** A key ring that counts how often a secret is opened: how many codes were really checked. */
+export class CountingKeyRing extends KeyRing {
+  unseals = 0;
+  override unseal(sealed: Uint8Array, context: string): Uint8Array {
+    this.unseals += 1;
+    return super.unseal(sealed, context);
+  }
+}
+
+export const APP = { name: 'test-app' } as const;
+
+export interface Harness {
+  readonly store: Store;
+  readonly clock: TestClock;
+  readonly keyRing: CountingKeyRing;
+  readonly policy: Policy;
+  readonly service: TotpService;
+  /** Enroll a user; returns the secret bytes and parameters. */
+  enroll(userId: string, input?: Partial<Parameters<TotpService['enroll']>[1]>): Promise<{ secret: Uint8Array; params: TotpParams }>;
+  /** Enroll and confirm with a code of the current step. */
+  activate(userId: string, input?: Partial<Parameters<TotpService['enroll']>[1]>): Promise<{ secret: Uint8Array; params: TotpParams }>;
+  /** The code of `secret` at the clock's step + offset. */
+  code(f: { secret: Uint8Array; params: TotpParams }, offset?: number): string;
+  verify(userId: string, code: string, clientIp?: string): ReturnType<TotpService['verify']>;
+}
+
+export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRing?: CountingKeyRing): Harness {
+  const clock = new TestClock();
+  const ring = keyRing ?? new CountingKeyRing([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
+  const policy = Object.freeze({ ...DEFAULT_POLICY, ...overrides });
+  const service = new TotpService({ store, keyRing: ring, policy, issuer: 'Test Issuer', clock: clock.read });
+  const h: Harness = {
+    store,
+    clock,
+    keyRing: ring,
+    policy,
+    service,
+    async enroll(userId, input = {}) {
+      const e = await service.enroll(APP, { userId, ...input });
+      return { secret: parseBase32Secret(e.secret), params: { algorithm: e.algorithm, digits: e.digits as 6, period: e.period as 30 } };
+    },
+    async activate(userId, input = {}) {
+      const f = await h.enroll(userId, input);
+      const r = await h.verify(userId, h.code(f));
+      if (r.outcome !== 'ACCEPTED') throw new Error(`activation failed: ${r.outcome}`);
+      // later codes of the test come from later steps
+      clock.advance(f.params.period * 1000);
+      return f;
+    },
+    code(f, offset = 0) {
+      return codeAtStep(f.secret, clock.step(f.params.period) + offset, f.params);
+    },
+    verify(userId, code, clientIp) {
+      return service.verify(APP, userId, code, clientIp);
+    },
+  };
+  return h;
+}
+
+/** A code that is not `code` and has its length. */
+export function wrongCode(code: string): string {
+  return code
+    .split('')
+    .map((d) => String((Number(d) + 1) % 10))
+    .join('');
+}

@@ -1,0 +1,13 @@
+import { enrollContract } from './enroll.contract.js';
+import type { StoreFactory } from './harness.js';
+import { racesContract } from './races.contract.js';
+import { verifyContract } from './verify.contract.js';
+
+export type { StoreFactory, StoreHandle } from './harness.js';
+
+/** The store contract: one suite, run on every store (embedded, Redis, Redis Cluster). */
+export function storeContract(factory: StoreFactory): void {
+  enrollContract(factory);
+  verifyContract(factory);
+  racesContract(factory);
+}

@@ -1,0 +1,75 @@
+import { KeyRing } from '@totp-service/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { APP, CountingKeyRing, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { TotpService } from '../../src/totp/totp.service.js';
+
+const tally = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {});
+
+/** Concurrency: what must hold however requests interleave. */
+export function racesContract(factory: StoreFactory): void {
+  describe('races', () => {
+    let handle: StoreHandle;
+    let h: Harness;
+    beforeEach(async () => {
+      handle = await factory();
+      h = makeHarness(handle.store);
+    });
+    afterEach(() => handle.dispose());
+
+    it('accepts one of 50 concurrent verifies of one valid code', async () => {
+      const f = await h.activate('u');
+      const code = h.code(f);
+      const results = await Promise.all(Array.from({ length: 50 }, () => h.verify('u', code)));
+      const t = tally(results.map((r) => r.outcome));
+      expect(t.ACCEPTED).toBe(1);
+      expect((t.REPLAYED ?? 0) + (t.LOCKED ?? 0)).toBe(49);
+    });
+
+    it('activates a pending enrollment exactly once under concurrent confirmations', async () => {
+      const f = await h.enroll('p');
+      const code = h.code(f);
+      const results = await Promise.all(Array.from({ length: 20 }, () => h.verify('p', code)));
+      expect(results.filter((r) => r.activated)).toHaveLength(1);
+      expect(results.filter((r) => r.outcome === 'ACCEPTED')).toHaveLength(1);
+    });
+
+    it('never checks more than TOTP_MAX_FAILURES of 100 concurrent wrong guesses', async () => {
+      const f = await h.activate('u');
+      const unsealsBefore = h.keyRing.unseals;
+      const guesses = Array.from({ length: 100 }, (_, i) => String((Number(wrongCode(h.code(f))) + i * 7919) % 1_000_000).padStart(6, '0'));
+      const results = await Promise.all(guesses.filter((g) => g !== h.code(f)).map((g) => h.verify('u', g)));
+      const t = tally(results.map((r) => r.outcome));
+      expect(t.INVALID_CODE).toBe(5);
+      expect(t.LOCKED).toBe(results.length - 5);
+      // the HMAC ran for the five reserved attempts only
+      expect(h.keyRing.unseals - unsealsBefore).toBe(5);
+      expect(results.filter((r) => r.outcome === 'INVALID_CODE' && r.remainingAttempts === 0)).toHaveLength(1);
+    });
+
+    it('shares the budget between services on one store (several servers)', async () => {
+      const f = await h.activate('u');
+      const ring = new CountingKeyRing([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
+      const other = new TotpService({ store: handle.store, keyRing: ring, policy: h.policy, issuer: 'x', clock: h.clock.read });
+      const code = h.code(f);
+      const both = await Promise.all([
+        ...Array.from({ length: 10 }, () => h.verify('u', code)),
+        ...Array.from({ length: 10 }, () => other.verify(APP, 'u', code)),
+      ]);
+      expect(both.filter((r) => r.outcome === 'ACCEPTED')).toHaveLength(1);
+    });
+
+    it('gives the attempt back and names the key when a secret cannot be opened', async () => {
+      const f = await h.activate('u');
+      const stranger = new TotpService({
+        store: handle.store,
+        keyRing: new KeyRing([{ id: 'k2', key: Buffer.alloc(32, 9) }]),
+        policy: h.policy,
+        issuer: 'x',
+        clock: h.clock.read,
+      });
+      await expect(stranger.verify(APP, 'u', h.code(f))).rejects.toThrow(/"k1"/);
+      expect((await h.service.status('u'))?.failedAttempts).toBe(0);
+      expect((await h.verify('u', h.code(f))).outcome).toBe('ACCEPTED');
+    });
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * Real Redis servers for tests: started on free ports, in a temporary directory, never touching
+ * the Redis on 6379. A test that needs to stop and restart Redis (outages, AOF) starts its own.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findTool } from './tools.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RedisOptions {
+  /** Keep an append-only file (appendfsync always), so a restart loses nothing. */
+  readonly aof?: boolean;
+  readonly port?: number;
+  /** Reuse this data directory (to restart a server on its own files). */
+  readonly dir?: string;
+  readonly extraArgs?: readonly string[];
+}
+
+export interface RedisProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly process: ChildProcess;
+  /** Stop it (SHUTDOWN, or SIGKILL when `hard`). */
+  stop(hard?: boolean): Promise<void>;
+  /** Remove its directory (after stop). */
+  cleanup(): void;
+}
+
+async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const cli = findTool('redis-cli');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = cli ? spawnSync(cli, ['-p', String(port), 'ping'], { encoding: 'utf8' }) : null;
+    if (r?.stdout.trim() === 'PONG') return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess> {
+  const bin = findTool('redis-server');
+  if (!bin) throw new Error('redis-server is not on PATH (apt-get install redis-server)');
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'totp-redis-'));
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--daemonize', 'no',
+    '--logfile', join(dir, 'redis.log'),
+    ...(opts.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+    ...(opts.extraArgs ?? []),
+  ];
+  const child = spawn(bin, args, { stdio: 'ignore' });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  await waitForPing(port);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    process: child,
+    stop: (hard = false) =>
+      new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once('exit', () => resolve());
+        if (hard) child.kill('SIGKILL');
+        else {
+          const cli = findTool('redis-cli');
+          if (cli) spawnSync(cli, ['-p', String(port), 'shutdown', 'nosave'], { stdio: 'ignore' });
+          else child.kill('SIGTERM');
+        }
+      }),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
