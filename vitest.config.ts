@@ -27,6 +27,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'e2e',
+          include: ['test/**/*.e2e.test.ts'],
+          exclude: ['test/cli*.e2e.test.ts', '**/node_modules/**'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'cli',
           include: ['packages/cli/test/**/*.test.ts', 'test/cli*.e2e.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],

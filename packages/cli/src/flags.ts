@@ -36,3 +36,6 @@ export function parseChoice(input: string, what: string, choices: readonly numbe
   if (/^\d+$/.test(input.trim()) && choices.includes(value)) return value;
   throw usageError(`${what} ${JSON.stringify(input)} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`);
 }
+
+/** Hidden: how many nodes to ask for per page (tests use it to make several pages). */
+export const pageSizeFlag = Flags.integer({ hidden: true, default: 100, min: 1, max: 100, description: 'nodes per page' });

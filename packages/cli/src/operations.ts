@@ -248,11 +248,12 @@ export const PAGE_SIZE = 100;
 export async function collectPages<T>(
   fetchPage: (page: { first: number; after?: string }) => Promise<Connection<T>>,
   limit: number,
+  pageSize: number = PAGE_SIZE,
 ): Promise<{ nodes: T[]; more: boolean; endCursor: string | null }> {
   const nodes: T[] = [];
   let after: string | undefined;
   for (;;) {
-    const first = Math.min(PAGE_SIZE, limit - nodes.length);
+    const first = Math.min(pageSize, limit - nodes.length);
     const page = await fetchPage(after === undefined ? { first } : { first, after });
     nodes.push(...page.nodes.slice(0, limit - nodes.length));
     const cursor = page.pageInfo.endCursor;

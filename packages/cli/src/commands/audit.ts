@@ -4,6 +4,7 @@ import { ServerCommand } from '../base-command.js';
 import type { GraphQLClient } from '../client.js';
 import { csvLine } from '../csv.js';
 import { CliFailure, usageError } from '../errors.js';
+import { pageSizeFlag } from '../flags.js';
 import { AUDIT_COLUMNS, auditLine, auditTable, plural } from '../format.js';
 import {
   AUDIT_EVENT_TYPES,
@@ -59,6 +60,7 @@ export default class Audit extends ServerCommand {
     csv: Flags.boolean({ description: 'print CSV (a header line, then one line per event)', exclusive: ['json'] }),
     follow: Flags.boolean({ char: 'f', description: 'keep printing new events as they are recorded, until interrupted (Ctrl-C)' }),
     interval: Flags.integer({ description: 'with --follow: seconds between polls', default: 2, min: 1, helpValue: '<s>' }),
+    'page-size': pageSizeFlag,
   };
 
   async run(): Promise<AuditResult | undefined> {
@@ -72,7 +74,7 @@ export default class Audit extends ServerCommand {
     if (filter.since && filter.until && filter.since > filter.until) throw usageError('--since is later than --until');
     const client = this.client(flags);
 
-    const { nodes, more } = await collectPages((page) => auditEvents(client, filter, page), flags.limit);
+    const { nodes, more } = await collectPages((page) => auditEvents(client, filter, page), flags.limit, flags['page-size']);
     if (flags.follow) {
       await this.follow(client, filter, nodes, flags);
       return undefined;

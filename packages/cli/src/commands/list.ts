@@ -1,5 +1,6 @@
 import * as Flags from '@oclif/core/flags';
 import { ServerCommand } from '../base-command.js';
+import { pageSizeFlag } from '../flags.js';
 import { plural, table, time } from '../format.js';
 import { collectPages, totpEnrollments, type TotpState, type TotpStatus } from '../operations.js';
 
@@ -20,6 +21,7 @@ export default class List extends ServerCommand {
   static override flags = {
     status: Flags.option({ description: 'only enrollments in this state', options: ['pending', 'active'] as const })(),
     limit: Flags.integer({ description: 'at most this many enrollments', default: 100, min: 1, helpValue: '<n>' }),
+    'page-size': pageSizeFlag,
   };
 
   async run(): Promise<ListResult> {
@@ -29,6 +31,7 @@ export default class List extends ServerCommand {
     const { nodes, more } = await collectPages(
       (page) => totpEnrollments(client, { ...page, ...(status ? { status } : {}) }),
       flags.limit,
+      flags['page-size'],
     );
     if (nodes.length === 0) {
       this.say(status ? `No ${status} enrollments.` : 'No enrollments.');
