@@ -198,6 +198,9 @@ describe('verify, status, unlock', () => {
   });
 
   it('MALFORMED and INVALID_CODE exit 1; the lockout says when to retry; unlock clears it', async () => {
+    // A user of its own: the REPLAYED above counted as a failure for erin.
+    const user = uid('erin-locked');
+    const { secret } = await enroll(user);
     const malformed = await admin(['verify', user, '12ab56']);
     expect(malformed.code).toBe(1);
     expect(malformed.stderr).toMatch(/MALFORMED: .*did not count as a failure/);
@@ -475,5 +478,23 @@ describe('audit', () => {
     expect(events.map((e) => e.type)).toEqual(['ENROLLED', 'VERIFY']);
     expect(events.every((e) => e.userId === user)).toBe(true);
     expect(stderr).toBe('');
+  });
+});
+
+describe('quick start: the embedded store and the admin token printed at start-up', () => {
+  let quick: ServerProcess | undefined;
+  afterAll(async () => quick?.stop());
+
+  it('works with the token the server prints when TOTP_API_KEYS is unset', async () => {
+    quick = await startServer({ TOTP_API_KEYS: undefined, REDIS_URL: undefined, TOTP_ENCRYPTION_KEYS: undefined });
+    const token = /Admin token[^\n]*\n\s*\n\s*(\S+)/.exec(quick.output())?.[1];
+    expect(token, quick.output()).toBeTruthy();
+    const env = { TOTP_SERVER_URL: quick.url, TOTP_TOKEN: token };
+    const enrolled = await runCli(['enroll', 'alice', '--json'], { env });
+    expect(enrolled.code, enrolled.stderr).toBe(0);
+    const { secret } = json<{ secret: string }>(enrolled);
+    const verified = await runCli(['verify', 'alice', await currentCode(secret)], { env });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(json(await runCli(['status', 'alice', '--json'], { env }))).toMatchObject({ status: 'ACTIVE' });
   });
 });

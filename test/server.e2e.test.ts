@@ -137,7 +137,11 @@ describe.skipIf(!redisUrl || !oathtool)('server over HTTP, on Redis', () => {
   });
 
   it('answers UNAUTHENTICATED for missing, malformed and unknown tokens', async () => {
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }, { authorization: `Bearer ${'x'.repeat(600)}` }, { authorization: 'Bearer not-a-real-token-at-all' }]) {
+    const headerSets: Record<string, string>[] = [
+      {}, { authorization: 'Basic abc' }, { authorization: 'Bearer' }, { authorization: `Bearer ${'x'.repeat(600)}` },
+      { authorization: 'Bearer not-a-real-token-at-all' },
+    ];
+    for (const headers of headerSets) {
       const res = await fetch(server.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },

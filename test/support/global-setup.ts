@@ -7,12 +7,6 @@ import type { TestProject } from 'vitest/node';
 import { startRedis, type RedisProcess } from './redis.js';
 import { requireTool } from './tools.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    redisUrl: string | null;
-  }
-}
-
 let redis: RedisProcess | undefined;
 
 export async function setup(project: TestProject): Promise<void> {

@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../../../test/support/tools.js';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
@@ -88,6 +89,14 @@ describe.skipIf(!oathtool)('code, against oathtool', () => {
     const fromUri = await runCli(['code', uri, '--at', at, '--json']);
     expect(json(fromStdin).code).toBe(oath(['--totp=SHA1']));
     expect(json(fromUri)).toMatchObject({ code: oath(['--totp=SHA256', '-d', '8', '-s', '60s']), algorithm: 'SHA256', digits: 8, period: 60 });
+  });
+});
+
+describe('the workspace bin', () => {
+  it('node_modules/.bin/totp-admin runs the built CLI (what `npx totp-admin` finds)', async () => {
+    const bin = fileURLToPath(new URL('../../../node_modules/.bin/totp-admin', import.meta.url));
+    const output = execFileSync(bin, ['--version'], { encoding: 'utf8', env: { ...process.env, NODE_ENV: '' } });
+    expect(output).toMatch(/^@totp-service\/cli\/\d+\.\d+\.\d+ /);
   });
 });
 

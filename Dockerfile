@@ -1,0 +1,30 @@
+# The TOTP service, built from this repository. Multi-stage: build with dev dependencies, run with
+# production dependencies only, as the unprivileged `node` user.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json turbo.json tsconfig.json tsconfig.base.json ./
+COPY packages/core/package.json packages/core/
+COPY packages/server/package.json packages/server/
+COPY packages/cli/package.json packages/cli/
+COPY test/package.json test/
+COPY bench/package.json bench/
+RUN npm ci --no-audit --no-fund
+COPY packages/core packages/core
+COPY packages/server packages/server
+RUN npx turbo run build --filter=@totp-service/server \
+ && npm prune --omit=dev --workspace @totp-service/server --include-workspace-root=false
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/packages/core/package.json packages/core/
+COPY --from=build /app/packages/core/dist packages/core/dist
+COPY --from=build /app/packages/server/package.json packages/server/
+COPY --from=build /app/packages/server/dist packages/server/dist
+USER node
+EXPOSE 4000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "packages/server/dist/main.js"]
