@@ -131,7 +131,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (keysSpec) {
     apiKeys = parseApiKeys(keysSpec);
   } else {
-    generatedAdminToken = randomBytes(32).toString('base64url');
+    // hex: safe in shells and as a command-line argument (base64url may start with a dash)
+    generatedAdminToken = randomBytes(32).toString('hex');
     apiKeys = [{ name: 'admin', role: 'admin', digest: sha256(generatedAdminToken) }];
   }
 
