@@ -224,7 +224,7 @@ describe('verify, status, unlock', () => {
 
     const forbidden = await app(['unlock', user]);
     expect(forbidden.code).toBe(1);
-    expect(stderrLines(forbidden)).toEqual([expect.stringMatching(/FORBIDDEN.*use an admin key/)]);
+    expect(stderrLines(forbidden)).toEqual([expect.stringMatching(/FORBIDDEN: .*pass an admin key instead/)]);
     const unlocked = await admin(['unlock', user]);
     expect(unlocked.code, unlocked.stderr).toBe(0);
     expect(unlocked.stdout).toMatch(/^Unlocked /);

@@ -122,7 +122,7 @@ export class GraphQLClient {
 const HINTS: Readonly<Record<string, string>> = {
   UNAUTHENTICATED:
     'pass a valid API token with --token or the TOTP_TOKEN environment variable (the server prints an admin token at start-up when TOTP_API_KEYS is unset; `totp-admin keygen` makes one)',
-  FORBIDDEN: "this API key's role may not do that: use an admin key (`totp-admin keygen --role admin`)",
+  FORBIDDEN: 'pass an admin key instead (`totp-admin keygen --role admin` makes one)',
   BAD_USER_INPUT: 'correct that value and retry',
   ALREADY_ENROLLED: 'pass --replace to enroll a new secret (the current one keeps working until the new one is confirmed)',
   NOT_ENROLLED: 'enroll the user first with `totp-admin enroll <userId>`',

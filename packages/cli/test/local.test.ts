@@ -169,6 +169,12 @@ describe('usage errors exit 2 with one line on stderr', () => {
     expect(stderrLines(result)).toHaveLength(1);
   });
 
+  it('an unknown command with --json also prints the error document', async () => {
+    const result = await runCli(['bogus', '--json']);
+    expect(result.code).toBe(2);
+    expect(json(result)).toMatchObject({ error: { code: 'USAGE', message: 'unknown command "bogus"', exitStatus: 2 } });
+  });
+
   it('a missing token is wrong usage that says how to pass one', async () => {
     const result = await runCli(['status', 'alice']);
     expect(result.code).toBe(2);

@@ -1,26 +1,19 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as Flags from '@oclif/core/flags';
 import { ServerCommand } from '../base-command.js';
-import type { GraphQLClient } from '../client.js';
 import { csvLine } from '../csv.js';
-import { CliFailure, usageError } from '../errors.js';
+import { followAudit } from '../audit-follow.js';
+import { usageError } from '../errors.js';
 import { pageSizeFlag } from '../flags.js';
 import { AUDIT_COLUMNS, auditLine, auditTable, plural } from '../format.js';
 import {
   AUDIT_EVENT_TYPES,
   auditEvents,
   collectPages,
-  PAGE_SIZE,
   type AuditEvent,
   type AuditEventType,
   type AuditFilter,
 } from '../operations.js';
 import { parseMoment } from '../time.js';
-
-/** Failures that a follower rides out (a server restarting, Redis failing over). */
-const TRANSIENT = new Set(['SERVER_UNREACHABLE', 'SERVER_TIMEOUT', 'SERVICE_UNAVAILABLE']);
-/** Events may be recorded slightly out of order across servers: look back this far each poll. */
-const OVERLAP_MS = 5_000;
 
 const typeFlag = Flags.custom<AuditEventType>({
   description: `only events of this type (repeatable, or comma-separated): ${AUDIT_EVENT_TYPES.join(', ')}`,
@@ -74,9 +67,22 @@ export default class Audit extends ServerCommand {
     if (filter.since && filter.until && filter.since > filter.until) throw usageError('--since is later than --until');
     const client = this.client(flags);
 
-    const { nodes, more } = await collectPages((page) => auditEvents(client, filter, page), flags.limit, flags['page-size']);
+    const { nodes, more, endCursor } = await collectPages((page) => auditEvents(client, filter, page), flags.limit, flags['page-size']);
     if (flags.follow) {
-      await this.follow(client, filter, nodes, flags);
+      if (flags.csv) this.log(csvLine(AUDIT_COLUMNS));
+      await followAudit({
+        client,
+        filter,
+        initial: nodes,
+        rest: more ? endCursor : null,
+        intervalSeconds: flags.interval,
+        // Straight to stdout: with --json, the stream is JSON Lines (this.log is silent there).
+        print: (e) => {
+          const line = this.jsonEnabled() ? JSON.stringify(e) : flags.csv ? csvLine(AUDIT_COLUMNS.map((c) => e[c])) : auditLine(e);
+          process.stdout.write(`${line}\n`);
+        },
+        warn: (line) => this.note(`${this.config.bin}: ${line}`),
+      });
       return undefined;
     }
     if (flags.csv) {
@@ -87,85 +93,5 @@ export default class Audit extends ServerCommand {
       this.say(`${auditTable(nodes)}\n\n${plural(nodes.length, 'event')}${more ? ` shown; more match (raise --limit, now ${flags.limit}, or narrow --since)` : ''}.`);
     }
     return { events: nodes, more };
-  }
-
-  /** Print `initial` oldest first, then poll for newer events until SIGINT or SIGTERM. */
-  private async follow(
-    client: GraphQLClient,
-    filter: AuditFilter,
-    initial: AuditEvent[],
-    flags: { csv: boolean; interval: number },
-  ): Promise<void> {
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const print = (e: AuditEvent): void => {
-      if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(e)}\n`);
-      else if (flags.csv) process.stdout.write(`${csvLine(AUDIT_COLUMNS.map((c) => e[c]))}\n`);
-      else process.stdout.write(`${auditLine(e)}\n`);
-    };
-    if (flags.csv) process.stdout.write(`${csvLine(AUDIT_COLUMNS)}\n`);
-    // id → time of every event printed within the overlap, so that the overlap prints nothing twice.
-    const seen = new Map<string, number>();
-    let watermark = filter.since ? Date.parse(filter.since) : 0;
-    const record = (e: AuditEvent): void => {
-      const at = Date.parse(e.at);
-      seen.set(e.id, at);
-      watermark = Math.max(watermark, at);
-    };
-    for (const e of [...initial].reverse()) {
-      record(e);
-      print(e);
-    }
-    let warned = false;
-    try {
-      while (!stop.signal.aborted) {
-        await sleep(flags.interval * 1000, undefined, { signal: stop.signal });
-        let fresh: AuditEvent[];
-        try {
-          fresh = await this.newEvents(client, filter, watermark, seen, stop.signal);
-        } catch (error) {
-          if (stop.signal.aborted) break;
-          if (!(error instanceof CliFailure) || !TRANSIENT.has(error.code)) throw error;
-          if (!warned) this.note(`${this.config.bin}: ${error.line()} (still following; retrying every ${flags.interval} s)`);
-          warned = true;
-          continue;
-        }
-        warned = false;
-        for (const e of fresh) {
-          record(e);
-          print(e);
-        }
-        for (const [id, at] of seen) if (at < watermark - OVERLAP_MS) seen.delete(id);
-      }
-    } catch (error) {
-      if (!stop.signal.aborted) throw error;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-  }
-
-  /** Events since the watermark (less the overlap) not printed yet, oldest first. */
-  private async newEvents(
-    client: GraphQLClient,
-    filter: AuditFilter,
-    watermark: number,
-    seen: ReadonlyMap<string, number>,
-    signal: AbortSignal,
-  ): Promise<AuditEvent[]> {
-    const since = watermark > 0 ? new Date(Math.max(0, watermark - OVERLAP_MS)).toISOString() : filter.since;
-    const query: AuditFilter = { ...filter, ...(since ? { since } : {}) };
-    const fresh: AuditEvent[] = [];
-    let after: string | undefined;
-    // Newest first: page back until the events already printed, or the overlap, are reached.
-    for (let pages = 0; pages < 50; pages++) {
-      const page = await auditEvents(client, query, after === undefined ? { first: PAGE_SIZE } : { first: PAGE_SIZE, after }, signal);
-      fresh.push(...page.nodes.filter((e) => !seen.has(e.id)));
-      if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor || page.nodes.length === 0) break;
-      after = page.pageInfo.endCursor;
-    }
-    return fresh.reverse();
   }
 }

@@ -31,7 +31,7 @@ export default class Code extends LocalCommand {
     algorithm: algorithmFlag(),
     digits: digitsFlag(),
     period: periodFlag(),
-    at: Flags.string({ description: 'compute for this moment instead of now (ISO-8601 time, or a span ago like 30s)', helpValue: '<time>' }),
+    at: Flags.string({ description: 'compute for this moment instead of now: ISO-8601 time, Unix seconds, or a span ago like 30s', helpValue: '<time>' }),
   };
 
   async run(): Promise<{ code: string; secondsRemaining: number; validUntil: string; algorithm: TotpAlgorithm; digits: number; period: number }> {

@@ -65,7 +65,8 @@ A file that cannot be read as CSV at all, or has an unknown header column, is re
     this.finish(result, rows.length);
     if (result.failed > 0) {
       const lines = result.rows.filter((r) => !r.ok).map((r) => r.line);
-      throw new CliFailure(`${result.failed} of ${plural(rows.length, 'row')} failed (line ${lines.join(', ')})`, {
+      const shown = lines.length > 10 ? `${lines.slice(0, 10).join(', ')}, …` : lines.join(', ');
+      throw new CliFailure(`${result.failed} of ${plural(rows.length, 'row')} failed (line ${shown})`, {
         code: 'IMPORT_INCOMPLETE',
         hint: 'fix those rows and import them again; the other rows are imported',
         json: result,
