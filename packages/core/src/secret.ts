@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScureBase32Plugin } from 'otplib';
+import { ScureBase32Plugin } from '@otplib/plugin-base32-scure';
 import { InvalidInputError } from './errors.js';
 import { type Algorithm, MAX_SECRET_BYTES, MIN_SECRET_BYTES, SECRET_BYTES } from './policy.js';
 

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createGuardrails, generateSync } from 'otplib';
+import { createGuardrails } from '@otplib/core';
+import { generateSync } from '@otplib/hotp';
 import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { type Algorithm, type Digits, MAX_SECRET_BYTES, type Period } from './policy.js';
 
@@ -49,7 +50,6 @@ export function timeStep(epochSeconds: number, period: number): number {
 /** The code of one time step: HOTP(K, T) of RFC 4226 section 5.3, via otplib. */
 export function codeAtStep(secret: Uint8Array, step: number, params: TotpParams): string {
   return generateSync({
-    strategy: 'hotp',
     secret,
     counter: step,
     crypto,
