@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
+import { DEFAULT_BODY_LIMIT } from './limits.js';
 
 /**
  * Configuration: read once from the environment, validated, frozen. A missing or malformed
@@ -33,6 +34,8 @@ export interface Config {
   readonly auditUserMaxEvents: number;
   readonly logLevel: string;
   readonly production: boolean;
+  /** Largest request body, bytes. */
+  readonly maxBodyBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -190,5 +193,6 @@ export function loadConfig(env: Env = process.env): Config {
     auditUserMaxEvents: int(env, 'TOTP_AUDIT_USER_MAX_EVENTS', 1000, 1, 1_000_000),
     logLevel,
     production: env.NODE_ENV === 'production',
+    maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
   });
 }

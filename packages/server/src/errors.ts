@@ -1,6 +1,7 @@
 import { ErrorCode, SealError, TotpError } from '@totp-service/core';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { QUERY_TOO_COMPLEX, QueryLimitError } from './limits.js';
 import { StoreUnavailableError } from './store/store.js';
 
 /**
@@ -51,6 +52,8 @@ export function makeFormatError(opts: FormatOptions) {
       opts.onInternalError(original);
       return { ...base, message: original.message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
     }
+    const limit = queryLimit(error, formatted);
+    if (limit) return { message: limit.message, extensions: { code: QUERY_TOO_COMPLEX, limit: limit.limit } };
     // GraphQL's and Apollo's own errors about the request (parse, validation, variables) keep
     // their codes; only the stack trace goes
     const code = formatted.extensions?.code;
@@ -65,4 +68,16 @@ export function makeFormatError(opts: FormatOptions) {
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     };
   };
+}
+
+/** graphql-js's parser aborts a document over `maxTokens` with this message ("more that" in 16.x). */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more th(?:an|at) (\d+) tokens\./;
+
+/** A rejection by one of the limits of limits.ts, whichever step raised it. */
+function queryLimit(error: unknown, formatted: GraphQLFormattedError): { message: string; limit: string } | null {
+  if (error instanceof GraphQLError && error.originalError instanceof QueryLimitError) {
+    return { message: error.originalError.message, limit: error.originalError.limit };
+  }
+  const tokens = formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' ? TOKEN_LIMIT.exec(formatted.message) : null;
+  return tokens ? { message: `Query too complex: Token limit of ${tokens[1]} exceeded.`, limit: 'tokens' } : null;
 }

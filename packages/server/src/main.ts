@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     issuer: config.issuer,
     logger,
     production: config.production,
+    bodyLimit: config.maxBodyBytes,
   });
   const url = await server.listen(config.port, config.host).catch((err: Error) => {
     process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);

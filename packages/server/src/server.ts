@@ -9,6 +9,7 @@ import type { ApiKey } from './config.js';
 import type { Context } from './context.js';
 import { makeFormatError, toGraphQLError } from './errors.js';
 import { HttpError, sendError, sendJson, toGraphQLRequest } from './http.js';
+import { DEFAULT_BODY_LIMIT, graphqlLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { Metrics, instrumentStore } from './metrics.js';
 import { buildTotpSchema } from './schema.js';
@@ -25,8 +26,10 @@ export interface ServerDeps {
   readonly production?: boolean;
   /** Epoch ms; Date.now unless a test says otherwise. */
   readonly clock?: () => number;
-  /** Largest request body, bytes. */
+  /** Largest request body, bytes (TOTP_MAX_BODY_BYTES). */
   readonly bodyLimit?: number;
+  /** Longest a request may take to arrive, headers and body, ms. */
+  readonly requestTimeoutMs?: number;
 }
 
 export interface TotpServer {
@@ -40,6 +43,8 @@ export interface TotpServer {
 }
 
 const READY_TIMEOUT_MS = 1000;
+const REQUEST_TIMEOUT_MS = 30_000;
+const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Build the whole service from its dependencies: no environment, no globals. */
 export async function createServer(deps: ServerDeps): Promise<TotpServer> {
@@ -57,10 +62,17 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     onEnroll: () => metrics.enroll.inc(),
     onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
   });
-  const bodyLimit = deps.bodyLimit ?? 64 * 1024;
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const production = deps.production ?? false;
 
-  const httpServer = createHttpServer();
+  // a client that trickles its request (slowloris) is cut off; Node checks at this interval
+  const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const httpServer = createHttpServer({
+    requestTimeout,
+    headersTimeout: Math.min(requestTimeout, HEADERS_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(1000, requestTimeout),
+  });
+  const limits = graphqlLimits();
   const apollo = new ApolloServer<Context>({
     schema: await buildTotpSchema(),
     introspection: !production,
@@ -68,13 +80,18 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     hideSchemaDetailsFromClientErrors: true,
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
+    // no client of this API uses automatic persisted queries: one cache less to fill
+    persistedQueries: false,
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
+    validationOptions: limits.validationOptions,
     // main.ts owns the signals: it drains, closes the store, then exits
     stopOnTerminationSignals: false,
     formatError: makeFormatError({
       exposeInternals: !production,
       onInternalError: (err) => logger.error({ err }, 'unexpected error'),
     }),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ...limits.plugins],
   });
   await apollo.start();
 
@@ -172,9 +189,15 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   }
 
   httpServer.on('request', (req, res) => void route(req, res));
-  httpServer.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   });
 
   return {
