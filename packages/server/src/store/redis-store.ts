@@ -12,7 +12,7 @@ import {
   type SettleResult,
   type Store,
 } from './store.js';
-import type { VerifyOutcome } from '@totp-service/core';
+import { TotpError, type VerifyOutcome } from '@totp-service/core';
 
 export interface RedisStoreOptions {
   /** Audit events kept over all buckets (TOTP_AUDIT_MAX_EVENTS). */
@@ -28,6 +28,8 @@ const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOW
 
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  // bad input found on the way (a forged audit cursor) is the caller's, not the store's
+  if (err instanceof TotpError) return false;
   if (err.name === 'ReplyError') return UNAVAILABLE_REPLY.test(err.message);
   // connection closed, offline queue disabled, command timeout, max retries, cluster not ready …
   return true;

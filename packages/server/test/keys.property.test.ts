@@ -1,0 +1,107 @@
+/**
+ * User ids and the Redis key layout (store/keys.ts, totp/validate.ts), fuzzed: the ids API.md
+ * allows are exactly the ones accepted; no two distinct ids share a key; and every key of an id
+ * carries its bucket's hash tag (by Redis Cluster's own rule, TOTP_KEY_PREFIX in front), so no
+ * id, whatever braces or colons it holds, can move its keys to another slot or another user.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BUCKETS, bucketOf, bucketTag, clientKey, decodeId, userKeys } from '../src/store/keys.js';
+import { checkUserId } from '../src/totp/validate.js';
+
+/** Redis Cluster's hash tag: between the first `{` and the first `}` after it, when not empty. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close === -1 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}
+
+/** Ids made of the characters most likely to break a key: braces, colons, separators, Unicode. */
+const hostileId = fc.oneof(
+  fc.string({ unit: fc.constantFrom('{', '}', ':', 'b', '0', '7', 'u', 'r', 'e', '-', '_', '=', '/', '+', ' ', '用', 'é'), minLength: 1, maxLength: 40 }),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }),
+);
+const validId = hostileId.filter((id) => accepts(id));
+
+function accepts(id: string): boolean {
+  try {
+    checkUserId(id);
+    return true;
+  } catch (err) {
+    expect((err as { code?: string; argument?: string })).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'userId' });
+    return false;
+  }
+}
+
+const PREFIXES = ['', 'totp:', 'app.prod-1:'];
+
+describe('user ids', () => {
+  it('accepts exactly 1 to 256 UTF-8 bytes of well-formed text without control characters', () => {
+    fc.assert(
+      fc.property(fc.oneof(hostileId, fc.string({ unit: 'binary', maxLength: 300 })), (id) => {
+        const bytes = Buffer.byteLength(id, 'utf8');
+        const expected = bytes >= 1 && bytes <= 256 && id.isWellFormed() && !/\p{Cc}/u.test(id);
+        expect(accepts(id), JSON.stringify(id)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(accepts('é'.repeat(128))).toBe(true);
+    expect(accepts('é'.repeat(128) + 'a')).toBe(false);
+    expect(accepts('\ud800')).toBe(false);
+  });
+
+  it('never gives two distinct ids a common key', () => {
+    fc.assert(
+      fc.property(validId, validId, (a, b) => {
+        fc.pre(a !== b);
+        const ka = userKeys(a);
+        const kb = userKeys(b);
+        const own = (k: typeof ka) => [k.user, k.recovery, k.events];
+        for (const x of own(ka)) expect(own(kb)).not.toContain(x);
+        // nor with the other's bucket structures
+        expect([kb.audit, kb.activeIndex, kb.pendingIndex, kb.pendingExpiry]).not.toContain(ka.user);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('encodes ids reversibly, without braces or colons', () => {
+    fc.assert(
+      fc.property(validId, (id) => {
+        const k = userKeys(id);
+        expect(k.id).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(decodeId(k.id)).toBe(id);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("keeps every key of an id under its bucket's hash tag, whatever the prefix", () => {
+    fc.assert(
+      fc.property(validId, fc.constantFrom(...PREFIXES), (id, prefix) => {
+        const k = userKeys(id);
+        const tag = bucketTag(bucketOf(id)).slice(1, -1);
+        expect(k.bucket).toBe(bucketOf(id));
+        expect(k.bucket).toBeGreaterThanOrEqual(0);
+        expect(k.bucket).toBeLessThan(BUCKETS);
+        for (const key of [k.user, k.recovery, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry]) {
+          expect(hashTag(prefix + key), key).toBe(tag);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives each client address its own tag, unreachable from a user id', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 64 }), validId, (ip, id) => {
+        const tag = hashTag(`totp:${clientKey(ip)}`);
+        expect(tag).toMatch(/^c:[A-Za-z0-9_-]+$/);
+        expect(tag).not.toBe(hashTag(`totp:${userKeys(id).user}`));
+      }),
+    );
+  });
+});
