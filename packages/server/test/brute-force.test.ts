@@ -94,7 +94,9 @@ describe.each(stores)('brute force, %s', (_name, makeStore) => {
 
   it('holds one client address to its budget across 100 users, each under its own limit', async () => {
     const users = Array.from({ length: 100 }, (_, i) => `spread-${i}`);
-    const wrongs = await Promise.all(users.map(async (u) => (await enroll(u)).wrong));
+    // ten at a time: a hundred QR renderings at once can hold the event loop past the Redis command timeout
+    const wrongs: string[][] = [];
+    for (let i = 0; i < users.length; i += 10) wrongs.push(...(await Promise.all(users.slice(i, i + 10).map(async (u) => (await enroll(u)).wrong))));
     const answers = await Promise.all(users.map((u, i) => verify(u, wrongs[i]![0]!, '198.51.100.7')));
     expect(tally(answers.map((a) => a.outcome))).toEqual({ INVALID_CODE: CLIENT_LIMIT, RATE_LIMITED: 100 - CLIENT_LIMIT });
     expect(s.keyRing.unseals).toBe(CLIENT_LIMIT);
