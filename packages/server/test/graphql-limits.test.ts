@@ -3,6 +3,7 @@
  * process: every over-limit request gets exactly one error, HTTP 400, code QUERY_TOO_COMPLEX,
  * naming the limit, and nothing of it runs; every legitimate operation stays under every limit.
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRAPHQL_LIMITS } from '../src/limits.js';
 import { ADMIN_TOKEN, APP_TOKEN, startInProcess, type InProcessServer, type Reply } from './support/in-process.js';
@@ -191,5 +192,30 @@ describe('the GraphQL transport', () => {
     expect(r.status).toBe(200);
     expect(r.json!.errors).toHaveLength(1);
     expect(r.json!.errors![0]!.extensions!.code).toBe('PERSISTED_QUERY_NOT_SUPPORTED');
+  });
+});
+
+describe('slow clients', () => {
+  it('cuts off a request that trickles in (slowloris) with 408, and stays healthy', async () => {
+    const s = await startInProcess({ requestTimeoutMs: 1000 });
+    try {
+      const port = Number(new URL(s.url).port);
+      const started = Date.now();
+      const answer = await new Promise<string>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('close', () => resolve(text));
+        socket.write(`POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"qu`);
+        // one byte every 200 ms: never done before the timeout
+        const drip = setInterval(() => (socket.writable ? socket.write(' ') : clearInterval(drip)), 200);
+        socket.on('close', () => clearInterval(drip));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect((await fetch(`${s.base}/healthz`)).status).toBe(200);
+    } finally {
+      await s.close();
+    }
   });
 });
