@@ -1,0 +1,139 @@
+/**
+ * Nothing leaks: a full session against the built server on Redis, at LOG_LEVEL=trace, with
+ * known secrets, codes and tokens; then every output channel (every response body but the one
+ * enrollment answer that hands the secret out, stdout and stderr, /metrics) and every Redis value
+ * under the test's prefix (strings, hashes, zsets, streams: the audit trail included) is searched
+ * for each of them, as base32, hex, base64 and base64url, and for the raw secret bytes.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dumpRedis, oathCode, type RedisValue } from './support/inspect.js';
+import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
+import { requireTool } from './support/tools.js';
+
+const redisUrl = inject('redisUrl');
+const oathtool = requireTool('oathtool');
+
+const ENROLL = `mutation($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret otpauthUri qrCodeDataUrl qrCodeSvg } }`;
+const VERIFY = 'mutation($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { outcome } }';
+
+/** Every form a value could leak in. */
+function forms(bytes: Buffer, text?: string): string[] {
+  const out = [bytes.toString('hex'), bytes.toString('hex').toUpperCase(), bytes.toString('base64'), bytes.toString('base64url')];
+  if (text) out.push(text, text.toLowerCase());
+  return out;
+}
+
+describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
+  const prefix = `lk${randomBytes(3).toString('hex')}:`;
+  let server: ServerProcess;
+  /** Everything the server answered, but the enrollment answers that carry the secret by design. */
+  const bodies: string[] = [];
+  const secrets: { base32: string; bytes: Buffer }[] = [];
+  const codes: string[] = [];
+
+  beforeAll(async () => {
+    server = await startServer({ env: { REDIS_URL: redisUrl!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: prefix, LOG_LEVEL: 'trace' } });
+  });
+  afterAll(async () => {
+    if (server) expect(await server.stop()).toBe(0);
+  });
+
+  async function call(query: string, variables: Record<string, unknown>, token = APP_TOKEN, keep = true) {
+    const r = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const text = await r.text();
+    if (keep) bodies.push(text);
+    return JSON.parse(text) as { data?: Record<string, Record<string, string>>; errors?: unknown[] };
+  }
+  async function enroll(userId: string, extra: Record<string, unknown> = {}) {
+    const r = await call(ENROLL, { input: { userId, algorithm: 'SHA256', digits: 8, ...extra } }, APP_TOKEN, false);
+    const base32 = r.data!.enrollTotp!.secret!;
+    const hex = /Hex secret: ([0-9a-f]+)/.exec(execFileSync(oathtool!, ['-v', '--totp', '-b', base32], { encoding: 'utf8' }))![1]!;
+    secrets.push({ base32, bytes: Buffer.from(hex, 'hex') });
+    return base32;
+  }
+  const code = (secret: string, offset = 0) => {
+    const c = oathCode(oathtool!, secret, offset, { algorithm: 'SHA256', digits: 8 });
+    codes.push(c);
+    return c;
+  };
+  const guess = () => {
+    const c = String(10_000_000 + (randomBytes(4).readUInt32BE() % 89_999_999));
+    codes.push(c);
+    return c;
+  };
+
+  it('runs a full session', async () => {
+    const s1 = await enroll('alice@example.com');
+    for (let i = 0; i < 3; i++) await call(VERIFY, { u: 'alice@example.com', c: guess(), ip: '192.0.2.10' });
+    const c1 = code(s1);
+    expect((await call(VERIFY, { u: 'alice@example.com', c: c1, ip: '192.0.2.10' })).data!.verifyTotp!.outcome).toBe('ACCEPTED');
+    expect((await call(VERIFY, { u: 'alice@example.com', c: c1 })).data!.verifyTotp!.outcome).toBe('REPLAYED');
+    // the secret and the token sent where a code goes: MALFORMED, and not written anywhere
+    await call(VERIFY, { u: 'alice@example.com', c: s1 });
+    await call(VERIFY, { u: 'alice@example.com', c: ADMIN_TOKEN });
+    await call(VERIFY, { u: 'alice@example.com', c: `${c1}0` });
+    expect((await call(ENROLL, { input: { userId: 'alice@example.com' } })).errors).toHaveLength(1);
+
+    // switching phones: a second secret, confirmed
+    const s2 = await enroll('alice@example.com', { replace: true });
+    expect((await call(VERIFY, { u: 'alice@example.com', c: code(s2, 1) })).data!.verifyTotp!.outcome).toBe('ACCEPTED');
+
+    // a lockout, an unlock by an operator, a revoke with a reason
+    await enroll('bob');
+    for (let i = 0; i < 7; i++) await call(VERIFY, { u: 'bob', c: guess(), ip: '2001:db8::1' });
+    await call('mutation { unlockTotp(userId: "bob") { status } }', {}, APP_TOKEN);
+    await call('mutation { unlockTotp(userId: "bob") { status failedAttempts } }', {}, ADMIN_TOKEN);
+    await call('mutation { revokeTotp(userId: "bob", reason: "lost phone") { revoked } }', {});
+
+    // bad input of every kind, and tokens that are nearly right
+    await call(VERIFY, { u: '', c: guess() });
+    await call(VERIFY, { u: 'x', c: guess(), ip: 'not-an-ip' });
+    await call(ENROLL, { input: { userId: 'carol', digits: 9 } });
+    await call('{ totpStatus(userId: "alice@example.com") { status failedAttempts } }', {}, `${APP_TOKEN}x`);
+    for (const authorization of [`Basic ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN} extra`, ADMIN_TOKEN]) {
+      const r = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: JSON.stringify({ query: '{ __typename }' }) });
+      bodies.push(await r.text());
+    }
+    const bad = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${APP_TOKEN}` }, body: `{"query": "${s1}`});
+    bodies.push(await bad.text());
+    expect(secrets).toHaveLength(3);
+  });
+
+  it('finds no secret, code or token in any output channel or Redis value', async () => {
+    const metrics = await (await fetch(`${server.base}/metrics`)).text();
+    const channels: [string, string][] = [
+      ...bodies.map((b, i): [string, string] => [`response ${i}`, b]),
+      ['stdout', server.stdout()],
+      ['stderr', server.stderr()],
+      ['/metrics', metrics],
+    ];
+    const values: RedisValue[] = await dumpRedis(redisUrl!, prefix);
+    expect(values.some((v) => v.type === 'stream')).toBe(true);
+    expect(values.some((v) => v.type === 'hash')).toBe(true);
+    for (const v of values) channels.push([`redis ${v.key} (${v.type})`, v.parts.map((p) => p.toString('latin1')).join('\n')]);
+    // the session was logged: at trace level there is something to search
+    expect(server.stdout().split('\n').length).toBeGreaterThan(10);
+
+    const needles: [string, string | RegExp][] = [];
+    for (const s of secrets) for (const f of forms(s.bytes, s.base32)) needles.push([`secret ${s.base32.slice(0, 4)}…`, f]);
+    for (const t of [ADMIN_TOKEN, APP_TOKEN]) for (const f of forms(Buffer.from(t), t)) needles.push([`token ${t.slice(0, 4)}…`, f]);
+    for (const c of codes) needles.push([`code ${c}`, new RegExp(`(?<![0-9])${c}(?![0-9])`)]);
+    const found: string[] = [];
+    for (const [where, text] of channels) {
+      for (const [what, needle] of needles) {
+        if (typeof needle === 'string' ? text.includes(needle) : needle.test(text)) found.push(`${what} in ${where}`);
+      }
+    }
+    for (const v of values) {
+      for (const s of secrets) if (v.parts.some((p) => p.includes(s.bytes))) found.push(`raw secret bytes in ${v.key}`);
+    }
+    expect(found).toEqual([]);
+    expect(needles.length).toBeGreaterThan(40);
+  });
+});
