@@ -20,6 +20,7 @@ export {
 export { generateSecret, encodeBase32, parseBase32Secret } from './secret.js';
 export { buildKeyUri, type KeyUriParams } from './uri.js';
 export { qrPngDataUrl, qrPng, qrSvg, qrTerminal } from './qr.js';
+export { default as renderQr, type QrImages } from './qr-task.js';
 export { KeyRing, keyIdOf, parseKeyRing, type SealKey } from './seal.js';
 export {
   VerifyOutcome,

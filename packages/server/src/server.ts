@@ -12,6 +12,7 @@ import { HttpError, sendError, sendJson, toGraphQLRequest } from './http.js';
 import { DEFAULT_BODY_LIMIT, graphqlLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { Metrics, instrumentStore } from './metrics.js';
+import { createQrPool } from './qr-pool.js';
 import { buildTotpSchema } from './schema.js';
 import type { Store } from './store/store.js';
 import { TotpService } from './totp/totp.service.js';
@@ -30,6 +31,8 @@ export interface ServerDeps {
   readonly bodyLimit?: number;
   /** Longest a request may take to arrive, headers and body, ms. */
   readonly requestTimeoutMs?: number;
+  /** Worker threads rendering QR codes; 0 renders on the main thread. Default: cores - 1, at least 1. */
+  readonly qrThreads?: number;
 }
 
 export interface TotpServer {
@@ -51,6 +54,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   const { logger } = deps;
   const metrics = new Metrics();
   const store = instrumentStore(deps.store, metrics);
+  const qr = createQrPool(deps.qrThreads);
   const totp = new TotpService({
     store,
     keyRing: deps.keyRing,
@@ -61,6 +65,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     onLockout: () => metrics.lockouts.inc(),
     onEnroll: () => metrics.enroll.inc(),
     onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
+    renderQr: qr.render,
   });
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const production = deps.production ?? false;
@@ -213,6 +218,9 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
           resolve(`http://${host.includes(':') ? `[${host}]` : host}:${bound}/graphql`);
         });
       }),
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await apollo.stop();
+      await qr.close();
+    },
   };
 }

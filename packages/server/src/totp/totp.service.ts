@@ -11,8 +11,7 @@ import {
   lockoutMillis,
   matchCode,
   normalizeCode,
-  qrPngDataUrl,
-  qrSvg,
+  renderQr,
   type Algorithm,
   type KeyRing,
   type Policy,
@@ -38,6 +37,8 @@ export interface TotpServiceDeps {
   readonly onLockout?: () => void;
   readonly onEnroll?: () => void;
   readonly onRevoke?: (revoked: boolean) => void;
+  /** Renders the QR images of an otpauth URI; in this thread unless the server gives a pool. */
+  readonly renderQr?: (uri: string) => Promise<{ dataUrl: string; svg: string }>;
 }
 
 export interface EnrollInput {
@@ -171,7 +172,7 @@ export class TotpService {
     const base32 = encodeBase32(secret);
     secret.fill(0);
     const otpauthUri = buildKeyUri({ secret: base32, issuer, accountName, algorithm, digits, period });
-    const [qrCodeDataUrl, qrCodeSvg] = await Promise.all([qrPngDataUrl(otpauthUri), qrSvg(otpauthUri)]);
+    const { dataUrl: qrCodeDataUrl, svg: qrCodeSvg } = await (this.deps.renderQr ?? renderQr)(otpauthUri);
     return {
       userId,
       status: 'PENDING',
