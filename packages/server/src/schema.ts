@@ -4,6 +4,7 @@ import { buildSchema, type AuthChecker } from 'type-graphql';
 import { allows } from './auth.js';
 import type { Role } from './config.js';
 import type { Context } from './context.js';
+import { AdminResolver } from './totp/admin.resolver.js';
 import { TotpResolver } from './totp/totp.resolver.js';
 
 /** Roles: `@Authorized('app')` for what applications may do, `@Authorized('admin')` for operators. */
@@ -15,7 +16,7 @@ const authChecker: AuthChecker<Context, Role> = ({ context }, roles) => {
 
 export function buildTotpSchema(): Promise<GraphQLSchema> {
   return buildSchema({
-    resolvers: [TotpResolver],
+    resolvers: [TotpResolver, AdminResolver],
     authChecker,
     validate: false,
     emitSchemaFile: false,

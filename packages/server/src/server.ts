@@ -15,6 +15,8 @@ import { Metrics, instrumentStore } from './metrics.js';
 import { createQrPool } from './qr-pool.js';
 import { buildTotpSchema } from './schema.js';
 import type { Store } from './store/store.js';
+import { AdminService } from './totp/admin.service.js';
+import { RecoveryService } from './totp/recovery.service.js';
 import { TotpService } from './totp/totp.service.js';
 
 export interface ServerDeps {
@@ -61,12 +63,22 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     policy: deps.policy,
     issuer: deps.issuer,
     clock: deps.clock ?? Date.now,
-    onVerify: (outcome) => metrics.onVerify(outcome),
+    onVerify: (outcome, kind) => metrics.onVerify(outcome, kind),
     onLockout: () => metrics.lockouts.inc(),
     onEnroll: () => metrics.enroll.inc(),
     onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
     renderQr: qr.render,
   });
+  const clock = deps.clock ?? Date.now;
+  const recovery = new RecoveryService({
+    store,
+    keyRing: deps.keyRing,
+    clock,
+    limits: totp.limits,
+    onVerify: (outcome, kind) => metrics.onVerify(outcome, kind),
+    onLockout: () => metrics.lockouts.inc(),
+  });
+  const admin = new AdminService({ store, keyRing: deps.keyRing, issuer: deps.issuer, clock });
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const production = deps.production ?? false;
 
@@ -106,7 +118,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
       httpGraphQLRequest,
       context: async () => {
         try {
-          return { principal: authenticate(req.headers.authorization, deps.apiKeys), totp };
+          return { principal: authenticate(req.headers.authorization, deps.apiKeys), totp, recovery, admin };
         } catch (err) {
           throw err instanceof TotpError ? toGraphQLError(err) : err;
         }

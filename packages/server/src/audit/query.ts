@@ -22,6 +22,8 @@ export type StreamRef = { readonly kind: 'user'; readonly userId: string } | { r
 /** What a store provides: XREVRANGE semantics (bounds like "+", "-", "123", "123-4", "(123-4"). */
 export interface AuditSource {
   revRange(streams: readonly { ref: StreamRef; end: string; start: string; count: number }[]): Promise<RawEntry[][]>;
+  /** The id of the oldest entry still in a bucket's stream (null when it is empty). */
+  oldest(bucket: number): Promise<string | null>;
 }
 
 /** Entries one request may examine before it returns a partial page (bounds the work of a filter). */
@@ -40,6 +42,11 @@ export function eventId(bucket: number, streamId: string): string {
 function parseStreamId(id: string): { ms: number; seq: number } {
   const [ms, seq] = id.split('-');
   return { ms: Number(ms), seq: Number(seq) };
+}
+
+function olderThan(id: string, floor: { ms: number; seq: number }): boolean {
+  const x = parseStreamId(id);
+  return x.ms !== floor.ms ? x.ms < floor.ms : x.seq < floor.seq;
 }
 
 /** Parse a cursor (an event id). Anything that is not one is BAD_USER_INPUT. */
@@ -91,9 +98,15 @@ class Cursor {
   request() {
     return { ref: this.ref, end: this.end, start: this.start, count: this.batch };
   }
-  receive(entries: RawEntry[]): void {
+  /** Take a batch; entries older than `floor` (trimmed from the bucket's stream) end the stream. */
+  receive(entries: RawEntry[], floor: { ms: number; seq: number } | null): void {
     this.buffer = entries;
     if (entries.length < this.batch) this.exhausted = true;
+    const cut = floor ? entries.findIndex((e) => olderThan(e.id, floor)) : -1;
+    if (cut >= 0) {
+      this.buffer = entries.slice(0, cut);
+      this.exhausted = true;
+    }
     const last = entries.at(-1);
     if (last) this.end = `(${last.id}`;
     this.batch = Math.min(this.batch * 2, 1000);
@@ -112,12 +125,20 @@ function newer(a: Cursor, b: Cursor): boolean {
   return x.ms !== y.ms ? x.ms > y.ms : x.seq !== y.seq ? x.seq > y.seq : a.bucket > b.bucket;
 }
 
-/** Run an audit query against a store's streams. */
+/**
+ * Run an audit query against a store's streams. A user's query reads the user's own stream, and
+ * in the same round trip the id of the oldest entry left in the bucket's stream: the user's
+ * stream keeps at most TOTP_AUDIT_USER_MAX_EVENTS, but never shows an event that the log as a
+ * whole (TOTP_AUDIT_MAX_EVENTS) has already trimmed, so it answers exactly what a query over
+ * everyone, filtered by the user, would answer.
+ */
 export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Page<AuditEvent>> {
   const after = q.after !== undefined ? parseCursor(q.after) : undefined;
-  const start = q.since === undefined ? '-' : String(q.since);
+  if (q.until !== undefined && q.until < 0) return { nodes: [], endCursor: q.after ?? null, hasNextPage: false };
+  const start = q.since === undefined || q.since <= 0 ? '-' : String(q.since);
   const types = q.types && q.types.length > 0 ? new Set(q.types) : null;
   const want = q.first + 1;
+  const floorOf: Promise<string | null> = q.userId !== undefined ? source.oldest(bucketOf(q.userId)) : Promise.resolve(null);
 
   let cursors: Cursor[];
   if (q.userId !== undefined) {
@@ -138,8 +159,9 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
   while (found.length < want) {
     const empty = cursors.filter((c) => c.needsFetch);
     if (empty.length > 0) {
-      const results = await source.revRange(empty.map((c) => c.request()));
-      empty.forEach((c, i) => c.receive(results[i] ?? []));
+      const [results, floorId] = await Promise.all([source.revRange(empty.map((c) => c.request())), floorOf]);
+      const floor = floorId === null ? null : parseStreamId(floorId);
+      empty.forEach((c, i) => c.receive(results[i] ?? [], floor));
     }
     let best: Cursor | undefined;
     for (const c of cursors) if (c.head() && (!best || newer(c, best))) best = c;

@@ -49,6 +49,11 @@ export function bucketOf(userId: string): number {
   return h % BUCKETS;
 }
 
+/** The bucket whose audit stream holds an event: its user's, or bucket of '' for an event of no user. */
+export function eventBucket(userId: string | null): number {
+  return bucketOf(userId ?? '');
+}
+
 export function bucketTag(bucket: number): string {
   return `{b${bucket.toString().padStart(2, '0')}}`;
 }

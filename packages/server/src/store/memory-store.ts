@@ -1,23 +1,13 @@
 import type { VerifyOutcome } from '@totp-service/core';
-import { queryAudit, type AuditSource, type RawEntry, type StreamRef } from '../audit/query.js';
+import { queryAudit } from '../audit/query.js';
 import { decodeRecord, packMeta, unpackMeta } from './codec.js';
-import { BUCKETS, bucketOf } from './keys.js';
+import { BUCKETS, bucketOf, encodeId } from './keys.js';
+import { MemoryAuditLog } from './memory-audit.js';
 import type { RedisStoreOptions } from './redis-store.js';
-import type {
-  Actor,
-  AuditEventType,
-  CandidateFactor,
-  Reservation,
-  SettleResult,
-  Store,
-} from './store.js';
+import { SortedIndex } from './sorted-index.js';
+import type { CandidateFactor, IndexSlice, Reservation, SealedValues, SettleResult, Store } from './store.js';
 
 type Fields = Record<string, Buffer | string>;
-interface Stream {
-  lastMs: number;
-  lastSeq: number;
-  entries: RawEntry[];
-}
 
 const PENDING_FIELDS = ['ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe'];
 const n = (v: Buffer | string | undefined, dflt = 0): number => (v === undefined ? dflt : Number(v.toString()));
@@ -31,18 +21,17 @@ export class MemoryStore implements Store {
   readonly kind = 'embedded';
   private readonly users = new Map<string, { fields: Fields; expiresAt: number }>();
   private readonly recovery = new Map<string, Set<string>>();
-  private readonly userStreams = new Map<string, Stream>();
-  private readonly bucketStreams: Stream[] = Array.from({ length: BUCKETS }, () => ({ lastMs: 0, lastSeq: 0, entries: [] }));
-  private readonly activeIndex = new Set<string>();
-  private readonly pendingIndex = new Map<string, number>();
+  private readonly audit: MemoryAuditLog;
+  /** {bNN}:ia and {bNN}:ip: members are base64url ids, as in Redis. */
+  private readonly activeIndex = Array.from({ length: BUCKETS }, () => new SortedIndex());
+  private readonly pendingIndex = Array.from({ length: BUCKETS }, () => new SortedIndex());
+  /** {bNN}:px: PENDING-only users by expiry. */
+  private readonly pendingExpiry = new Map<string, number>();
   private readonly clients = new Map<string, { count: number; resetAt: number }>();
-  private readonly auditMax: number;
-  private readonly userMax: number;
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: RedisStoreOptions) {
-    this.auditMax = Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS));
-    this.userMax = Math.max(1, options.auditUserMaxEvents);
+    this.audit = new MemoryAuditLog(Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS)), Math.max(1, options.auditUserMaxEvents));
     this.sweeper = setInterval(() => this.sweep(Date.now()), 10_000).unref();
   }
 
@@ -56,7 +45,24 @@ export class MemoryStore implements Store {
   private sweep(now: number): void {
     for (const [id, u] of this.users) if (u.expiresAt > 0 && u.expiresAt <= now) this.users.delete(id);
     for (const [ip, c] of this.clients) if (c.resetAt <= now) this.clients.delete(ip);
-    for (const [id, at] of this.pendingIndex) if (at <= now) this.pendingIndex.delete(id);
+    this.dropLapsed(now);
+  }
+
+  private dropLapsed(now: number): void {
+    for (const [id, at] of this.pendingExpiry) if (at <= now) this.unindex(id);
+  }
+
+  private unindex(userId: string): void {
+    const b = bucketOf(userId);
+    const m = encodeId(userId);
+    this.activeIndex[b]!.delete(m);
+    this.pendingIndex[b]!.delete(m);
+    this.pendingExpiry.delete(userId);
+  }
+
+  private indexActive(userId: string): void {
+    this.unindex(userId);
+    this.activeIndex[bucketOf(userId)]!.add(encodeId(userId));
   }
 
   private hash(userId: string, now: number): Fields | undefined {
@@ -66,27 +72,6 @@ export class MemoryStore implements Store {
       return undefined;
     }
     return u?.fields;
-  }
-
-  private append(userId: string | null, toUser: boolean, now: number, type: AuditEventType, actor: Actor, outcome = '', detail = ''): void {
-    const fields: Record<string, string> = { t: type };
-    if (userId !== null) fields.u = userId;
-    fields.a = actor.name;
-    if (actor.clientIp) fields.ip = actor.clientIp;
-    if (outcome) fields.o = outcome;
-    if (detail) fields.d = detail;
-    const bucket = this.bucketStreams[bucketOf(userId ?? '')]!;
-    const ms = Math.max(now, bucket.lastMs);
-    const seq = ms === bucket.lastMs ? bucket.lastSeq + 1 : 0;
-    bucket.lastMs = ms;
-    bucket.lastSeq = seq;
-    const entry = { id: `${ms}-${seq}`, fields };
-    push(bucket, entry, this.auditMax);
-    if (toUser && userId !== null) {
-      let s = this.userStreams.get(userId);
-      if (!s) this.userStreams.set(userId, (s = { lastMs: 0, lastSeq: 0, entries: [] }));
-      push(s, entry, this.userMax);
-    }
   }
 
   async getUser(userId: string, now: number) {
@@ -99,19 +84,28 @@ export class MemoryStore implements Store {
     let h = this.hash(userId, now);
     const active = h?.s !== undefined;
     if (active && !req.replace) return { ok: false, reason: 'ALREADY_ENROLLED' } as const;
-    for (const [id, at] of this.pendingIndex) if (at <= now) this.pendingIndex.delete(id);
+    this.dropLapsed(now);
     if (!h) {
       h = {};
       this.users.set(userId, { fields: h, expiresAt: 0 });
     }
-    Object.assign(h, {
-      ps: f.sealed, pm: packMeta(f), pi: f.issuer, pn: f.accountName, pg: f.generation, pc: String(now), pe: String(req.expiresAt),
-    });
-    if (!active) {
-      this.users.get(userId)!.expiresAt = req.expiresAt;
-      this.pendingIndex.set(userId, req.expiresAt);
+    if (req.mode === 'active') {
+      Object.assign(h, { s: f.sealed, m: packMeta(f), i: f.issuer, n: f.accountName, g: f.generation, c: String(now), v: String(now) });
+      for (const k of PENDING_FIELDS) delete h[k];
+      this.users.get(userId)!.expiresAt = 0;
+      this.indexActive(userId);
+    } else {
+      Object.assign(h, {
+        ps: f.sealed, pm: packMeta(f), pi: f.issuer, pn: f.accountName, pg: f.generation, pc: String(now), pe: String(req.expiresAt),
+      });
+      if (!active) {
+        this.users.get(userId)!.expiresAt = req.expiresAt;
+        this.pendingIndex[bucketOf(userId)]!.add(encodeId(userId));
+        this.pendingExpiry.set(userId, req.expiresAt);
+      }
     }
-    this.append(userId, true, now, 'ENROLLED', req.actor, '', req.replace ? 'replace' : '');
+    const type = req.mode === 'active' ? 'IMPORTED' : 'ENROLLED';
+    this.audit.append(userId, true, now, type, req.actor, '', req.detail ?? (req.replace ? 'replace' : ''));
     return { ok: true } as const;
   }
 
@@ -120,10 +114,9 @@ export class MemoryStore implements Store {
     const enrolled = h !== undefined && (h.s !== undefined || n(h.pe) > req.now);
     this.users.delete(req.userId);
     this.recovery.delete(req.userId);
-    this.activeIndex.delete(req.userId);
-    this.pendingIndex.delete(req.userId);
+    this.unindex(req.userId);
     if (!enrolled) return false;
-    this.append(req.userId, true, req.now, 'REVOKED', req.actor, '', req.reason ?? '');
+    this.audit.append(req.userId, true, req.now, 'REVOKED', req.actor, '', req.reason ?? '');
     return true;
   }
 
@@ -132,7 +125,7 @@ export class MemoryStore implements Store {
     if (!h || !(h.s !== undefined || n(h.pe) > req.now)) return null;
     const was = n(h.lu) > req.now ? 'was locked' : '';
     Object.assign(h, { f: '0', lu: '0', lc: '0' });
-    this.append(req.userId, true, req.now, 'UNLOCKED', req.actor, '', was);
+    this.audit.append(req.userId, true, req.now, 'UNLOCKED', req.actor, '', was);
     return this.getUser(req.userId, req.now);
   }
 
@@ -235,8 +228,7 @@ export class MemoryStore implements Store {
           Object.assign(h!, { s: h!.ps!, m: h!.pm!, i: h!.pi!, n: h!.pn!, g: pg!, c: h!.pc!, v: String(now) });
           for (const k of PENDING_FIELDS) delete h![k];
           this.users.get(userId)!.expiresAt = 0;
-          this.pendingIndex.delete(userId);
-          this.activeIndex.add(userId);
+          this.indexActive(userId);
           activated = true;
         }
       }
@@ -244,16 +236,17 @@ export class MemoryStore implements Store {
       if (g !== undefined && this.recovery.get(userId)?.delete(s.hash)) {
         outcome = 'ACCEPTED';
         accept();
+        detail = `${this.recovery.get(userId)!.size} codes left`;
       }
     }
 
     const failed = outcome === 'INVALID_CODE' || outcome === 'REPLAYED';
     const lockedNow = failed && armed > 0 && lu === armed;
-    const toUser = enrolled || this.userStreams.has(userId);
-    this.append(userId, toUser, now, req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY', req.actor, outcome ?? '', detail);
-    if (activated) this.append(userId, toUser, now, 'ACTIVATED', req.actor);
+    const toUser = enrolled || this.audit.hasUserStream(userId);
+    this.audit.append(userId, toUser, now, req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY', req.actor, outcome ?? '', detail);
+    if (activated) this.audit.append(userId, toUser, now, 'ACTIVATED', req.actor);
     if (lockedNow) {
-      this.append(userId, toUser, now, 'LOCKED', req.actor, '', `locked for ${Math.ceil((lu - now) / 1000)}s after ${f} failures`);
+      this.audit.append(userId, toUser, now, 'LOCKED', req.actor, '', `locked for ${Math.ceil((lu - now) / 1000)}s after ${f} failures`);
     }
     return {
       outcome,
@@ -264,47 +257,57 @@ export class MemoryStore implements Store {
     };
   }
 
+  /** recovery.lua, in process. */
+  async setRecoveryCodes(req: Parameters<Store['setRecoveryCodes']>[0]) {
+    const h = this.hash(req.userId, req.now);
+    if (!h || h.s === undefined) return { ok: false } as const;
+    const replaced = this.recovery.get(req.userId)?.size ?? 0;
+    this.recovery.set(req.userId, new Set(req.hashes));
+    h.rk = req.sealedKey;
+    const detail = `${req.hashes.length} codes${replaced > 0 ? `, replacing ${replaced} unused` : ''}`;
+    this.audit.append(req.userId, true, req.now, 'RECOVERY_CODES_GENERATED', req.actor, '', detail);
+    return { ok: true, replaced } as const;
+  }
+
   auditEvents(query: Parameters<Store['auditEvents']>[0]) {
-    return queryAudit(this.auditSource, query);
+    return queryAudit(this.audit.source, query);
   }
 
-  private readonly auditSource: AuditSource = {
-    revRange: async (requests) =>
-      requests.map(({ ref, end, start, count }) => revRange(this.stream(ref), end, start, count)),
-  };
-
-  private stream(ref: StreamRef): RawEntry[] {
-    return ref.kind === 'user' ? (this.userStreams.get(ref.userId)?.entries ?? []) : this.bucketStreams[ref.bucket]!.entries;
+  async recordEvent(req: Parameters<Store['recordEvent']>[0]) {
+    this.audit.append(null, false, req.now, req.type, req.actor, '', req.detail ?? '');
   }
-}
 
-function push(stream: Stream, entry: RawEntry, cap: number): void {
-  stream.entries.push(entry);
-  const [ms, seq] = entry.id.split('-').map(Number) as [number, number];
-  [stream.lastMs, stream.lastSeq] = [ms, seq];
-  if (stream.entries.length > cap) stream.entries.splice(0, stream.entries.length - cap);
-}
-
-/** XREVRANGE over an ascending array of entries. */
-function revRange(entries: readonly RawEntry[], end: string, start: string, count: number): RawEntry[] {
-  const key = (id: string): [number, number] => id.split('-').map(Number) as [number, number];
-  const cmp = (a: [number, number], b: [number, number]) => a[0] - b[0] || a[1] - b[1];
-  const bound = (b: string, isEnd: boolean) => {
-    const exclusive = b.startsWith('(');
-    const raw = exclusive ? b.slice(1) : b;
-    if (raw === '+' || raw === '-') return null;
-    const [ms, seq] = raw.split('-');
-    const k: [number, number] = [Number(ms), seq === undefined ? (isEnd ? Number.MAX_SAFE_INTEGER : 0) : Number(seq)];
-    return { k, exclusive };
-  };
-  const hi = bound(end, true);
-  const lo = bound(start, false);
-  const out: RawEntry[] = [];
-  for (let i = entries.length - 1; i >= 0 && out.length < count; i--) {
-    const k = key(entries[i]!.id);
-    if (hi && (hi.exclusive ? cmp(k, hi.k) >= 0 : cmp(k, hi.k) > 0)) continue;
-    if (lo && (lo.exclusive ? cmp(k, lo.k) <= 0 : cmp(k, lo.k) < 0)) break;
-    out.push(entries[i]!);
+  /** index.lua, in process. */
+  async indexRange(req: Parameters<Store['indexRange']>[0]): Promise<IndexSlice> {
+    return {
+      active: req.status === 'PENDING' ? [] : this.activeIndex[req.bucket]!.after(req.after, req.count),
+      pending: req.status === 'ACTIVE' ? [] : this.pendingIndex[req.bucket]!.after(req.after, req.count),
+    };
   }
-  return out;
+
+  async sealedValues(userIds: readonly string[]) {
+    return userIds.map((userId): SealedValues | null => {
+      const h = this.users.get(userId)?.fields;
+      const values: Partial<Record<'s' | 'ps' | 'rk', Buffer>> = {};
+      for (const f of ['s', 'ps', 'rk'] as const) if (h?.[f] !== undefined) values[f] = Buffer.from(h[f] as Buffer);
+      return Object.keys(values).length > 0 ? values : null;
+    });
+  }
+
+  /** reseal.lua, in process. */
+  async reseal(req: Parameters<Store['reseal']>[0]) {
+    const h = this.users.get(req.userId)?.fields;
+    let rewritten = 0;
+    let conflicts = 0;
+    for (const w of req.swaps) {
+      const current = h?.[w.field];
+      if (h && Buffer.isBuffer(current) && current.equals(w.from)) {
+        h[w.field] = Buffer.from(w.to);
+        rewritten += 1;
+      } else {
+        conflicts += 1;
+      }
+    }
+    return { rewritten, conflicts };
+  }
 }

@@ -1,14 +1,16 @@
 import { Cluster, Redis } from 'ioredis';
 import { queryAudit, type AuditSource, type RawEntry, type StreamRef } from '../audit/query.js';
 import { decodeRecord, packMeta, unpackMeta } from './codec.js';
-import { bucketKeys, clientKey, userKeys } from './keys.js';
+import { bucketKeys, clientKey, eventBucket, userKeys } from './keys.js';
 import { defineScripts } from './scripts.js';
 import {
   StoreUnavailableError,
   type AttemptLimits,
   type AuditQuery,
   type CandidateFactor,
+  type IndexSlice,
   type Reservation,
+  type SealedValues,
   type SettleResult,
   type Store,
 } from './store.js';
@@ -92,10 +94,10 @@ export class RedisStore implements Store {
     return this.guard(async () => {
       const reply = await this.client.totpEnroll(
         k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry,
-        req.now, 'pending', req.replace ? 1 : 0, req.expiresAt, Math.max(1, req.expiresAt - req.now),
+        req.now, req.mode ?? 'pending', req.replace ? 1 : 0, req.expiresAt, Math.max(1, req.expiresAt - req.now),
         f.sealed, packMeta(f), f.issuer, f.accountName, f.generation, k.id, req.userId,
-        req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax, 'ENROLLED',
-        req.replace ? 'replace' : '',
+        req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
+        req.mode === 'active' ? 'IMPORTED' : 'ENROLLED', req.detail ?? (req.replace ? 'replace' : ''),
       );
       return reply === 'OK' ? ({ ok: true } as const) : ({ ok: false, reason: 'ALREADY_ENROLLED' } as const);
     });
@@ -167,11 +169,65 @@ export class RedisStore implements Store {
     });
   }
 
+  setRecoveryCodes(req: Parameters<Store['setRecoveryCodes']>[0]) {
+    const k = userKeys(req.userId);
+    return this.guard(async () => {
+      const replaced = await this.client.totpRecovery(
+        k.user, k.recovery, k.events, k.audit,
+        req.now, req.sealedKey, req.userId, req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
+        ...req.hashes,
+      );
+      return replaced < 0 ? ({ ok: false } as const) : ({ ok: true, replaced } as const);
+    });
+  }
+
   auditEvents(query: AuditQuery) {
     return this.guard(() => queryAudit(this.auditSource, query));
   }
 
+  recordEvent(req: Parameters<Store['recordEvent']>[0]) {
+    return this.guard(async () => {
+      await this.client.totpEvent(
+        bucketKeys(eventBucket(null)).audit,
+        req.now, req.type, req.actor.name, req.actor.clientIp ?? '', this.auditMax, req.detail ?? '',
+      );
+    });
+  }
+
+  indexRange(req: Parameters<Store['indexRange']>[0]): Promise<IndexSlice> {
+    const b = bucketKeys(req.bucket);
+    const which = req.status === null ? 'all' : req.status.toLowerCase();
+    return this.guard(async () => {
+      const [active, pending] = await this.client.totpIndex(b.activeIndex, b.pendingIndex, req.after === null ? '-' : `(${req.after}`, req.count, which);
+      return { active, pending };
+    });
+  }
+
+  sealedValues(userIds: readonly string[]) {
+    return this.guard(() =>
+      Promise.all(
+        userIds.map(async (userId): Promise<SealedValues | null> => {
+          const [s, ps, rk] = await this.client.hmgetBuffer(userKeys(userId).user, 's', 'ps', 'rk');
+          if (!s && !ps && !rk) return null;
+          return { ...(s ? { s } : {}), ...(ps ? { ps } : {}), ...(rk ? { rk } : {}) };
+        }),
+      ),
+    );
+  }
+
+  reseal(req: Parameters<Store['reseal']>[0]) {
+    return this.guard(async () => {
+      if (req.swaps.length === 0) return { rewritten: 0, conflicts: 0 };
+      const [rewritten, conflicts] = await this.client.totpReseal(
+        userKeys(req.userId).user,
+        ...req.swaps.flatMap((w) => [w.field, w.from, w.to]),
+      );
+      return { rewritten, conflicts };
+    });
+  }
+
   private readonly auditSource: AuditSource = {
+    oldest: async (bucket) => (await this.client.xrange(bucketKeys(bucket).audit, '-', '+', 'COUNT', 1))[0]?.[0] ?? null,
     revRange: (requests) =>
       Promise.all(
         requests.map(async ({ ref, end, start, count }) => {

@@ -15,6 +15,10 @@ declare module 'ioredis' {
     totpEnroll(...args: Arg[]): Result<string, Context>;
     totpRevoke(...args: Arg[]): Result<number, Context>;
     totpUnlock(...args: Arg[]): Result<number, Context>;
+    totpRecovery(...args: Arg[]): Result<number, Context>;
+    totpReseal(...args: Arg[]): Result<[number, number], Context>;
+    totpIndex(...args: Arg[]): Result<[string[], string[]], Context>;
+    totpEvent(...args: Arg[]): Result<string, Context>;
   }
 }
 
@@ -25,6 +29,10 @@ const SCRIPTS = {
   totpEnroll: { file: 'enroll.lua', keys: 6, audit: true },
   totpRevoke: { file: 'revoke.lua', keys: 7, audit: true },
   totpUnlock: { file: 'unlock.lua', keys: 3, audit: true },
+  totpRecovery: { file: 'recovery.lua', keys: 4, audit: true },
+  totpReseal: { file: 'reseal.lua', keys: 1, audit: false },
+  totpIndex: { file: 'index.lua', keys: 2, audit: false },
+  totpEvent: { file: 'event.lua', keys: 1, audit: true },
 } as const;
 
 function source(file: string): string {

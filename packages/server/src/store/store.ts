@@ -180,6 +180,12 @@ export interface Store {
     now: number;
     expiresAt: number;
     actor: Actor;
+    /**
+     * 'pending' (enrollTotp, the default) or 'active': the factor is ACTIVE at once (importTotp,
+     * recorded as IMPORTED with `detail`).
+     */
+    mode?: 'pending' | 'active';
+    detail?: string;
   }): Promise<EnrollResult>;
   /** Remove every factor, recovery code and counter of the user. False when nothing was enrolled. */
   revoke(req: { userId: string; now: number; actor: Actor; reason?: string | undefined }): Promise<boolean>;
@@ -206,8 +212,53 @@ export interface Store {
     recovery?: boolean;
   }): Promise<SettleResult>;
 
+  /**
+   * Replace the user's recovery codes: store the sealed recovery key in `rk` and the codes' keyed
+   * hashes, dropping any earlier set; recorded as RECOVERY_CODES_GENERATED. Refused (ok: false)
+   * unless the user has an ACTIVE factor.
+   */
+  setRecoveryCodes(req: {
+    userId: string;
+    sealedKey: Buffer;
+    hashes: readonly string[];
+    now: number;
+    actor: Actor;
+  }): Promise<{ readonly ok: true; readonly replaced: number } | { readonly ok: false }>;
+
   /** Audit events, newest first. */
   auditEvents(query: AuditQuery): Promise<Page<AuditEvent>>;
+  /** Record an event that concerns no single user (a rekey run). */
+  recordEvent(req: { type: AuditEventType; now: number; actor: Actor; detail?: string }): Promise<void>;
+
+  /**
+   * Members of one bucket's enrollment indexes (the user id in base64url, see keys.ts) after
+   * `after`, in byte order, at most `count` from each index, both read at one instant.
+   */
+  indexRange(req: { bucket: number; after: string | null; count: number; status: EnrollmentStatus | null }): Promise<IndexSlice>;
+  /** The sealed values of each user (null for a user with no record). */
+  sealedValues(userIds: readonly string[]): Promise<(SealedValues | null)[]>;
+  /**
+   * Compare-and-set of sealed values: each `to` is written only where the field still holds
+   * `from` byte for byte, so a concurrent enroll, activation or revoke is never overwritten.
+   */
+  reseal(req: { userId: string; swaps: readonly SealSwap[] }): Promise<{ readonly rewritten: number; readonly conflicts: number }>;
+}
+
+export type EnrollmentStatus = 'ACTIVE' | 'PENDING';
+
+/** Index members (base64url user ids), each list ascending. */
+export interface IndexSlice {
+  readonly active: readonly string[];
+  readonly pending: readonly string[];
+}
+
+/** The fields of a user's record that hold sealed values: active secret, pending secret, recovery key. */
+export type SealedField = 's' | 'ps' | 'rk';
+export type SealedValues = Readonly<Partial<Record<SealedField, Buffer>>>;
+export interface SealSwap {
+  readonly field: SealedField;
+  readonly from: Buffer;
+  readonly to: Buffer;
 }
 
 /** The store cannot be reached or answered with an error: SERVICE_UNAVAILABLE. */

@@ -1,5 +1,6 @@
-import { Field, ID, InputType, Int } from 'type-graphql';
-import { TotpAlgorithm } from './totp.types.js';
+import { ArgsType, Field, ID, InputType, Int } from 'type-graphql';
+import type { AuditEventType as AuditEventTypeName } from '../store/store.js';
+import { AuditEventType, DateTime, TotpAlgorithm, TotpStatus } from './totp.types.js';
 import type { Algorithm } from '@totp-service/core';
 
 @InputType()
@@ -23,4 +24,38 @@ export class ImportTotpInput {
   @Field(() => TotpAlgorithm, { nullable: true, defaultValue: 'SHA1' }) algorithm?: Algorithm | null;
   @Field(() => Int, { nullable: true, defaultValue: 6 }) digits?: number | null;
   @Field(() => Int, { nullable: true, defaultValue: 30 }) period?: number | null;
+}
+
+/*
+ * Argument lists as classes: type-graphql keeps a class's field order, whereas separate @Arg
+ * parameters come out reversed, and the printed schema should read like API.md.
+ */
+@ArgsType()
+export class VerifyArgs {
+  @Field(() => ID) userId!: string;
+  @Field(() => String) code!: string;
+  @Field(() => String, { nullable: true }) clientIp?: string | null;
+}
+
+@ArgsType()
+export class RevokeArgs {
+  @Field(() => ID) userId!: string;
+  @Field(() => String, { nullable: true }) reason?: string | null;
+}
+
+@ArgsType()
+export class EnrollmentsArgs {
+  @Field(() => TotpStatus, { nullable: true }) status?: 'PENDING' | 'ACTIVE' | null;
+  @Field(() => Int, { nullable: true, defaultValue: 50 }) first?: number | null;
+  @Field(() => String, { nullable: true }) after?: string | null;
+}
+
+@ArgsType()
+export class AuditEventsArgs {
+  @Field(() => ID, { nullable: true }) userId?: string | null;
+  @Field(() => [AuditEventType], { nullable: true }) types?: AuditEventTypeName[] | null;
+  @Field(() => DateTime, { nullable: true }) since?: Date | null;
+  @Field(() => DateTime, { nullable: true }) until?: Date | null;
+  @Field(() => Int, { nullable: true, defaultValue: 100 }) first?: number | null;
+  @Field(() => String, { nullable: true }) after?: string | null;
 }

@@ -1,7 +1,7 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
-import { EnrollTotpInput } from './totp.inputs.js';
-import { RevokeTotpResult, TotpEnrollment, TotpState, VerifyTotpResult } from './totp.types.js';
+import { EnrollTotpInput, RevokeArgs, VerifyArgs } from './totp.inputs.js';
+import { RecoveryCodes, RevokeTotpResult, TotpEnrollment, TotpState, VerifyTotpResult } from './totp.types.js';
 
 /** Adapts GraphQL to TotpService; no logic of its own. */
 @Resolver()
@@ -20,23 +20,26 @@ export class TotpResolver {
 
   @Authorized('app')
   @Mutation(() => VerifyTotpResult)
-  verifyTotp(
-    @Arg('userId', () => ID) userId: string,
-    @Arg('code', () => String) code: string,
-    @Arg('clientIp', () => String, { nullable: true }) clientIp: string | null | undefined,
-    @Ctx() ctx: Context,
-  ) {
-    return ctx.totp.verify(ctx.principal, userId, code, clientIp);
+  verifyTotp(@Args(() => VerifyArgs) a: VerifyArgs, @Ctx() ctx: Context) {
+    return ctx.totp.verify(ctx.principal, a.userId, a.code, a.clientIp);
   }
 
   @Authorized('app')
   @Mutation(() => RevokeTotpResult)
-  async revokeTotp(
-    @Arg('userId', () => ID) userId: string,
-    @Arg('reason', () => String, { nullable: true }) reason: string | null | undefined,
-    @Ctx() ctx: Context,
-  ) {
-    return { revoked: await ctx.totp.revoke(ctx.principal, userId, reason) };
+  async revokeTotp(@Args(() => RevokeArgs) a: RevokeArgs, @Ctx() ctx: Context) {
+    return { revoked: await ctx.totp.revoke(ctx.principal, a.userId, a.reason) };
+  }
+
+  @Authorized('app')
+  @Mutation(() => RecoveryCodes, { description: 'replaces any earlier set; the codes are shown this once' })
+  generateRecoveryCodes(@Arg('userId', () => ID) userId: string, @Ctx() ctx: Context) {
+    return ctx.recovery.generate(ctx.principal, userId);
+  }
+
+  @Authorized('app')
+  @Mutation(() => VerifyTotpResult)
+  verifyRecoveryCode(@Args(() => VerifyArgs) a: VerifyArgs, @Ctx() ctx: Context) {
+    return ctx.recovery.verify(ctx.principal, a.userId, a.code, a.clientIp);
   }
 
   @Authorized('admin')

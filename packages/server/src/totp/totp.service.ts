@@ -19,6 +19,7 @@ import {
 } from '@totp-service/core';
 import type { AttemptLimits, Actor, Reservation, Settlement, Store, UserRecord } from '../store/store.js';
 import { checkClientIp, checkLabel, checkNote, checkUserId } from './validate.js';
+import { settledResult, verifyResult } from './verify-result.js';
 
 /**
  * The TOTP use cases: enroll, verify, revoke, status, unlock. Resolvers adapt GraphQL to these;
@@ -33,7 +34,7 @@ export interface TotpServiceDeps {
   /** Epoch ms. */
   readonly clock: () => number;
   /** Observers, for metrics. */
-  readonly onVerify?: (outcome: VerifyOutcome) => void;
+  readonly onVerify?: (outcome: VerifyOutcome, kind: 'totp' | 'recovery') => void;
   readonly onLockout?: () => void;
   readonly onEnroll?: () => void;
   readonly onRevoke?: (revoked: boolean) => void;
@@ -94,8 +95,6 @@ export interface TotpState {
 
 /** The context a sealed secret is bound to: its owner. */
 export const secretContext = (userId: string) => `totp-secret:${userId}`;
-
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export function toState(r: UserRecord): TotpState {
   const f = (r.active ?? r.pending)!;
@@ -263,32 +262,14 @@ export class TotpService {
   }
 
   private answer(r: Reservation, s: { outcome: VerifyOutcome | null; activated: boolean }, driftSteps: number | null): VerifyResult {
-    const outcome = s.outcome ?? 'INVALID_CODE';
-    if (r.kind === 'refused') {
-      const retry = r.retryAfterMillis !== undefined ? seconds(r.retryAfterMillis) : null;
-      return this.result(r.outcome, { retryAfterSeconds: retry, remainingAttempts: r.outcome === 'LOCKED' ? 0 : null });
-    }
-    // per attempt: the failures counted up to this one (its reservation), so in a burst exactly
-    // one failure is the one that spends the budget
-    const remainingAttempts = outcome === 'ACCEPTED' ? this.limits.maxFailures : Math.max(0, this.limits.maxFailures - r.hold.failures);
-    return this.result(outcome, {
-      activated: s.activated,
-      remainingAttempts,
-      driftSteps: outcome === 'ACCEPTED' ? driftSteps : null,
-    });
+    const result = settledResult(r, s, driftSteps, this.limits.maxFailures);
+    this.deps.onVerify?.(result.outcome, 'totp');
+    return result;
   }
 
-  private result(outcome: VerifyOutcome, extra: Partial<VerifyResult> = {}): VerifyResult {
-    this.deps.onVerify?.(outcome);
-    return {
-      valid: outcome === 'ACCEPTED',
-      outcome,
-      activated: false,
-      retryAfterSeconds: null,
-      remainingAttempts: null,
-      driftSteps: null,
-      ...extra,
-    };
+  private result(outcome: VerifyOutcome): VerifyResult {
+    this.deps.onVerify?.(outcome, 'totp');
+    return verifyResult(outcome);
   }
 
   async revoke(actor: Actor, rawUserId: string, rawReason?: string | null): Promise<boolean> {

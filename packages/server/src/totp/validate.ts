@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { InvalidInputError } from '@totp-service/core';
+import { InvalidInputError, type Digits, type Period } from '@totp-service/core';
 
 /**
  * Checks on the arguments that GraphQL types cannot express. Each failure names its argument
@@ -76,4 +76,33 @@ function ipv6Groups(ip: string): string[] {
   right = fix(right);
   const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
   return [...left, ...middle, ...right].map((g) => Number.parseInt(g, 16).toString(16));
+}
+
+/** A page size: a whole number from 1 to `max`. */
+export function checkFirst(first: number | null | undefined, dflt: number, max = 1000): number {
+  const n = first ?? dflt;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidInputError('first', `first must be from 1 to ${max}`);
+  return n;
+}
+
+/** A time range: each end a valid date, and `since` not after `until`. */
+export function checkRange(since: Date | null | undefined, until: Date | null | undefined): { since?: number; until?: number } {
+  const ms = (d: Date | null | undefined, argument: string) => {
+    if (d === null || d === undefined) return undefined;
+    const t = d.getTime();
+    if (!Number.isFinite(t)) throw new InvalidInputError(argument, `${argument} is not a valid time`);
+    return t;
+  };
+  const range = { since: ms(since, 'since'), until: ms(until, 'until') };
+  if (range.since !== undefined && range.until !== undefined && range.since > range.until) {
+    throw new InvalidInputError('until', 'until is earlier than since');
+  }
+  return { ...(range.since !== undefined ? { since: range.since } : {}), ...(range.until !== undefined ? { until: range.until } : {}) };
+}
+
+/** The parameters of a factor: 6, 7 or 8 digits, a period of 30 or 60 seconds. */
+export function checkCodeShape(digits: number, period: number): { digits: Digits; period: Period } {
+  if (digits !== 6 && digits !== 7 && digits !== 8) throw new InvalidInputError('digits', 'digits must be 6, 7 or 8');
+  if (period !== 30 && period !== 60) throw new InvalidInputError('period', 'period must be 30 or 60');
+  return { digits, period };
 }

@@ -23,6 +23,7 @@
   ARGV[14] event type: VERIFY | RECOVERY_CODE_USED
 
   returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left}
+           (an accepted recovery code is recorded with the number of codes left as its detail)
 ]]
 local h, events, audit = KEYS[1], KEYS[2], KEYS[3]
 local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
@@ -79,6 +80,7 @@ elseif kind == 'recovery' then
   if g and redis.call('HDEL', KEYS[7], ARGV[4]) == 1 then
     outcome = 'ACCEPTED'
     accept()
+    detail = redis.call('HLEN', KEYS[7]) .. ' codes left'
   else
     outcome = 'INVALID_CODE'
   end

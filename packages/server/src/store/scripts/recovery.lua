@@ -1,0 +1,34 @@
+--[[
+  recovery: replace a user's recovery codes, and record it (never the codes: only how many).
+  The codes' keyed hashes are computed by the caller with the user's recovery key, which is kept
+  sealed in the user's hash (field rk), so a rekey can re-seal it without touching the hashes.
+
+  KEYS[1]  the user's hash           KEYS[3]  the user's audit stream
+  KEYS[2]  the user's recovery codes KEYS[4]  the bucket's audit stream
+
+  ARGV[1]  now, epoch ms          ARGV[2]  the sealed recovery key
+  ARGV[3]  the user id            ARGV[4]  actor
+  ARGV[5]  client address ('' when none)
+  ARGV[6]  bucket audit cap       ARGV[7]  user audit cap
+  ARGV[8…] the codes' keyed hashes
+
+  returns  the number of unused codes replaced, or -1 when the user has no ACTIVE factor
+]]
+local h, codes, now = KEYS[1], KEYS[2], tonumber(ARGV[1])
+if redis.call('HEXISTS', h, 's') == 0 then return -1 end
+
+local replaced = redis.call('HLEN', codes)
+redis.call('DEL', codes)
+local fields = {}
+for i = 8, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[1]
+end
+redis.call('HSET', codes, unpack(fields))
+redis.call('HSET', h, 'rk', ARGV[2])
+
+local detail = (#ARGV - 7) .. ' codes'
+if replaced > 0 then detail = detail .. ', replacing ' .. replaced .. ' unused' end
+appendAudit(KEYS[4], KEYS[3], ARGV[6], ARGV[7], true, now,
+  eventFields('RECOVERY_CODES_GENERATED', ARGV[3], ARGV[4], ARGV[5], '', detail))
+return replaced

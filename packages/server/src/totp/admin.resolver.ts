@@ -1,0 +1,32 @@
+import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import type { Context } from '../context.js';
+import { AuditEventsArgs, EnrollmentsArgs, ImportTotpInput } from './totp.inputs.js';
+import { AuditEventConnection, RekeyResult, TotpState, TotpStateConnection } from './totp.types.js';
+
+/** The operators' operations (admin keys); adapts GraphQL to AdminService, no logic of its own. */
+@Resolver()
+export class AdminResolver {
+  @Authorized('admin')
+  @Query(() => TotpStateConnection, { description: 'admin: every enrollment, in a stable order' })
+  totpEnrollments(@Args(() => EnrollmentsArgs) a: EnrollmentsArgs, @Ctx() ctx: Context) {
+    return ctx.admin.enrollments(a);
+  }
+
+  @Authorized('admin')
+  @Query(() => AuditEventConnection, { description: 'admin; newest first' })
+  auditEvents(@Args(() => AuditEventsArgs) a: AuditEventsArgs, @Ctx() ctx: Context) {
+    return ctx.admin.auditEvents(a);
+  }
+
+  @Authorized('admin')
+  @Mutation(() => TotpState, { description: 'admin: migrate a factor from another system, ACTIVE at once' })
+  importTotp(@Arg('input', () => ImportTotpInput) input: ImportTotpInput, @Ctx() ctx: Context) {
+    return ctx.admin.importTotp(ctx.principal, input);
+  }
+
+  @Authorized('admin')
+  @Mutation(() => RekeyResult, { description: 'admin: re-encrypt every secret with the active key' })
+  rekeyTotp(@Ctx() ctx: Context) {
+    return ctx.admin.rekey(ctx.principal);
+  }
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
+import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
+import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
+import { listEnrollments } from './enrollments.js';
+import { rekeyAll, type RekeyFailure } from './rekey.js';
+import { secretContext, toState, type TotpState } from './totp.service.js';
+import { checkCodeShape, checkFirst, checkLabel, checkRange, checkUserId } from './validate.js';
+
+/**
+ * The operators' use cases (admin keys): listing enrollments, reading the audit log, importing
+ * factors from another system, and re-sealing every secret with a new key.
+ */
+export interface AdminServiceDeps {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly issuer: string;
+  readonly clock: () => number;
+}
+
+export interface ImportInput {
+  readonly userId: string;
+  readonly secret: string;
+  readonly accountName?: string | null;
+  readonly issuer?: string | null;
+  readonly algorithm?: Algorithm | null;
+  readonly digits?: number | null;
+  readonly period?: number | null;
+}
+
+export interface Connection<T> {
+  readonly nodes: readonly T[];
+  readonly pageInfo: { readonly endCursor: string | null; readonly hasNextPage: boolean };
+}
+
+export interface AuditArgs {
+  readonly userId?: string | null;
+  readonly types?: readonly AuditEventType[] | null;
+  readonly since?: Date | null;
+  readonly until?: Date | null;
+  readonly first?: number | null;
+  readonly after?: string | null;
+}
+
+export type AuditEventView = Omit<AuditEvent, 'at'> & { readonly at: Date };
+
+/** An index member (a base64url user id) as a cursor may hold it. */
+const MEMBER = /^[A-Za-z0-9_-]{1,400}$/;
+
+export class AdminService {
+  constructor(private readonly deps: AdminServiceDeps) {}
+
+  /** importTotp: an existing secret becomes an ACTIVE factor at once (recorded as IMPORTED). */
+  async importTotp(actor: Actor, input: ImportInput): Promise<TotpState> {
+    const userId = checkUserId(input.userId);
+    const algorithm = input.algorithm ?? 'SHA1';
+    const { digits, period } = checkCodeShape(input.digits ?? 6, input.period ?? 30);
+    const issuer = checkLabel(input.issuer ?? this.deps.issuer, 'issuer');
+    const accountName = checkLabel(input.accountName ?? userId, 'accountName');
+    const secret = parseBase32Secret(input.secret, 'secret');
+    const now = this.deps.clock();
+    const sealed = this.deps.keyRing.seal(secret, secretContext(userId));
+    secret.fill(0);
+    const result = await this.deps.store.enroll({
+      userId,
+      factor: { sealed, generation: randomBytes(8).toString('hex'), createdAt: now, algorithm, digits, period, issuer, accountName },
+      replace: false,
+      now,
+      expiresAt: now,
+      actor,
+      mode: 'active',
+      detail: `${algorithm}, ${digits} digits, ${period} s`,
+    });
+    if (!result.ok) {
+      throw new TotpError(ErrorCode.ALREADY_ENROLLED, 'this user already has an active factor; revoke it first to import another');
+    }
+    const record = await this.deps.store.getUser(userId, now);
+    if (!record) throw new Error('an imported factor was not found right after the import');
+    return toState(record);
+  }
+
+  /** totpEnrollments. */
+  async enrollments(args: { status?: EnrollmentStatus | null; first?: number | null; after?: string | null }): Promise<Connection<TotpState>> {
+    const first = checkFirst(args.first, 50);
+    const status = args.status ?? null;
+    const scope = status ?? 'ALL';
+    let after: string | null = null;
+    if (args.after !== undefined && args.after !== null) {
+      after = decodeCursor(args.after, 'enrollments', scope);
+      if (!MEMBER.test(after)) throw new TotpError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor', 'after');
+    }
+    const page = await listEnrollments(this.deps.store, { status, first, after, now: this.deps.clock() });
+    return {
+      nodes: page.nodes.map(toState),
+      pageInfo: { endCursor: page.endCursor === null ? null : encodeCursor('enrollments', scope, page.endCursor), hasNextPage: page.hasNextPage },
+    };
+  }
+
+  /** auditEvents: newest first. */
+  async auditEvents(args: AuditArgs): Promise<Connection<AuditEventView>> {
+    const first = checkFirst(args.first, 100);
+    const userId = args.userId === undefined || args.userId === null ? undefined : checkUserId(args.userId);
+    const range = checkRange(args.since, args.until);
+    const scope = auditScope(userId);
+    const after = args.after === undefined || args.after === null ? undefined : decodeCursor(args.after, 'audit', scope);
+    const page = await this.deps.store.auditEvents({ userId, types: args.types ?? undefined, ...range, first, after });
+    return {
+      nodes: page.nodes.map((e) => ({ ...e, at: new Date(e.at) })),
+      pageInfo: { endCursor: page.endCursor === null ? null : encodeCursor('audit', scope, page.endCursor), hasNextPage: page.hasNextPage },
+    };
+  }
+
+  /**
+   * rekeyTotp. Every value that can be opened is re-sealed, also when some cannot; those are then
+   * reported in one error naming the key(s) missing from TOTP_ENCRYPTION_KEYS. Either way the
+   * run is recorded as one REKEYED event.
+   */
+  async rekey(actor: Actor): Promise<{ rekeyed: number; activeKeyId: string }> {
+    const { store, keyRing } = this.deps;
+    const report = await rekeyAll(store, keyRing);
+    const kid = keyRing.activeKeyId;
+    const problem = report.failures.length > 0 ? describeFailures(report.failures) : '';
+    const detail = `${report.rewritten} sealed values re-sealed with key "${kid}"${problem ? `; ${problem}` : ''}`;
+    await store.recordEvent({ type: 'REKEYED', now: this.deps.clock(), actor, detail });
+    if (problem) {
+      throw new SealError(
+        `${problem}; the other ${report.rewritten} were re-sealed with "${kid}". Add the missing key to TOTP_ENCRYPTION_KEYS (after "${kid}") and run rekeyTotp again`,
+        report.failures[0]!.error.keyId,
+      );
+    }
+    return { rekeyed: report.rewritten, activeKeyId: kid };
+  }
+}
+
+/** "3 sealed values could not be opened: 2 sealed with key "k0", which is not in …". */
+function describeFailures(failures: readonly RekeyFailure[]): string {
+  const byReason = new Map<string, number>();
+  for (const f of failures) byReason.set(f.error.message, (byReason.get(f.error.message) ?? 0) + 1);
+  const reasons = [...byReason].map(([message, count]) => `${count} ${message}`).join('; ');
+  return `${failures.length} sealed value${failures.length === 1 ? '' : 's'} could not be opened (${reasons})`;
+}

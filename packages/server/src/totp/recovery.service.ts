@@ -1,0 +1,95 @@
+import { ErrorCode, SealError, TotpError, type KeyRing, type VerifyOutcome } from '@totp-service/core';
+import type { Actor, AttemptLimits, Reservation, Settlement, Store } from '../store/store.js';
+import {
+  generateRecoveryCodes,
+  hashRecoveryCode,
+  newRecoveryKey,
+  normalizeRecoveryCode,
+  recoveryKeyContext,
+} from './recovery-codes.js';
+import type { VerifyResult } from './totp.service.js';
+import { checkClientIp, checkUserId } from './validate.js';
+import { settledResult, verifyResult } from './verify-result.js';
+
+/**
+ * Recovery codes: generateRecoveryCodes and verifyRecoveryCode. A recovery code is verified on
+ * the same two round trips as a TOTP code, under the same failure budget and lockout (the
+ * reservation counts the attempt before the check), and consumed atomically by the settlement
+ * (HDEL of its keyed hash: of two concurrent uses of one code, exactly one is ACCEPTED).
+ */
+export interface RecoveryServiceDeps {
+  readonly store: Store;
+  readonly keyRing: KeyRing;
+  readonly clock: () => number;
+  readonly limits: AttemptLimits;
+  readonly onVerify?: (outcome: VerifyOutcome, kind: 'totp' | 'recovery') => void;
+  readonly onLockout?: () => void;
+}
+
+export interface RecoveryCodeSet {
+  readonly codes: readonly string[];
+  readonly generatedAt: Date;
+}
+
+export class RecoveryService {
+  constructor(private readonly deps: RecoveryServiceDeps) {}
+
+  /** Ten new codes, shown this once; any earlier set stops working. Needs an ACTIVE factor. */
+  async generate(actor: Actor, rawUserId: string): Promise<RecoveryCodeSet> {
+    const userId = checkUserId(rawUserId);
+    const codes = generateRecoveryCodes();
+    const key = newRecoveryKey();
+    const hashes = codes.map((c) => hashRecoveryCode(key, normalizeRecoveryCode(c)!));
+    const sealedKey = this.deps.keyRing.seal(key, recoveryKeyContext(userId));
+    key.fill(0);
+    const now = this.deps.clock();
+    const result = await this.deps.store.setRecoveryCodes({ userId, sealedKey, hashes, now, actor });
+    if (!result.ok) {
+      throw new TotpError(ErrorCode.NOT_ENROLLED, 'this user has no ACTIVE factor: recovery codes can be made once an enrollment is confirmed');
+    }
+    return { codes, generatedAt: new Date(now) };
+  }
+
+  async verify(actor: Actor, rawUserId: string, rawCode: string, rawClientIp?: string | null): Promise<VerifyResult> {
+    const userId = checkUserId(rawUserId);
+    const client = checkClientIp(rawClientIp);
+    const who: Actor = { name: actor.name, clientIp: client?.ip ?? actor.clientIp };
+    const code = normalizeRecoveryCode(rawCode);
+    if (code === null) return this.observe(verifyResult('MALFORMED'));
+
+    const now = this.deps.clock();
+    const { store, limits } = this.deps;
+    const reservation = await store.reserve({ userId, clientIp: client?.budgetKey, codeLength: 0, now, limits });
+    const { settlement, fault } = this.check(reservation, userId, code);
+    const settled = await store.settle({ userId, hold: reservation.hold, settlement, now, limits, actor: who, recovery: true });
+    if (fault) throw fault;
+    const hold = reservation.hold;
+    if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
+      this.deps.onLockout?.();
+    }
+    return this.observe(settledResult(reservation, settled, null, limits.maxFailures));
+  }
+
+  /** Round trip 1's answer and the code → what round trip 2 must settle. */
+  private check(r: Reservation, userId: string, code: string): { settlement: Settlement; fault: SealError | null } {
+    if (r.kind === 'refused') {
+      return { settlement: r.hold ? { kind: 'release', outcome: r.outcome } : { kind: 'none', outcome: r.outcome }, fault: null };
+    }
+    if (!r.recoveryKey) return { settlement: { kind: 'miss' }, fault: null };
+    try {
+      const key = this.deps.keyRing.unseal(r.recoveryKey, recoveryKeyContext(userId));
+      const hash = hashRecoveryCode(key, code);
+      key.fill(0);
+      return { settlement: { kind: 'recovery', hash }, fault: null };
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      // the attempt is given back: a key missing from the ring is the operator's fault, not the user's
+      return { settlement: { kind: 'release', outcome: null, detail: err.message }, fault: err };
+    }
+  }
+
+  private observe(result: VerifyResult): VerifyResult {
+    this.deps.onVerify?.(result.outcome, 'recovery');
+    return result;
+  }
+}

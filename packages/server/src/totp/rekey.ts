@@ -1,0 +1,93 @@
+import { SealError, type KeyRing } from '@totp-service/core';
+import { BUCKETS, decodeId } from '../store/keys.js';
+import type { SealSwap, SealedField, SealedValues, Store } from '../store/store.js';
+import { BucketWalk } from './enrollments.js';
+import { recoveryKeyContext } from './recovery-codes.js';
+import { secretContext } from './totp.service.js';
+
+/**
+ * rekeyTotp: re-seal every sealed value (active and pending secrets, recovery-code keys) that the
+ * active key (the first of TOTP_ENCRYPTION_KEYS) did not seal. Users are walked bucket by bucket
+ * through the enrollment indexes, a batch at a time; each user's new values are written with a
+ * compare-and-set (reseal), so verifies, enrollments and revocations may run meanwhile and none
+ * of their writes is lost. A value that changed under the walk is read again (a few times); one
+ * that is still left over, or one written meanwhile by a server that does not know the new key
+ * yet, is picked up by the next run: running it again is always safe, and rewrites only what
+ * still needs it.
+ */
+export const REKEY_BATCH = 100;
+const ATTEMPTS = 3;
+
+const CONTEXT: Readonly<Record<SealedField, (userId: string) => string>> = {
+  s: secretContext,
+  ps: secretContext,
+  rk: recoveryKeyContext,
+};
+
+export interface RekeyFailure {
+  readonly userId: string;
+  readonly field: SealedField;
+  readonly error: SealError;
+}
+
+export interface RekeyReport {
+  /** Sealed values rewritten with the active key. */
+  readonly rewritten: number;
+  /** Values that could not be opened (a key missing from the ring, or tampered). */
+  readonly failures: readonly RekeyFailure[];
+}
+
+/** New values for what the active key did not seal; failures are collected, not thrown. */
+function swapsFor(ring: KeyRing, userId: string, values: SealedValues, failures: Map<string, RekeyFailure>): SealSwap[] {
+  const swaps: SealSwap[] = [];
+  for (const field of ['s', 'ps', 'rk'] as const) {
+    const from = values[field];
+    if (!from) continue;
+    const context = CONTEXT[field](userId);
+    try {
+      if (!ring.needsRekey(from)) continue;
+      const plain = ring.unseal(from, context);
+      swaps.push({ field, from, to: ring.seal(plain, context) });
+      plain.fill(0);
+      failures.delete(`${userId}\0${field}`);
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      failures.set(`${userId}\0${field}`, { userId, field, error: err });
+    }
+  }
+  return swaps;
+}
+
+async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failures: Map<string, RekeyFailure>): Promise<number> {
+  let rewritten = 0;
+  let todo = userIds;
+  for (let attempt = 0; attempt < ATTEMPTS && todo.length > 0; attempt++) {
+    const values = await store.sealedValues(todo);
+    const results = await Promise.all(
+      todo.map(async (userId, i) => {
+        const v = values[i];
+        if (!v) return { userId, conflicts: 0 };
+        const r = await store.reseal({ userId, swaps: swapsFor(ring, userId, v, failures) });
+        rewritten += r.rewritten;
+        return { userId, conflicts: r.conflicts };
+      }),
+    );
+    todo = results.filter((r) => r.conflicts > 0).map((r) => r.userId);
+  }
+  return rewritten;
+}
+
+export async function rekeyAll(store: Store, ring: KeyRing, batch = REKEY_BATCH): Promise<RekeyReport> {
+  const failures = new Map<string, RekeyFailure>();
+  let rewritten = 0;
+  for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    const walk = new BucketWalk(store, bucket, null, null, batch, batch);
+    for (;;) {
+      if (walk.needsFetch) await walk.fetch();
+      const members = walk.drain();
+      if (members.length === 0) break;
+      rewritten += await rekeyUsers(store, ring, members.map(decodeId), failures);
+    }
+  }
+  return { rewritten, failures: [...failures.values()] };
+}
