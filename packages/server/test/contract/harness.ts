@@ -1,13 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
+import type { RedisStoreOptions } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
-import { TotpService } from '../../src/totp/totp.service.js';
+import { AdminService } from '../../src/totp/admin.service.js';
+import { RecoveryService } from '../../src/totp/recovery.service.js';
+import { TotpService, secretContext } from '../../src/totp/totp.service.js';
 
 /** A store made fresh for one test, and how to throw it away. */
 export interface StoreHandle {
   readonly store: Store;
   dispose(): Promise<void>;
 }
-export type StoreFactory = () => Promise<StoreHandle>;
+/** A fresh store; `options` sets its audit caps (small ones, to see trimming). */
+export type StoreFactory = (options?: Partial<RedisStoreOptions>) => Promise<StoreHandle>;
 
 /** A clock the test moves. Starts 5 s into a 60 s boundary (so 30 s and 60 s steps align) near now. */
 export class TestClock {
@@ -35,6 +40,11 @@ export class CountingKeyRing extends KeyRing {
 }
 
 export const APP = { name: 'test-app' } as const;
+export const ADMIN = { name: 'test-admin' } as const;
+
+/** The test key ring's keys. */
+export const K1 = { id: 'k1', key: Buffer.alloc(32, 7) };
+export const K2 = { id: 'k2', key: Buffer.alloc(32, 8) };
 
 export interface Harness {
   readonly store: Store;
@@ -42,6 +52,8 @@ export interface Harness {
   readonly keyRing: CountingKeyRing;
   readonly policy: Policy;
   readonly service: TotpService;
+  readonly recovery: RecoveryService;
+  readonly admin: AdminService;
   /** Enroll a user; returns the secret bytes and parameters. */
   enroll(userId: string, input?: Partial<Parameters<TotpService['enroll']>[1]>): Promise<{ secret: Uint8Array; params: TotpParams }>;
   /** Enroll and confirm with a code of the current step. */
@@ -49,19 +61,28 @@ export interface Harness {
   /** The code of `secret` at the clock's step + offset. */
   code(f: { secret: Uint8Array; params: TotpParams }, offset?: number): string;
   verify(userId: string, code: string, clientIp?: string): ReturnType<TotpService['verify']>;
+  /**
+   * Enroll through the store port directly (SHA1, 6 digits, 30 s), skipping the QR rendering
+   * that makes enrollTotp slow: for tests that need many users. PENDING unless `active`.
+   */
+  seed(userId: string, active?: boolean): Promise<{ secret: Uint8Array; params: TotpParams }>;
 }
 
-export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRing?: CountingKeyRing): Harness {
-  const clock = new TestClock();
-  const ring = keyRing ?? new CountingKeyRing([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
+export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRing?: CountingKeyRing, sharedClock?: TestClock): Harness {
+  const clock = sharedClock ?? new TestClock();
+  const ring = keyRing ?? new CountingKeyRing([K1]);
   const policy = Object.freeze({ ...DEFAULT_POLICY, ...overrides });
   const service = new TotpService({ store, keyRing: ring, policy, issuer: 'Test Issuer', clock: clock.read });
+  const recovery = new RecoveryService({ store, keyRing: ring, clock: clock.read, limits: service.limits });
+  const admin = new AdminService({ store, keyRing: ring, issuer: 'Test Issuer', clock: clock.read });
   const h: Harness = {
     store,
     clock,
     keyRing: ring,
     policy,
     service,
+    recovery,
+    admin,
     async enroll(userId, input = {}) {
       const e = await service.enroll(APP, { userId, ...input });
       return { secret: parseBase32Secret(e.secret), params: { algorithm: e.algorithm, digits: e.digits as 6, period: e.period as 30 } };
@@ -79,6 +100,22 @@ export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRi
     },
     verify(userId, code, clientIp) {
       return service.verify(APP, userId, code, clientIp);
+    },
+    async seed(userId, active = false) {
+      const secret = randomBytes(20);
+      const params = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
+      const now = clock.now;
+      const r = await store.enroll({
+        userId,
+        factor: { sealed: ring.seal(secret, secretContext(userId)), generation: randomBytes(8).toString('hex'), createdAt: now, ...params, issuer: 'Seed', accountName: userId },
+        replace: false,
+        now,
+        expiresAt: now + policy.pendingTtlSeconds * 1000,
+        actor: APP,
+        mode: active ? 'active' : 'pending',
+      });
+      if (!r.ok) throw new Error(`seed ${userId}: ${r.reason}`);
+      return { secret, params };
     },
   };
   return h;

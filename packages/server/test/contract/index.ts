@@ -1,6 +1,9 @@
 import { enrollContract } from './enroll.contract.js';
+import { importContract } from './import.contract.js';
+import { listingContract } from './listing.contract.js';
 import type { StoreFactory } from './harness.js';
 import { racesContract } from './races.contract.js';
+import { recoveryContract } from './recovery.contract.js';
 import { verifyContract } from './verify.contract.js';
 
 export type { StoreFactory, StoreHandle } from './harness.js';
@@ -10,4 +13,7 @@ export function storeContract(factory: StoreFactory): void {
   enrollContract(factory);
   verifyContract(factory);
   racesContract(factory);
+  recoveryContract(factory);
+  importContract(factory);
+  listingContract(factory);
 }
