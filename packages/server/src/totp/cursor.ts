@@ -33,6 +33,8 @@ export function decodeCursor(cursor: string, kind: CursorKind, scope: string): s
     throw bad('is not a cursor');
   }
   if (!Array.isArray(parts) || parts.length !== 4 || parts[0] !== VERSION || typeof parts[3] !== 'string') throw bad('is not a cursor');
+  // exactly as this module writes it: no trailing characters, no other spelling of the same bytes
+  if (encodeCursor(parts[1] as CursorKind, String(parts[2]), parts[3]) !== cursor) throw bad('is not a cursor');
   if (parts[1] !== kind) throw bad(`is a cursor of ${kind === 'audit' ? 'totpEnrollments' : 'auditEvents'}`);
   if (parts[2] !== scope) throw bad('is a cursor of another query');
   return parts[3];

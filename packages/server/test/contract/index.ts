@@ -1,9 +1,11 @@
+import { auditContract } from './audit.contract.js';
 import { enrollContract } from './enroll.contract.js';
 import { importContract } from './import.contract.js';
 import { listingContract } from './listing.contract.js';
 import type { StoreFactory } from './harness.js';
 import { racesContract } from './races.contract.js';
 import { recoveryContract } from './recovery.contract.js';
+import { rekeyContract } from './rekey.contract.js';
 import { verifyContract } from './verify.contract.js';
 
 export type { StoreFactory, StoreHandle } from './harness.js';
@@ -16,4 +18,6 @@ export function storeContract(factory: StoreFactory): void {
   recoveryContract(factory);
   importContract(factory);
   listingContract(factory);
+  auditContract(factory);
+  rekeyContract(factory);
 }
