@@ -1,0 +1,112 @@
+/**
+ * What one auditEvents(userId:) costs on Redis, with 100,000 events of other users in the log (half
+ * of them in the user's own bucket stream): the commands Redis executes (INFO commandstats deltas,
+ * on a redis-server of this test's own) and every command with its keys (MONITOR). The user's
+ * query must touch the user's own stream and nothing else but one bound read of the bucket stream.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisProcess } from '../../../test/support/redis.js';
+import { requireTool } from '../../../test/support/tools.js';
+import { FAIL_FAST } from '../src/store/connect.js';
+import { bucketOf, userKeys } from '../src/store/keys.js';
+import { RedisStore } from '../src/store/redis-store.js';
+import { makeHarness } from './contract/harness.js';
+
+const hasRedis = requireTool('redis-server') !== null && requireTool('redis-cli') !== null;
+const OTHERS = 1000;
+const EVENTS_EACH = 100;
+
+/** Calls per command since the server started, from INFO commandstats. */
+async function commandCalls(admin: Redis): Promise<Map<string, number>> {
+  const info = await admin.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
+
+function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [cmd, n] of after) if (n - (before.get(cmd) ?? 0) > 0 && cmd !== 'info') out[cmd] = n - (before.get(cmd) ?? 0);
+  return out;
+}
+
+describe.skipIf(!hasRedis)('the cost of one user\'s audit query on Redis', () => {
+  let redis: RedisProcess;
+  let client: Redis;
+  let admin: Redis;
+  let store: RedisStore;
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { ...FAIL_FAST, commandTimeout: 30_000, keyPrefix: 'totp:', lazyConnect: true });
+    admin = new Redis(redis.url, { lazyConnect: true });
+    await Promise.all([client.connect(), admin.connect()]);
+    // a cap high enough to keep all 100,000 events (the default keeps 1,000,000 / 32 a bucket)
+    store = new RedisStore(client, { auditMaxEvents: 10_000_000, auditUserMaxEvents: 1000 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    admin?.disconnect();
+    await redis?.stop(true);
+    redis?.cleanup();
+  });
+
+  it('touches only that user\'s entries among 100,000 events of others', async () => {
+    const h = makeHarness(store, { maxFailures: 1_000_000 });
+    const user = 'needle@example.com';
+    await h.seed(user, true);
+    for (let i = 0; i < 12; i++) await h.verify(user, '000000', '192.0.2.1');
+    // 1,000 other users, half of them in the user's bucket, 100 failed verifies each
+    const others: string[] = [];
+    for (let i = 0, same = 0; others.length < OTHERS; i++) {
+      const id = `other-${i}`;
+      const inBucket = bucketOf(id) === bucketOf(user);
+      if (inBucket ? same < OTHERS / 2 : others.length - same < OTHERS / 2) {
+        others.push(id);
+        if (inBucket) same++;
+      }
+    }
+    await Promise.all(others.map((id) => h.seed(id, true)));
+    const settle = (userId: string) =>
+      store.settle({ userId, hold: undefined, settlement: { kind: 'none', outcome: 'INVALID_CODE' }, now: h.clock.now, limits: h.service.limits, actor: { name: 'load' } });
+    for (let round = 0; round < EVENTS_EACH; round++) await Promise.all(others.map(settle));
+    const bucketLength = await client.xlen(userKeys(user).audit);
+    expect(bucketLength).toBeGreaterThanOrEqual((OTHERS / 2) * (EVENTS_EACH + 1));
+
+    const monitor = await admin.duplicate().monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    await new Promise((r) => setTimeout(r, 100));
+    const before = await commandCalls(admin);
+    const started = performance.now();
+    const page = await store.auditEvents({ userId: user, first: 100 });
+    const ms = performance.now() - started;
+    const after = await commandCalls(admin);
+    await new Promise((r) => setTimeout(r, 100));
+    monitor.disconnect();
+
+    expect(page.nodes).toHaveLength(13);
+    expect(page.nodes.every((e) => e.userId === user)).toBe(true);
+    expect(page.hasNextPage).toBe(false);
+    const commands = delta(before, after);
+    expect(commands).toEqual({ xrevrange: 1, xrange: 1 });
+    const k = userKeys(user);
+    const ours = seen.filter((args) => /^(xrevrange|xrange)$/i.test(args[0]!));
+    expect(ours.map((a) => a.join(' ').toUpperCase()).sort()).toEqual(
+      [`XRANGE totp:${k.audit} - + COUNT 1`, `XREVRANGE totp:${k.events} + - COUNT 101`].map((c) => c.toUpperCase()),
+    );
+    // entries Redis handed over: the user's 13 (of at most 101 asked for) and the one bound entry
+    console.log(
+      `one auditEvents(userId:) call costs ${Object.values(commands).reduce((a, b) => a + b, 0)} Redis commands ` +
+        `(${JSON.stringify(commands)}), reads ${page.nodes.length} + 1 entries, ${ms.toFixed(1)} ms, ` +
+        `with ${bucketLength} events in the user's bucket stream and ${OTHERS * EVENTS_EACH} events of others in all`,
+    );
+
+    // for contrast: the same question asked of everyone's log touches every bucket's stream
+    const before2 = await commandCalls(admin);
+    const everyone = await store.auditEvents({ first: 100 });
+    const contrast = delta(before2, await commandCalls(admin));
+    expect(everyone.nodes).toHaveLength(100);
+    expect(contrast.xrevrange).toBeGreaterThanOrEqual(32);
+  });
+});
