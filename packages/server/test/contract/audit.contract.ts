@@ -206,7 +206,7 @@ export function auditContract(factory: StoreFactory): void {
       await h.verify('c-1', '000000');
       const ofC1 = (await h.admin.auditEvents({ userId: 'c-1', first: 1 })).pageInfo.endCursor!;
       const listing = (await h.admin.enrollments({ first: 1 })).pageInfo.endCursor!;
-      const forge = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+      const forge = (parts: unknown) => Buffer.from(JSON.stringify(parts)).toString('base64url');
       const cases: [string, string | undefined][] = [
         [ofC1, 'c-2'], [ofC1, undefined], [everyone, 'c-1'], [listing, undefined], ['garbage', undefined], ['', undefined],
         [`${everyone}A`, undefined], [forge([1, 'audit', '*', '99-1-0']), undefined], [forge([1, 'audit', '*', 'x']), undefined],

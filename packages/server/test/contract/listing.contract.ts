@@ -10,7 +10,7 @@ async function listAll(admin: AdminService, status: Status, first: number, betwe
   const ids: string[] = [];
   let after: string | null = null;
   for (let page = 0; page < 10_000; page++) {
-    const [p] = await Promise.all([admin.enrollments({ status, first, after }), between?.(page)]);
+    const [p]: [Awaited<ReturnType<AdminService['enrollments']>>, unknown] = await Promise.all([admin.enrollments({ status, first, after }), between?.(page)]);
     expect(p.nodes.length).toBeLessThanOrEqual(first);
     ids.push(...p.nodes.map((n) => n.userId));
     if (!p.pageInfo.hasNextPage) return ids;
