@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
+import { ErrorCode, InvalidInputError, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
 import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
 import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
 import { listEnrollments } from './enrollments.js';
@@ -87,7 +87,7 @@ export class AdminService {
     let after: string | null = null;
     if (args.after !== undefined && args.after !== null) {
       after = decodeCursor(args.after, 'enrollments', scope);
-      if (!MEMBER.test(after)) throw new TotpError(ErrorCode.BAD_USER_INPUT, 'after is not a cursor', 'after');
+      if (!MEMBER.test(after)) throw new InvalidInputError('after', 'after is not a cursor; pass a pageInfo.endCursor of the same query');
     }
     const page = await listEnrollments(this.deps.store, { status, first, after, now: this.deps.clock() });
     return {
