@@ -1,6 +1,6 @@
 /**
  * Nothing leaks: a full session against the built server on Redis, at LOG_LEVEL=trace, with
- * known secrets, codes and tokens; then every output channel (every response body but the one
+ * known secrets (enrolled and imported), codes, recovery codes and tokens; then every output channel (every response body but the one
  * enrollment answer that hands the secret out, stdout and stderr, /metrics) and every Redis value
  * under the test's prefix (strings, hashes, zsets, streams: the audit trail included) is searched
  * for each of them, as base32, hex, base64 and base64url, and for the raw secret bytes.
@@ -32,6 +32,7 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
   const bodies: string[] = [];
   const secrets: { base32: string; bytes: Buffer }[] = [];
   const codes: string[] = [];
+  const recovery: string[] = [];
 
   beforeAll(async () => {
     server = await startServer({ env: { REDIS_URL: redisUrl!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: prefix, LOG_LEVEL: 'trace' } });
@@ -102,7 +103,23 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
     }
     const bad = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${APP_TOKEN}` }, body: `{"query": "${s1}`});
     bodies.push(await bad.text());
-    expect(secrets).toHaveLength(3);
+    // recovery codes (their one answer is not searched: it hands them out), an import, a rekey
+    const made = await call('mutation { generateRecoveryCodes(userId: "alice@example.com") { codes } }', {}, APP_TOKEN, false);
+    recovery.push(...(made.data!.generateRecoveryCodes as unknown as { codes: string[] }).codes);
+    const RECOVER = 'mutation($u: ID!, $c: String!) { verifyRecoveryCode(userId: $u, code: $c) { outcome } }';
+    expect((await call(RECOVER, { u: 'alice@example.com', c: recovery[0] })).data!.verifyRecoveryCode!.outcome).toBe('ACCEPTED');
+    expect((await call(RECOVER, { u: 'alice@example.com', c: recovery[0]!.toUpperCase() })).data!.verifyRecoveryCode!.outcome).toBe('INVALID_CODE');
+    await call(RECOVER, { u: 'alice@example.com', c: recovery[1]!.replaceAll('-', '').slice(0, 11) });
+    const imported = randomBytes(20);
+    const importedBase32 = execFileSync(oathtool!, ['-v', '--totp', imported.toString('hex')], { encoding: 'utf8' }).match(/Base32 secret: ([A-Z2-7]+)/)![1]!;
+    secrets.push({ base32: importedBase32, bytes: imported });
+    await call('mutation($s: String!) { importTotp(input: {userId: "dave", secret: $s}) { status } }', { s: importedBase32.toLowerCase() }, ADMIN_TOKEN);
+    await call('mutation($s: String!) { importTotp(input: {userId: "dave", secret: $s}) { status } }', { s: importedBase32 }, ADMIN_TOKEN);
+    await call('mutation($s: String!) { importTotp(input: {userId: "erin", secret: $s}) { status } }', { s: importedBase32.slice(0, 20) }, ADMIN_TOKEN);
+    await call('mutation { rekeyTotp { rekeyed } }', {}, ADMIN_TOKEN);
+    await call('{ auditEvents(first: 1000) { nodes { id at type userId actor clientIp outcome detail } } }', {}, ADMIN_TOKEN);
+    await call('{ totpEnrollments { nodes { userId status recoveryCodesRemaining } } }', {}, ADMIN_TOKEN);
+    expect(secrets).toHaveLength(4);
   });
 
   it('finds no secret, code or token in any output channel or Redis value', async () => {
@@ -124,6 +141,8 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
     for (const s of secrets) for (const f of forms(s.bytes, s.base32)) needles.push([`secret ${s.base32.slice(0, 4)}…`, f]);
     for (const t of [ADMIN_TOKEN, APP_TOKEN]) for (const f of forms(Buffer.from(t), t)) needles.push([`token ${t.slice(0, 4)}…`, f]);
     for (const c of codes) needles.push([`code ${c}`, new RegExp(`(?<![0-9])${c}(?![0-9])`)]);
+    for (const r of recovery) needles.push([`recovery code ${r}`, new RegExp(r.replaceAll('-', '[- ]?'), 'i')]);
+    expect(recovery).toHaveLength(10);
     const found: string[] = [];
     for (const [where, text] of channels) {
       for (const [what, needle] of needles) {
