@@ -60,6 +60,6 @@ export function decodeRecord(userId: string, r: RawRecord, recoveryCodes: number
     lockedUntil: lockedUntil > now ? lockedUntil : 0,
     lockouts: num(r.lc) ?? 0,
     lastVerifiedAt: num(r.lv) ?? null,
-    recoveryCodesRemaining: active ? recoveryCodes : 0,
+    recoveryCodesRemaining: recoveryCodes,
   };
 }

@@ -43,9 +43,15 @@ export class MemoryStore implements Store {
 
   /** Drop what a Redis TTL would have dropped. */
   private sweep(now: number): void {
-    for (const [id, u] of this.users) if (u.expiresAt > 0 && u.expiresAt <= now) this.users.delete(id);
+    for (const [id, u] of this.users) if (u.expiresAt > 0 && u.expiresAt <= now) this.expire(id);
     for (const [ip, c] of this.clients) if (c.resetAt <= now) this.clients.delete(ip);
     this.dropLapsed(now);
+  }
+
+  /** What a TTL ends: a pending-only record, and the recovery codes made during it. */
+  private expire(userId: string): void {
+    this.users.delete(userId);
+    this.recovery.delete(userId);
   }
 
   private dropLapsed(now: number): void {
@@ -68,7 +74,7 @@ export class MemoryStore implements Store {
   private hash(userId: string, now: number): Fields | undefined {
     const u = this.users.get(userId);
     if (u && u.expiresAt > 0 && u.expiresAt <= now) {
-      this.users.delete(userId);
+      this.expire(userId);
       return undefined;
     }
     return u?.fields;
@@ -260,7 +266,7 @@ export class MemoryStore implements Store {
   /** recovery.lua, in process. */
   async setRecoveryCodes(req: Parameters<Store['setRecoveryCodes']>[0]) {
     const h = this.hash(req.userId, req.now);
-    if (!h || h.s === undefined) return { ok: false } as const;
+    if (!h || (h.s === undefined && !(n(h.pe) > req.now))) return { ok: false } as const;
     const replaced = this.recovery.get(req.userId)?.size ?? 0;
     this.recovery.set(req.userId, new Set(req.hashes));
     h.rk = req.sealedKey;

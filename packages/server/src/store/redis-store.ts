@@ -93,7 +93,7 @@ export class RedisStore implements Store {
     const f = req.factor;
     return this.guard(async () => {
       const reply = await this.client.totpEnroll(
-        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry,
+        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry, k.recovery,
         req.now, req.mode ?? 'pending', req.replace ? 1 : 0, req.expiresAt, Math.max(1, req.expiresAt - req.now),
         f.sealed, packMeta(f), f.issuer, f.accountName, f.generation, k.id, req.userId,
         req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,

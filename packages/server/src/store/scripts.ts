@@ -26,7 +26,7 @@ const SCRIPTS = {
   totpReserve: { file: 'reserve.lua', keys: 1, audit: false },
   totpClient: { file: 'client.lua', keys: 1, audit: false },
   totpSettle: { file: 'settle.lua', keys: 7, audit: true },
-  totpEnroll: { file: 'enroll.lua', keys: 6, audit: true },
+  totpEnroll: { file: 'enroll.lua', keys: 7, audit: true },
   totpRevoke: { file: 'revoke.lua', keys: 7, audit: true },
   totpUnlock: { file: 'unlock.lua', keys: 3, audit: true },
   totpRecovery: { file: 'recovery.lua', keys: 4, audit: true },

@@ -215,7 +215,8 @@ export interface Store {
   /**
    * Replace the user's recovery codes: store the sealed recovery key in `rk` and the codes' keyed
    * hashes, dropping any earlier set; recorded as RECOVERY_CODES_GENERATED. Refused (ok: false)
-   * unless the user has an ACTIVE factor.
+   * when nothing is enrolled. Codes made during a PENDING enrollment live as long as it does, and
+   * are kept when it is confirmed (they can be used from then on).
    */
   setRecoveryCodes(req: {
     userId: string;

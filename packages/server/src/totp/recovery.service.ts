@@ -34,7 +34,10 @@ export interface RecoveryCodeSet {
 export class RecoveryService {
   constructor(private readonly deps: RecoveryServiceDeps) {}
 
-  /** Ten new codes, shown this once; any earlier set stops working. Needs an ACTIVE factor. */
+  /**
+   * Ten new codes, shown this once; any earlier set stops working. For an ACTIVE user, or during a
+   * PENDING enrollment (codes shown at set-up, usable once it is confirmed, gone if it lapses).
+   */
   async generate(actor: Actor, rawUserId: string): Promise<RecoveryCodeSet> {
     const userId = checkUserId(rawUserId);
     const codes = generateRecoveryCodes();
@@ -45,7 +48,7 @@ export class RecoveryService {
     const now = this.deps.clock();
     const result = await this.deps.store.setRecoveryCodes({ userId, sealedKey, hashes, now, actor });
     if (!result.ok) {
-      throw new TotpError(ErrorCode.NOT_ENROLLED, 'this user has no ACTIVE factor: recovery codes can be made once an enrollment is confirmed');
+      throw new TotpError(ErrorCode.NOT_ENROLLED, 'nothing is enrolled for this user: enroll first, then make recovery codes');
     }
     return { codes, generatedAt: new Date(now) };
   }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { ADMIN, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 const FORMAT = /^[0-9abcdefghjkmnpqrstvwxyz]{4}-[0-9abcdefghjkmnpqrstvwxyz]{4}-[0-9abcdefghjkmnpqrstvwxyz]{4}$/;
 
@@ -126,15 +126,53 @@ export function recoveryContract(factory: StoreFactory): void {
       expect((await h.recovery.verify(APP, 'u', codes[0]!)).outcome).toBe('NOT_ENROLLED');
     });
 
-    it('needs an ACTIVE factor: NOT_ENROLLED for nobody and for a pending enrollment', async () => {
+    it('answers NOT_ENROLLED for nobody, and for a user with a factor but no codes', async () => {
       await expect(h.recovery.generate(APP, 'nobody')).rejects.toMatchObject({ code: 'NOT_ENROLLED' });
-      await h.enroll('pending');
-      await expect(h.recovery.generate(APP, 'pending')).rejects.toMatchObject({ code: 'NOT_ENROLLED' });
-      expect((await h.recovery.verify(APP, 'pending', 'abcd-efgh-jkmn')).outcome).toBe('NOT_ENROLLED');
       expect((await h.recovery.verify(APP, 'nobody', 'abcd-efgh-jkmn')).outcome).toBe('NOT_ENROLLED');
-      // an ACTIVE user who never made codes
       await h.activate('active');
       expect((await h.recovery.verify(APP, 'active', 'abcd-efgh-jkmn')).outcome).toBe('NOT_ENROLLED');
+      // nothing was counted, nothing was made
+      expect(await h.service.status('active')).toMatchObject({ failedAttempts: 0, recoveryCodesRemaining: 0 });
+      expect(await h.service.status('nobody')).toBeNull();
+    });
+
+    it('can be made during a pending enrollment, work once it is confirmed, and lapse with it', async () => {
+      const f = await h.enroll('setup');
+      const { codes } = await h.recovery.generate(APP, 'setup');
+      expect(await h.service.status('setup')).toMatchObject({ status: 'PENDING', recoveryCodesRemaining: 10 });
+      // not a way around confirming the enrollment
+      expect((await h.recovery.verify(APP, 'setup', codes[0]!)).outcome).toBe('NOT_ENROLLED');
+      expect((await h.verify('setup', h.code(f))).activated).toBe(true);
+      // confirmed: the codes are kept, for good
+      h.clock.advance(3_600_000);
+      expect((await h.recovery.verify(APP, 'setup', codes[0]!)).outcome).toBe('ACCEPTED');
+      expect((await h.service.status('setup'))?.recoveryCodesRemaining).toBe(9);
+
+      // enrolled again while pending: the codes live on with the new pending secret
+      await h.enroll('again');
+      await h.recovery.generate(APP, 'again');
+      h.clock.advance(600_000);
+      const g = await h.enroll('again');
+      h.clock.advance(600_000);
+      expect((await h.service.status('again'))?.recoveryCodesRemaining).toBe(10);
+      expect((await h.verify('again', h.code(g))).activated).toBe(true);
+      expect((await h.service.status('again'))?.recoveryCodesRemaining).toBe(10);
+
+      // never confirmed: they lapse with the enrollment, and a new enrollment starts without codes
+      await h.enroll('lapses');
+      await h.recovery.generate(APP, 'lapses');
+      h.clock.advance(900_000);
+      expect(await h.service.status('lapses')).toBeNull();
+      await expect(h.recovery.generate(APP, 'lapses')).rejects.toMatchObject({ code: 'NOT_ENROLLED' });
+      await h.enroll('lapses');
+      expect((await h.service.status('lapses'))?.recoveryCodesRemaining).toBe(0);
+
+      // an import confirms a pending enrollment at once, codes included
+      await h.enroll('imported');
+      const { codes: kept } = await h.recovery.generate(APP, 'imported');
+      await h.admin.importTotp(ADMIN, { userId: 'imported', secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' });
+      h.clock.advance(3_600_000);
+      expect((await h.recovery.verify(APP, 'imported', kept[0]!)).outcome).toBe('ACCEPTED');
     });
 
     it('survives a switch of phones (replace) and keeps working after it', async () => {

@@ -6,6 +6,7 @@
   KEYS[1]  the user's hash          KEYS[4]  the bucket's ACTIVE index
   KEYS[2]  the user's audit stream  KEYS[5]  the bucket's PENDING index
   KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
+  KEYS[7]  the user's recovery codes (made during a pending enrollment, they share its life)
 
   ARGV[1]  now, epoch ms           ARGV[2]  mode: pending | active
   ARGV[3]  replace: 1 | 0          ARGV[4]  pending: expiresAt, epoch ms
@@ -25,8 +26,13 @@ local h = KEYS[1]
 local now, mode, replace = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local member = ARGV[11]
 
-local active = redis.call('HEXISTS', h, 's') == 1
+local v = redis.call('HMGET', h, 's', 'pe')
+local active = v[1] ~= false
 if active and not replace then return 'ALREADY_ENROLLED' end
+-- a record whose only enrollment has lapsed is gone, even if its TTL has not fired yet (clock
+-- skew between servers and Redis): start afresh, without its counters or recovery codes
+local pe = tonumber(v[2])
+if not active and not (pe and pe > now) then redis.call('DEL', h, KEYS[7]) end
 
 -- lapsed pending enrollments of this bucket leave its indexes (a few per call: bounded work)
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now, 'LIMIT', 0, 16)
@@ -41,6 +47,7 @@ if mode == 'pending' then
   if not active then
     -- nothing else to keep: the record lives exactly as long as the pending enrollment
     redis.call('PEXPIRE', h, ARGV[5])
+    if redis.call('EXISTS', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], ARGV[5]) end
     redis.call('ZADD', KEYS[5], 0, member)
     redis.call('ZADD', KEYS[6], ARGV[4], member)
   end
@@ -49,6 +56,7 @@ else
     'g', ARGV[10], 'c', now, 'v', now)
   redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
   redis.call('PERSIST', h)
+  redis.call('PERSIST', KEYS[7])
   redis.call('ZREM', KEYS[5], member)
   redis.call('ZREM', KEYS[6], member)
   redis.call('ZADD', KEYS[4], 0, member)

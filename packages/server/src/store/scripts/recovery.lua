@@ -12,10 +12,17 @@
   ARGV[6]  bucket audit cap       ARGV[7]  user audit cap
   ARGV[8…] the codes' keyed hashes
 
-  returns  the number of unused codes replaced, or -1 when the user has no ACTIVE factor
+  returns  the number of unused codes replaced, or -1 when nothing is enrolled
+
+  Codes may be made while the enrollment is still PENDING (shown during set-up, usable once it is
+  confirmed): they then live exactly as long as the pending record (same TTL), and activation
+  (settle) or an import (enroll) makes them permanent with it.
 ]]
 local h, codes, now = KEYS[1], KEYS[2], tonumber(ARGV[1])
-if redis.call('HEXISTS', h, 's') == 0 then return -1 end
+local v = redis.call('HMGET', h, 's', 'pe')
+local pe = tonumber(v[2])
+local pendingOnly = not v[1]
+if pendingOnly and not (pe and pe > now) then return -1 end
 
 local replaced = redis.call('HLEN', codes)
 redis.call('DEL', codes)
@@ -26,6 +33,10 @@ for i = 8, #ARGV do
 end
 redis.call('HSET', codes, unpack(fields))
 redis.call('HSET', h, 'rk', ARGV[2])
+if pendingOnly then
+  local ttl = redis.call('PTTL', h)
+  if ttl > 0 then redis.call('PEXPIRE', codes, ttl) end
+end
 
 local detail = (#ARGV - 7) .. ' codes'
 if replaced > 0 then detail = detail .. ', replacing ' .. replaced .. ' unused' end

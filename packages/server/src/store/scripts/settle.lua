@@ -70,6 +70,7 @@ elseif kind == 'match' then
       redis.call('HSET', h, 's', p[1], 'm', p[2], 'i', p[3], 'n', p[4], 'g', pg, 'c', p[5], 'v', now)
       redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
       redis.call('PERSIST', h)
+      redis.call('PERSIST', KEYS[7])
       redis.call('ZREM', KEYS[5], ARGV[8])
       redis.call('ZREM', KEYS[6], ARGV[8])
       redis.call('ZADD', KEYS[4], 0, ARGV[8])
