@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
@@ -17,6 +17,31 @@ export const FAIL_FAST: RedisOptions = {
   retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
 };
 
+/**
+ * The same for a Cluster: no offline queue at the cluster level (a command for a slot whose master
+ * is unreachable fails at once), the per-node timeouts above, and a bounded number of redirections
+ * (MOVED/ASK during a resharding, TRYAGAIN/CLUSTERDOWN during a failover are retried for about a
+ * second, then fail as SERVICE_UNAVAILABLE).
+ */
+export function clusterOptions(keyPrefix: string): ClusterOptions {
+  return {
+    keyPrefix,
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    lazyConnect: true,
+    maxRedirections: 8,
+    retryDelayOnClusterDown: 150,
+    retryDelayOnFailover: 150,
+    retryDelayOnTryAgain: 150,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    redisOptions: {
+      connectTimeout: FAIL_FAST.connectTimeout!,
+      commandTimeout: FAIL_FAST.commandTimeout!,
+      maxRetriesPerRequest: FAIL_FAST.maxRetriesPerRequest!,
+    },
+  };
+}
+
 /** Make the store the configuration asks for; for Redis, wait until it answers (or give up). */
 export async function connectStore(config: Config, waitMillis = 10_000): Promise<Store> {
   const options = { auditMaxEvents: config.auditMaxEvents, auditUserMaxEvents: config.auditUserMaxEvents };
@@ -26,14 +51,7 @@ export async function connectStore(config: Config, waitMillis = 10_000): Promise
   let target: string;
   if (config.redisClusterNodes) {
     target = config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
-    client = new Cluster([...config.redisClusterNodes], {
-      keyPrefix: config.keyPrefix,
-      enableOfflineQueue: false,
-      enableReadyCheck: true,
-      clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-      redisOptions: { connectTimeout: FAIL_FAST.connectTimeout, commandTimeout: FAIL_FAST.commandTimeout, maxRetriesPerRequest: 1 },
-      lazyConnect: true,
-    });
+    client = new Cluster([...config.redisClusterNodes], clusterOptions(config.keyPrefix));
   } else {
     target = redactUrl(config.redisUrl!);
     client = new Redis(config.redisUrl!, { ...FAIL_FAST, keyPrefix: config.keyPrefix, lazyConnect: true });
