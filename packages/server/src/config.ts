@@ -36,6 +36,10 @@ export interface Config {
   readonly production: boolean;
   /** Largest request body, bytes. */
   readonly maxBodyBytes: number;
+  /** TOTP_ALLOW_EVICTION: run on a Redis whose maxmemory-policy can evict keys (a warning, not a stop). */
+  readonly allowEviction: boolean;
+  /** SHUTDOWN_GRACE_MS: how long a SIGTERM waits for requests in flight before closing them. */
+  readonly shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -57,6 +61,13 @@ function int(env: Env, name: string, dflt: number, min: number, max: number): nu
     throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw.slice(0, 40)}")`);
   }
   return Number(raw);
+}
+
+function bool(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0' || raw === 'no') return false;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  throw new ConfigError(name, `must be true or false (got "${raw.slice(0, 20)}")`);
 }
 
 export function sha256(token: string): Buffer {
@@ -194,5 +205,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     production: env.NODE_ENV === 'production',
     maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
+    allowEviction: bool(env, 'TOTP_ALLOW_EVICTION'),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   });
 }

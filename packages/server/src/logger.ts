@@ -1,28 +1,63 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
 
 /**
  * Structured JSON logs. Anything that could carry a secret is redacted by path, whatever the
- * call site passes: tokens, codes, secrets, recovery codes, Authorization headers.
+ * call site passes: tokens, codes, secrets, recovery codes, Authorization headers, GraphQL
+ * variables, and the arguments ioredis attaches to a failed command (sealed secrets, hashes).
+ * The service never logs a query's text or its variables in the first place (a code can be
+ * written inline in a query); these paths are the second line of defence.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
+  'req.headers.cookie',
   'headers.authorization',
   'authorization',
   'token',
   'secret',
   'code',
   'codes',
-  'variables.code',
-  'variables.secret',
-  'variables.input.secret',
+  'query',
+  'variables',
+  'err.command.args',
+  'err.cause.command.args',
+  'err.args',
   '*.token',
   '*.secret',
   '*.code',
+  '*.codes',
+  '*.variables',
+  '*.query',
 ];
 
 /**
- * A logger writing to `destination`, or asynchronously to stdout; `flush()` writes out what is
- * buffered (call it before process.exit).
+ * What the service knows about the request being served, kept in AsyncLocalStorage so that every
+ * line logged while serving it (by any module) carries its request id, and the closing line can
+ * say what the request did.
+ */
+export interface RequestScope {
+  readonly reqId: string;
+  /** The GraphQL operation's name, as the client gave it (shortened). */
+  operation?: string;
+  /** The root fields of the operation (names from the schema: a fixed set). */
+  fields?: string[];
+  /** Verify outcomes, in order (several with aliases). */
+  readonly outcomes: string[];
+  /** extensions.code of every error answered. */
+  readonly errors: string[];
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+/** A request id from the client's x-request-id when it is sane, else a fresh one. */
+export function requestIdFrom(header: string | string[] | undefined, fresh: () => string): string {
+  const given = Array.isArray(header) ? header[0] : header;
+  return given !== undefined && /^[\w.:-]{1,64}$/.test(given) ? given : fresh();
+}
+
+/**
+ * A logger writing to `destination`, or asynchronously to stdout; `flushLogs()` writes out what
+ * is buffered (call it before process.exit).
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const stream = destination ?? pino.destination({ dest: 1, sync: false });
@@ -32,6 +67,10 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       base: { service: 'totp-service' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: () => {
+        const scope = requestScope.getStore();
+        return scope ? { reqId: scope.reqId } : {};
+      },
     },
     stream as pino.DestinationStream,
   );

@@ -6,7 +6,9 @@ import { createServer } from './server.js';
 import { connectStore } from './store/connect.js';
 
 /** Environment → server → listen; drain on SIGTERM. Everything else lives in createServer. */
-const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Beyond the grace period, what closing Apollo and Redis may take before the process gives up. */
+const SHUTDOWN_SLACK_MS = 5000;
 
 async function main(): Promise<void> {
   let config;
@@ -27,6 +29,14 @@ async function main(): Promise<void> {
     process.stderr.write(`totp-service: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  const report = await store.safety?.().catch((err: Error) => ({ fatal: [`cannot read the Redis settings: ${err.message}`], warnings: [] }));
+  for (const warning of report?.warnings ?? []) logger.warn(warning);
+  if (report && report.fatal.length > 0) {
+    process.stderr.write(`totp-service: refusing to start: ${report.fatal.join('; ')}\n`);
+    flushLogs(logger);
+    await store.close();
+    process.exit(1);
+  }
   if (store.kind === 'embedded') {
     logger.warn('embedded store: data lives in this process\'s memory and ends with it; for one process only (set REDIS_URL for production)');
   }
@@ -42,6 +52,7 @@ async function main(): Promise<void> {
     logger,
     production: config.production,
     bodyLimit: config.maxBodyBytes,
+    shutdownGraceMs: config.shutdownGraceMs,
   });
   const url = await server.listen(config.port, config.host).catch((err: Error) => {
     process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
@@ -68,18 +79,19 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing requests in flight');
+    const started = Date.now();
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: finishing requests in flight');
     const timer = setTimeout(() => {
       logger.error('shutdown took too long; exiting');
       flushLogs(logger);
       process.exit(1);
-    }, SHUTDOWN_GRACE_MS + 2000);
+    }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS);
     timer.unref();
     server
       .stop()
       .then(() => store.close())
       .then(() => {
-        logger.info('stopped');
+        logger.info({ ms: Date.now() - started }, 'stopped');
         flushLogs(logger);
         process.exit(0);
       })

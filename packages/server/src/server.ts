@@ -10,9 +10,10 @@ import type { Context } from './context.js';
 import { makeFormatError, toGraphQLError } from './errors.js';
 import { HttpError, sendError, sendJson, toGraphQLRequest } from './http.js';
 import { DEFAULT_BODY_LIMIT, graphqlLimits } from './limits.js';
-import type { Logger } from './logger.js';
+import { requestIdFrom, requestScope, type Logger, type RequestScope } from './logger.js';
 import { Metrics, instrumentStore } from './metrics.js';
 import { createQrPool } from './qr-pool.js';
+import { logGraphQL, operationPlugin, recordError, recordOutcome } from './observe.js';
 import { buildTotpSchema } from './schema.js';
 import type { Store } from './store/store.js';
 import { AdminService } from './totp/admin.service.js';
@@ -35,6 +36,8 @@ export interface ServerDeps {
   readonly requestTimeoutMs?: number;
   /** Worker threads rendering QR codes; 0 renders on the main thread. Default: cores - 1, at least 1. */
   readonly qrThreads?: number;
+  /** How long stop() lets requests in flight finish before closing their connections (ms). */
+  readonly shutdownGraceMs?: number;
 }
 
 export interface TotpServer {
@@ -63,7 +66,10 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     policy: deps.policy,
     issuer: deps.issuer,
     clock: deps.clock ?? Date.now,
-    onVerify: (outcome, kind) => metrics.onVerify(outcome, kind),
+    onVerify: (outcome, kind) => {
+      metrics.onVerify(outcome, kind);
+      recordOutcome(outcome);
+    },
     onLockout: () => metrics.lockouts.inc(),
     onEnroll: () => metrics.enroll.inc(),
     onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
@@ -75,12 +81,19 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     keyRing: deps.keyRing,
     clock,
     limits: totp.limits,
-    onVerify: (outcome, kind) => metrics.onVerify(outcome, kind),
+    onVerify: (outcome, kind) => {
+      metrics.onVerify(outcome, kind);
+      recordOutcome(outcome);
+    },
     onLockout: () => metrics.lockouts.inc(),
   });
   const admin = new AdminService({ store, keyRing: deps.keyRing, issuer: deps.issuer, clock });
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const production = deps.production ?? false;
+  const formatError = makeFormatError({
+    exposeInternals: !production,
+    onInternalError: (err) => logger.error({ err }, 'unexpected error'),
+  });
 
   // a client that trickles its request (slowloris) is cut off; Node checks at this interval
   const requestTimeout = deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
@@ -104,11 +117,12 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     validationOptions: limits.validationOptions,
     // main.ts owns the signals: it drains, closes the store, then exits
     stopOnTerminationSignals: false,
-    formatError: makeFormatError({
-      exposeInternals: !production,
-      onInternalError: (err) => logger.error({ err }, 'unexpected error'),
-    }),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ...limits.plugins],
+    formatError: (formatted, error) => {
+      const out = formatError(formatted, error);
+      recordError(out.extensions?.code);
+      return out;
+    },
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: deps.shutdownGraceMs ?? 10_000 }), operationPlugin, ...limits.plugins],
   });
   await apollo.start();
 
@@ -139,23 +153,28 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     return status;
   }
 
+  /** Ready when the store answers and its settings are safe (no evicting maxmemory-policy). */
   async function ready(res: ServerResponse): Promise<number> {
+    const { store } = deps;
     try {
-      await Promise.race([
-        deps.store.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref()),
+      const report = await Promise.race([
+        store.ping().then(() => store.safety?.()),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS).unref()),
       ]);
-      sendJson(res, 200, { status: 'ready', store: deps.store.kind });
+      if (report && report.fatal.length > 0) throw new Error(report.fatal.join('; '));
+      sendJson(res, 200, { status: 'ready', store: store.kind });
       return 200;
     } catch (err) {
-      sendJson(res, 503, { status: 'unavailable', store: deps.store.kind, reason: (err as Error).message });
+      const reason = (err as Error).message;
+      logger.warn({ route: 'readyz', reason }, 'not ready');
+      sendJson(res, 503, { status: 'unavailable', store: store.kind, reason });
       return 503;
     }
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function route(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
     const started = process.hrtime.bigint();
-    const requestId = /^[\w.-]{1,64}$/.test(String(req.headers['x-request-id'] ?? '')) ? String(req.headers['x-request-id']) : randomUUID();
+    const requestId = scope.reqId;
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -189,23 +208,27 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     } catch (err) {
       if (err instanceof HttpError) {
         status = err.status;
+        recordError(err.code);
         if (!res.headersSent) sendError(res, err);
       } else {
         status = 500;
-        logger.error({ err, requestId }, 'request failed');
+        logger.error({ err }, 'request failed');
         if (!res.headersSent) sendError(res, new HttpError(500, 'INTERNAL_SERVER_ERROR', 'Internal server error'));
         else res.destroy();
       }
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requests.observe({ route: name, status: String(status) }, seconds);
-      if (name === 'graphql' || status >= 500) {
-        logger.debug({ requestId, route: name, status, ms: Math.round(seconds * 1e4) / 10 }, 'request');
-      }
+      const ms = Math.round(seconds * 1e4) / 10;
+      if (name === 'graphql') logGraphQL(logger, scope, status, ms);
+      else logger.debug({ route: name, status, ms }, 'request');
     }
   }
 
-  httpServer.on('request', (req, res) => void route(req, res));
+  httpServer.on('request', (req, res) => {
+    const scope: RequestScope = { reqId: requestIdFrom(req.headers['x-request-id'], randomUUID), outcomes: [], errors: [] };
+    requestScope.run(scope, () => void route(req, res, scope));
+  });
   httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) {
       socket.destroy();

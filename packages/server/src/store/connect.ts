@@ -46,6 +46,7 @@ export function clusterOptions(keyPrefix: string): ClusterOptions {
 export async function connectStore(config: Config, waitMillis = 10_000): Promise<Store> {
   const options = { auditMaxEvents: config.auditMaxEvents, auditUserMaxEvents: config.auditUserMaxEvents };
   if (!config.redisUrl && !config.redisClusterNodes) return new MemoryStore(options);
+  const redisOptions = { ...options, allowEviction: config.allowEviction };
 
   let client: Redis | Cluster;
   let target: string;
@@ -59,7 +60,7 @@ export async function connectStore(config: Config, waitMillis = 10_000): Promise
   client.on('error', () => {
     /* reported through failing operations and /readyz; without a listener ioredis would log to stderr */
   });
-  const store = new RedisStore(client, options);
+  const store = new RedisStore(client, redisOptions);
   const deadline = Date.now() + waitMillis;
   let lastError: unknown;
   try {

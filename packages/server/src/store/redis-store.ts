@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { queryAudit, type AuditSource, type RawEntry, type StreamRef } from '../audit/query.js';
 import { decodeRecord, packMeta, unpackMeta } from './codec.js';
+import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { bucketKeys, clientKey, eventBucket, userKeys } from './keys.js';
 import { defineScripts } from './scripts.js';
 import {
@@ -21,6 +22,8 @@ export interface RedisStoreOptions {
   readonly auditMaxEvents: number;
   /** Audit events kept per user. */
   readonly auditUserMaxEvents: number;
+  /** TOTP_ALLOW_EVICTION: an evicting maxmemory-policy is a warning instead of a reason to stop. */
+  readonly allowEviction?: boolean;
 }
 
 type Client = Redis | Cluster;
@@ -46,6 +49,7 @@ export class RedisStore implements Store {
   readonly kind: string;
   private readonly auditMax: number;
   private readonly userMax: number;
+  private readonly allowEviction: boolean;
 
   constructor(
     private readonly client: Client,
@@ -54,6 +58,7 @@ export class RedisStore implements Store {
     this.kind = client instanceof Cluster ? 'cluster' : 'redis';
     this.auditMax = Math.max(1, Math.ceil(options.auditMaxEvents / 32));
     this.userMax = Math.max(1, options.auditUserMaxEvents);
+    this.allowEviction = options.allowEviction ?? false;
     defineScripts(client);
   }
 
@@ -66,13 +71,39 @@ export class RedisStore implements Store {
     }
   }
 
+  /** A single Redis answers PING; a Cluster is ready when every master that owns slots does. */
   async ping(): Promise<void> {
     await this.guard(async () => {
-      if (this.client instanceof Cluster) {
-        await Promise.all(this.client.nodes('master').map((n) => n.ping()));
-      } else {
-        await this.client.ping();
-      }
+      if (this.client instanceof Cluster) await Promise.all(this.masters().map((n) => n.ping()));
+      else await this.client.ping();
+    });
+  }
+
+  /**
+   * The masters that own slots, by ioredis's slot table. A master ioredis dropped after losing it
+   * (it reconnects to a node only when a command is redirected there) is missing from its pool:
+   * the slot table is refreshed and this throws, so readiness never reports a partial cluster.
+   */
+  private masters(): Redis[] {
+    const cluster = this.client as Cluster;
+    const byKey = new Map(cluster.nodes('master').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+    const owners = new Set<string>();
+    for (const nodes of cluster.slots) if (nodes?.[0]) owners.add(nodes[0]);
+    if (owners.size === 0) throw new Error('the cluster has no slot table yet');
+    const missing = [...owners].filter((k) => !byKey.has(k));
+    if (missing.length > 0) {
+      cluster.refreshSlotsCache();
+      throw new Error(`no connection to cluster master ${missing.join(', ')}`);
+    }
+    return [...owners].map((k) => byKey.get(k)!);
+  }
+
+  /** maxmemory-policy and persistence of the Redis (every master of a Cluster), judged. */
+  async safety(): Promise<SafetyReport> {
+    return this.guard(async () => {
+      const nodes = this.client instanceof Cluster ? this.masters() : [this.client];
+      const settings = await Promise.all(nodes.map(readSettings));
+      return assessSafety(settings, { allowEviction: this.allowEviction });
     });
   }
 

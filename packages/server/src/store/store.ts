@@ -166,6 +166,11 @@ export interface Store {
   readonly kind: string;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
+  /**
+   * Settings of the store that make it unsafe (fatal) or fragile (warnings): an evicting
+   * maxmemory-policy, no persistence. Stores without such settings (embedded) leave it out.
+   */
+  safety?(): Promise<{ readonly fatal: readonly string[]; readonly warnings: readonly string[] }>;
   close(): Promise<void>;
 
   getUser(userId: string, now: number): Promise<UserRecord | null>;
