@@ -220,7 +220,9 @@ export class MemoryStore implements Store {
         Object.assign(h!, { f: String(f), lu: String(lu), lc: String(lc) });
       }
     } else if (s.kind === 'match') {
-      const current = s.slot === 'active' ? g : pg;
+      // settle.lua: a pending secret activated meanwhile is judged as the active one
+      const slot = s.slot === 'pending' && pg !== s.generation && g === s.generation ? 'active' : s.slot;
+      const current = slot === 'active' ? g : pg;
       if (current === undefined || current !== s.generation) {
         detail = 'factor replaced during verify';
       } else if (h!.ls !== undefined && s.stepAt <= n(h!.ls)) {
@@ -230,7 +232,7 @@ export class MemoryStore implements Store {
         accept();
         Object.assign(h!, { ls: String(s.stepAt), dr: String(s.drift) });
         if (s.drift !== 0) detail = `drift ${s.drift}`;
-        if (s.slot === 'pending') {
+        if (slot === 'pending') {
           Object.assign(h!, { s: h!.ps!, m: h!.pm!, i: h!.pi!, n: h!.pn!, g: pg!, c: h!.pc!, v: String(now) });
           for (const k of PENDING_FIELDS) delete h![k];
           this.users.get(userId)!.expiresAt = 0;

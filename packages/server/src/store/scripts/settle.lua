@@ -53,6 +53,9 @@ elseif kind == 'miss' then
   outcome = 'INVALID_CODE'
 elseif kind == 'match' then
   local slot, generation, step = ARGV[4], ARGV[5], tonumber(ARGV[6])
+  -- a pending secret confirmed meanwhile (a concurrent verify activated it) is the active one now:
+  -- its code is then judged as a code of the active secret (REPLAYED for the same step)
+  if slot == 'pending' and pg ~= generation and g == generation then slot = 'active' end
   local current = g
   if slot == 'pending' then current = pg end
   if not current or current ~= generation then
