@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startRedis, type RedisProcess } from './support/redis.js';
 import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
-import { ENROLL, STATUS, VERIFY, activeUser, codeAt, readyz, stepOf, waitFor, wrong, type VerifyResult } from './support/totp.js';
+import { ENROLL, STATUS, VERIFY, activeUser, codeAt, readyz, stepOf, waitFor, wrong } from './support/totp.js';
 
 const redisUrl = inject('redisUrl');
 
