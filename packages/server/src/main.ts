@@ -54,27 +54,7 @@ async function main(): Promise<void> {
     bodyLimit: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
   });
-  const url = await server.listen(config.port, config.host).catch((err: Error) => {
-    process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
-    process.exit(1);
-  });
-  logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
-
-  const lines = [``, `TOTP service ready at ${url}  (store: ${store.kind})`];
-  if (config.generatedAdminToken) {
-    lines.push(
-      `Admin token (made at start-up, shown once; set TOTP_API_KEYS to choose your own):`,
-      ``,
-      `  ${config.generatedAdminToken}`,
-      ``,
-      `Try it:`,
-      `  curl -s ${url} -H 'content-type: application/json' \\`,
-      `    -H 'authorization: Bearer ${config.generatedAdminToken}' \\`,
-      `    -d '{"query":"mutation { enrollTotp(input: {userId: \\"alice\\"}) { secret otpauthUri } }"}'`,
-    );
-  }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
-
+  // signals are handled before the banner is printed: whoever waits for it may send one at once
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -103,6 +83,28 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const url = await server.listen(config.port, config.host).catch((err: Error) => {
+    process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
+    process.exit(1);
+  });
+  logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
+
+  const lines = [``, `TOTP service ready at ${url}  (store: ${store.kind})`];
+  if (config.generatedAdminToken) {
+    lines.push(
+      `Admin token (made at start-up, shown once; set TOTP_API_KEYS to choose your own):`,
+      ``,
+      `  ${config.generatedAdminToken}`,
+      ``,
+      `Try it:`,
+      `  curl -s ${url} -H 'content-type: application/json' \\`,
+      `    -H 'authorization: Bearer ${config.generatedAdminToken}' \\`,
+      `    -d '{"query":"mutation { enrollTotp(input: {userId: \\"alice\\"}) { secret otpauthUri } }"}'`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
 }
 
 main().catch((err: unknown) => {
