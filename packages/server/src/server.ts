@@ -225,7 +225,17 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     }
   }
 
+  // Once stop() has begun, a request that reaches the handler arrived on a connection the drain
+  // already closed (or is about to): it is refused before it touches the store, so the client
+  // either gets this whole answer or nothing, and never a half-done operation.
+  let draining = false;
   httpServer.on('request', (req, res) => {
+    if (draining) {
+      res.shouldKeepAlive = false;
+      if (res.writable) sendError(res, new HttpError(503, 'SERVICE_UNAVAILABLE', 'the server is shutting down; retry on another instance'));
+      else req.socket.destroy();
+      return;
+    }
     const scope: RequestScope = { reqId: requestIdFrom(req.headers['x-request-id'], randomUUID), outcomes: [], errors: [] };
     requestScope.run(scope, () => void route(req, res, scope));
   });
@@ -254,6 +264,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
         });
       }),
     stop: async () => {
+      draining = true;
       await apollo.stop();
       await qr.close();
     },
