@@ -21,6 +21,11 @@ export interface Config {
   readonly host: string;
   readonly redisUrl: string | null;
   readonly redisClusterNodes: readonly { host: string; port: number }[] | null;
+  /** REDIS_SENTINELS: Sentinels to ask for the current master of REDIS_SENTINEL_MASTER. */
+  readonly redisSentinels: readonly { host: string; port: number }[] | null;
+  readonly redisSentinelMaster: string;
+  /** REDIS_PASSWORD: for Cluster nodes and Sentinel-managed servers (REDIS_URL carries its own). */
+  readonly redisPassword: string | null;
   readonly keyPrefix: string;
   readonly apiKeys: readonly ApiKey[];
   /** Set when TOTP_API_KEYS was unset: the token made at start-up, to be printed once. */
@@ -105,16 +110,16 @@ export function parseApiKeys(spec: string): ApiKey[] {
   });
 }
 
-function parseClusterNodes(spec: string): { host: string; port: number }[] {
+function parseNodes(spec: string, name: string): { host: string; port: number }[] {
   const nodes = spec.split(',').map((s) => s.trim()).filter(Boolean).map((node) => {
     const m = /^(.+):(\d{1,5})$/.exec(node);
     const port = m ? Number(m[2]) : 0;
     if (!m || port < 1 || port > 65535) {
-      throw new ConfigError('REDIS_CLUSTER_NODES', `"${node.slice(0, 80)}" is not host:port`);
+      throw new ConfigError(name, `"${node.slice(0, 80)}" is not host:port`);
     }
     return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
   });
-  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES', 'is set but holds no host:port');
+  if (nodes.length === 0) throw new ConfigError(name, 'is set but holds no host:port');
   return nodes;
 }
 
@@ -129,10 +134,21 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
   }
   const clusterSpec = env.REDIS_CLUSTER_NODES?.trim();
-  const redisClusterNodes = clusterSpec ? parseClusterNodes(clusterSpec) : null;
+  const redisClusterNodes = clusterSpec ? parseNodes(clusterSpec, 'REDIS_CLUSTER_NODES') : null;
   if (redisUrl && redisClusterNodes) {
     throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   }
+  const sentinelSpec = env.REDIS_SENTINELS?.trim();
+  const redisSentinels = sentinelSpec ? parseNodes(sentinelSpec, 'REDIS_SENTINELS') : null;
+  if (redisSentinels && (redisUrl || redisClusterNodes)) {
+    throw new ConfigError('REDIS_SENTINELS', 'set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS');
+  }
+  const redisSentinelMaster = env.REDIS_SENTINEL_MASTER?.trim() || 'mymaster';
+  if (!/^[\w.-]{1,128}$/.test(redisSentinelMaster)) {
+    throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be 1-128 of A-Z a-z 0-9 _ . -');
+  }
+  const redisPassword = env.REDIS_PASSWORD || null;
+  if (redisPassword && redisUrl) throw new ConfigError('REDIS_PASSWORD', 'with REDIS_URL, put the password in the URL instead');
 
   const keyPrefix = env.TOTP_KEY_PREFIX ?? 'totp:';
   if (keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) {
@@ -159,7 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     } catch (err) {
       throw new ConfigError('TOTP_ENCRYPTION_KEYS', `${(err as Error).message} (format kid:base64 of 32 bytes, comma-separated)`);
     }
-  } else if (redisUrl || redisClusterNodes) {
+  } else if (redisUrl || redisClusterNodes || redisSentinels) {
     throw new ConfigError(
       'TOTP_ENCRYPTION_KEYS',
       'is required with Redis (e.g. k1:$(openssl rand -base64 32)); without it stored secrets could not be read after a restart',
@@ -193,6 +209,9 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     redisUrl,
     redisClusterNodes,
+    redisSentinels,
+    redisSentinelMaster,
+    redisPassword,
     keyPrefix,
     apiKeys: Object.freeze(apiKeys),
     generatedAdminToken,

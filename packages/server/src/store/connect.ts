@@ -23,7 +23,7 @@ export const FAIL_FAST: RedisOptions = {
  * (MOVED/ASK during a resharding, TRYAGAIN/CLUSTERDOWN during a failover are retried for about a
  * second, then fail as SERVICE_UNAVAILABLE).
  */
-export function clusterOptions(keyPrefix: string): ClusterOptions {
+export function clusterOptions(keyPrefix: string, password?: string | null): ClusterOptions {
   return {
     keyPrefix,
     enableOfflineQueue: false,
@@ -38,6 +38,7 @@ export function clusterOptions(keyPrefix: string): ClusterOptions {
       connectTimeout: FAIL_FAST.connectTimeout!,
       commandTimeout: FAIL_FAST.commandTimeout!,
       maxRetriesPerRequest: FAIL_FAST.maxRetriesPerRequest!,
+      ...(password ? { password } : {}),
     },
   };
 }
@@ -45,14 +46,29 @@ export function clusterOptions(keyPrefix: string): ClusterOptions {
 /** Make the store the configuration asks for; for Redis, wait until it answers (or give up). */
 export async function connectStore(config: Config, waitMillis = 10_000): Promise<Store> {
   const options = { auditMaxEvents: config.auditMaxEvents, auditUserMaxEvents: config.auditUserMaxEvents };
-  if (!config.redisUrl && !config.redisClusterNodes) return new MemoryStore(options);
+  if (!config.redisUrl && !config.redisClusterNodes && !config.redisSentinels) return new MemoryStore(options);
   const redisOptions = { ...options, allowEviction: config.allowEviction };
 
   let client: Redis | Cluster;
   let target: string;
   if (config.redisClusterNodes) {
     target = config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
-    client = new Cluster([...config.redisClusterNodes], clusterOptions(config.keyPrefix));
+    client = new Cluster([...config.redisClusterNodes], clusterOptions(config.keyPrefix, config.redisPassword));
+  } else if (config.redisSentinels) {
+    target = `the master "${config.redisSentinelMaster}" of Sentinels ${config.redisSentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
+    // ioredis asks the Sentinels for the master, and again after every lost connection, so a
+    // failover is followed by itself; a replica is never written to (role checked on connect)
+    client = new Redis({
+      ...FAIL_FAST,
+      sentinels: [...config.redisSentinels],
+      name: config.redisSentinelMaster,
+      role: 'master',
+      sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+      failoverDetector: true,
+      keyPrefix: config.keyPrefix,
+      lazyConnect: true,
+      ...(config.redisPassword ? { password: config.redisPassword } : {}),
+    });
   } else {
     target = redactUrl(config.redisUrl!);
     client = new Redis(config.redisUrl!, { ...FAIL_FAST, keyPrefix: config.keyPrefix, lazyConnect: true });

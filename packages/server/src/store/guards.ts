@@ -28,7 +28,9 @@ export interface SafetyReport {
 
 /** Read the settings that matter from one node; a refused CONFIG is reported, not thrown. */
 export async function readSettings(node: Redis): Promise<NodeSettings> {
-  const name = `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
+  // behind Sentinels the options name no host: the connected master's address is the one
+  const stream = node.options.sentinels ? node.stream : undefined;
+  const name = stream?.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
   try {
     const flat = (await node.config('GET', 'maxmemory-policy', 'appendonly', 'save')) as string[];
     const map = new Map<string, string>();
