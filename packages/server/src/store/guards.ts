@@ -5,8 +5,8 @@ import type { Redis } from 'ioredis';
  * step is a security hole (a locked attacker gets a fresh budget, a used code works again), so a
  * `maxmemory-policy` that can evict the service's keys stops start-up and fails readiness, unless
  * the operator accepts it (TOTP_ALLOW_EVICTION=true). Every policy but `noeviction` can: the
- * `allkeys-*` ones any key, the `volatile-*` ones every key with a TTL, and pending enrollments,
- * client counters and lockout-bearing records carry TTLs. Persistence off (no AOF, no RDB save
+ * `allkeys-*` ones any key, the `volatile-*` ones every key with a TTL, and pending enrollments
+ * (with their failure counts and lockouts) and client-address counters carry TTLs. Persistence off (no AOF, no RDB save
  * points) is a warning: a restart would forget every lockout and used step.
  */
 export interface NodeSettings {
