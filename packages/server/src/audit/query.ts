@@ -90,7 +90,10 @@ class Cursor {
     private end: string,
     private readonly start: string,
     private batch: number,
-  ) {}
+  ) {
+    // nothing comes before the first possible id (and Redis refuses the exclusive bound "(0-0")
+    if (end === '(0-0') this.exhausted = true;
+  }
 
   get needsFetch(): boolean {
     return this.buffer.length === 0 && !this.exhausted;
