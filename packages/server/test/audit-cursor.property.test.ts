@@ -14,10 +14,12 @@ import { FAIL_FAST } from '../src/store/connect.js';
 import { bucketOf } from '../src/store/keys.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
+import { clusterStore } from './support/cluster.js';
 import { AUDIT_EVENT_TYPES, type AuditEvent, type AuditEventType, type Store } from '../src/store/store.js';
 import { makeHarness, wrongCode } from './contract/harness.js';
 
 const redisUrl = inject('redisUrl');
+const clusterSeeds = inject('redisClusterNodes');
 
 /** A user id in the bucket of `other`, and one in another bucket. */
 function idInBucket(bucket: number, not: string): string {
@@ -90,6 +92,14 @@ function suite(name: string, open: () => Promise<{ store: Store; dispose: () => 
       expect(all.length).toBeGreaterThan(30);
       for (const u of USERS) expect(all.some((e) => e.userId === u)).toBe(true);
       expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
+    });
+
+    it('answers the first possible cursor, 0-0-0, with an empty page (found by the property below)', async () => {
+      for (const q of [{ first: 1, after: '0-0-0' }, { first: 5, after: '0-0-0', userId: USERS[0] }]) {
+        const page = await store.auditEvents(q).catch((err: unknown) => err);
+        if (page instanceof Error) expect(page).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'after' });
+        else expect(page).toMatchObject({ nodes: [], hasNextPage: false });
+      }
     });
 
     it('answers any cursor and filter with the model’s page, or BAD_USER_INPUT on `after`', async () => {
@@ -167,4 +177,9 @@ describe.skipIf(!redisUrl)('on Redis', () => {
     const store = new RedisStore(client, { auditMaxEvents: 100_000, auditUserMaxEvents: 10_000 });
     return { store, dispose: () => store.close() };
   }, 200);
+});
+
+describe.skipIf(!clusterSeeds)('on a Redis Cluster', () => {
+  // 32 bucket streams over 3 masters: one XREVRANGE per stream, never a cross-slot command
+  suite('audit cursors, Redis Cluster store', () => clusterStore(clusterSeeds!, { auditMaxEvents: 100_000, auditUserMaxEvents: 10_000 }), 100);
 });

@@ -1,26 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { Cluster } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
-import { clusterOptions } from '../src/store/connect.js';
 import { userKeys } from '../src/store/keys.js';
-import { RedisStore } from '../src/store/redis-store.js';
 import { storeContract } from './contract/index.js';
 import { APP, makeHarness } from './contract/harness.js';
+import { clusterStore } from './support/cluster.js';
 
 const seeds = inject('redisClusterNodes');
 if (!seeds) console.warn('skipping the Redis Cluster store tests: no redis-server (apt-get install redis-server)');
-
-/** A store on the test cluster with its own key prefix: no FLUSHALL, no interference. */
-export async function clusterStore(spec: string) {
-  const prefix = `c${randomBytes(4).toString('hex')}:`;
-  const nodes = spec.split(',').map((s) => ({ host: s.split(':')[0]!, port: Number(s.split(':')[1]) }));
-  const client = new Cluster(nodes, clusterOptions(prefix));
-  client.on('error', () => {});
-  await client.connect();
-  const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
-  await store.ping();
-  return { store, client, prefix, dispose: () => store.close() };
-}
 
 describe.skipIf(!seeds)('redis cluster store', () => {
   storeContract(() => clusterStore(seeds!));
