@@ -122,3 +122,25 @@ describe.skipIf(!seeds)('a cluster master that dies', () => {
     await waitFor(async () => (await readyz(server)) === 200, 5000);
   });
 });
+
+describe.skipIf(!seeds)('a cluster that requires a password', () => {
+  it('is reached with REDIS_PASSWORD, and refused without it', async () => {
+    const cluster = await startCluster({ masters: 3, password: 'cluster-secret-pw' });
+    try {
+      const env = { REDIS_CLUSTER_NODES: cluster.seeds, TOTP_ENCRYPTION_KEYS: encryptionKey() };
+      const server = await startServer({ env: { ...env, REDIS_PASSWORD: 'cluster-secret-pw' } });
+      try {
+        expect(await readyz(server)).toBe(200);
+        const { secret, step } = await activeUser(server, '{pw}:user');
+        expect(await verify(server, '{pw}:user', codeAt(secret, step))).toBe('REPLAYED');
+        expect(server.stdout()).not.toContain('cluster-secret-pw');
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+      await expect(startServer({ env, timeoutMs: 30_000 })).rejects.toThrow(/exited with 1[\s\S]*cannot reach Redis at 127\.0\.0\.1:\d+/);
+    } finally {
+      await cluster.stop();
+      cluster.cleanup();
+    }
+  });
+});

@@ -23,12 +23,15 @@ export interface ClusterOptions {
   /** cluster-node-timeout, ms: how long until the others declare a silent node failed. */
   readonly nodeTimeoutMs?: number;
   readonly aof?: boolean;
+  /** requirepass (and masterauth) of every node. */
+  readonly password?: string;
 }
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function cli(args: string[], password?: string): { status: number | null; stdout: string; stderr: string } {
   const bin = findTool('redis-cli');
   if (!bin) throw new Error('redis-cli is not on PATH (apt-get install redis-tools)');
-  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 30_000 });
+  const auth = password ? ['-a', password, '--no-auth-warning'] : [];
+  const r = spawnSync(bin, [...auth, ...args], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -37,18 +40,18 @@ async function portPair(): Promise<[number, number]> {
   return [await freePort(), await freePort()];
 }
 
-function clusterState(port: number): string {
-  return /cluster_state:(\w+)/.exec(cli(['-p', String(port), 'cluster', 'info']).stdout)?.[1] ?? 'unknown';
+function clusterState(port: number, password?: string): string {
+  return /cluster_state:(\w+)/.exec(cli(['-p', String(port), 'cluster', 'info'], password).stdout)?.[1] ?? 'unknown';
 }
 
 /** Wait until every running node reports cluster_state:ok. */
-export async function waitClusterOk(ports: readonly number[], timeoutMs = 30_000): Promise<void> {
+export async function waitClusterOk(ports: readonly number[], timeoutMs = 30_000, password?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (ports.every((p) => clusterState(p) === 'ok')) return;
+    if (ports.every((p) => clusterState(p, password) === 'ok')) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`cluster on ports ${ports.join(',')} is not ok after ${timeoutMs} ms: ${ports.map(clusterState).join(',')}`);
+  throw new Error(`cluster on ports ${ports.join(',')} is not ok after ${timeoutMs} ms: ${ports.map((p) => clusterState(p, password)).join(',')}`);
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterProcess> {
@@ -60,13 +63,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterPr
     '--cluster-port', String(bus),
     '--cluster-config-file', 'nodes.conf',
     '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 5000),
+    ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
   ];
   const nodes: RedisProcess[] = [];
   try {
     for (const [port, bus] of pairs) nodes.push(await startRedis({ port, aof: opts.aof ?? false, extraArgs: args(bus) }));
-    const created = cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    const created = cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], opts.password);
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
-    await waitClusterOk(nodes.map((n) => n.port));
+    await waitClusterOk(nodes.map((n) => n.port), 30_000, opts.password);
   } catch (err) {
     await Promise.all(nodes.map((n) => n.stop(true)));
     nodes.forEach((n) => n.cleanup());
@@ -79,7 +83,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterPr
       const old = nodes[i]!;
       const again = await startRedis({ port: old.port, dir: old.dir, aof: opts.aof ?? false, extraArgs: args(pairs[i]![1]) });
       nodes[i] = again;
-      await waitClusterOk(nodes.map((n) => n.port));
+      await waitClusterOk(nodes.map((n) => n.port), 30_000, opts.password);
       return again;
     },
     stop: async () => {

@@ -46,7 +46,8 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const r = cli ? spawnSync(cli, ['-p', String(port), 'ping'], { encoding: 'utf8' }) : null;
-    if (r?.stdout.trim() === 'PONG') return;
+    // a server with requirepass answers NOAUTH: it is up all the same
+    if (r?.stdout.trim() === 'PONG' || /NOAUTH/.test(r?.stdout ?? '')) return;
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
