@@ -24,7 +24,8 @@ describe.skipIf(!seeds)('server on a Redis Cluster', () => {
   let server: ServerProcess;
   beforeAll(async () => {
     server = await startServer({
-      env: { REDIS_CLUSTER_NODES: seeds!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: `ce${randomBytes(3).toString('hex')}:` },
+      // a wide window: codes of an activation's step stay valid across step boundaries
+      env: { REDIS_CLUSTER_NODES: seeds!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: `ce${randomBytes(3).toString('hex')}:`, TOTP_WINDOW: '3' },
     });
   });
   afterAll(async () => {
@@ -58,7 +59,8 @@ describe.skipIf(!seeds)('a cluster master that dies', () => {
   let server: ServerProcess;
   beforeAll(async () => {
     cluster = await startCluster({ masters: 3, aof: true, nodeTimeoutMs: 3000 });
-    server = await startServer({ env: { REDIS_CLUSTER_NODES: cluster.seeds, TOTP_ENCRYPTION_KEYS: encryptionKey() } });
+    // a wide window: the checks after the restart use codes from before the kill
+    server = await startServer({ env: { REDIS_CLUSTER_NODES: cluster.seeds, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_WINDOW: '10' } });
   });
   afterAll(async () => {
     expect(await server.stop()).toBe(0);
