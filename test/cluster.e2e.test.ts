@@ -63,9 +63,12 @@ describe.skipIf(!seeds)('a cluster master that dies', () => {
     server = await startServer({ env: { REDIS_CLUSTER_NODES: cluster.seeds, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_WINDOW: '10' } });
   });
   afterAll(async () => {
-    expect(await server.stop()).toBe(0);
-    await cluster.stop();
-    cluster.cleanup();
+    try {
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await cluster.stop();
+      cluster.cleanup();
+    }
   });
 
   /** The port of the master that owns a user's slot. */

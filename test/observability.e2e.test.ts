@@ -97,8 +97,12 @@ describe.skipIf(!redisUrl)('metrics and logs of a session', () => {
   });
 
   afterAll(async () => {
-    expect(await Promise.all([server.stop(), other.stop()])).toEqual([0, 0]);
-    redis.cleanup();
+    try {
+      expect(await Promise.all([server.stop(), other.stop()])).toEqual([0, 0]);
+    } finally {
+      await redis.stop(true); // already stopped by the session, unless it failed before that
+      redis.cleanup();
+    }
   });
 
   it('counts every outcome, enrollments, revocations, lockouts, latencies and store errors', async () => {

@@ -31,17 +31,21 @@ const percentile = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Ma
 describe.skipIf(!redisUrl)('Redis outages', () => {
   const cleanup: (() => Promise<void>)[] = [];
   afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
+    const failures: unknown[] = [];
+    for (const f of cleanup.splice(0).reverse()) await f().catch((err: unknown) => failures.push(err));
+    if (failures.length > 0) throw failures[0];
   });
 
   async function setup(env: Record<string, string> = {}): Promise<{ redis: RedisProcess; server: ServerProcess; restart: () => Promise<RedisProcess> }> {
     const redis = await startRedis({ aof: true });
     let current = redis;
+    cleanup.push(async () => {
+      await current.stop(true);
+      redis.cleanup();
+    });
     const server = await startServer({ env: { REDIS_URL: redis.url, TOTP_ENCRYPTION_KEYS: encryptionKey(), ...env } });
     cleanup.push(async () => {
       expect(await server.stop()).toBe(0);
-      await current.stop(true);
-      redis.cleanup();
     });
     const restart = async () => (current = await startRedis({ aof: true, port: redis.port, dir: redis.dir }));
     return { redis, server, restart };

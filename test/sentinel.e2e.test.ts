@@ -38,8 +38,9 @@ describe.skipIf(!redisServer)('Redis Sentinel', () => {
       const next = await server.gql<{ verifyTotp: { outcome: string } }>(VERIFY, { userId: 'sentinel-user', code: codeAt(secret, step + 1) }, APP_TOKEN);
       expect(next.data?.verifyTotp.outcome).toBe('ACCEPTED');
     } finally {
-      expect(await server.stop()).toBe(0);
+      const code = await server.stop();
       await s.stop();
+      expect(code).toBe(0);
     }
   });
 
