@@ -5,7 +5,8 @@ import { type Algorithm, MAX_SECRET_BYTES, MIN_SECRET_BYTES, SECRET_BYTES } from
 
 const base32 = new ScureBase32Plugin();
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const BASE32_ALPHABET = /^[A-Z2-7]*$/;
+/** Either case: upper-casing comes after this check, so no other script's letter becomes one of these. */
+const BASE32_ALPHABET = /^[A-Za-z2-7]*$/;
 
 /** A fresh secret from the operating system's CSPRNG, sized for the algorithm (API.md "Secrets"). */
 export function generateSecret(algorithm: Algorithm): Uint8Array {
@@ -25,10 +26,12 @@ export function encodeBase32(bytes: Uint8Array): string {
  */
 export function parseBase32Secret(input: string, argument = 'secret'): Uint8Array {
   if (input.length > 1024) throw new InvalidInputError(argument, `${argument} is too long`);
-  const cleaned = input.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase();
-  if (!BASE32_ALPHABET.test(cleaned)) {
+  const squeezed = input.replace(/[\s-]/g, '').replace(/=+$/, '');
+  // checked before upper-casing: 'ſ', 'ı' and 'ß' upper-case to 'S', 'I' and 'SS'
+  if (!BASE32_ALPHABET.test(squeezed)) {
     throw new InvalidInputError(argument, `${argument} is not base32 (letters A-Z and digits 2-7)`);
   }
+  const cleaned = squeezed.toUpperCase();
   // Lengths 1, 3 and 6 (mod 8) leave bits that no byte string encodes to.
   if ([1, 3, 6].includes(cleaned.length % 8)) {
     throw new InvalidInputError(argument, `${argument} has a length that is not valid base32`);

@@ -126,8 +126,26 @@ describe('parseBase32Secret', () => {
     ['a full-width letter', `${RFC_SECRET_B32.slice(0, -1)}Ａ`],
     ['padding in the middle', `${RFC_SECRET_B32.slice(0, 16)}=${RFC_SECRET_B32.slice(16)}`],
     ['punctuation', `${RFC_SECRET_B32.slice(0, 16)}.${RFC_SECRET_B32.slice(16)}`],
+    // letters of other scripts that upper-case to ASCII base32 letters
+    ['a long s (upper-cases to S)', RFC_SECRET_B32.replace('G', 'ſ')],
+    ['a dotless i (upper-cases to I)', `${RFC_SECRET_B32.slice(0, -1)}ı`],
+    ['a sharp s (upper-cases to SS)', `${RFC_SECRET_B32.slice(0, -2)}ß`],
+    ['a Cyrillic look-alike', RFC_SECRET_B32.replace('Q', 'Ԛ')],
+    ['a lone surrogate', `${RFC_SECRET_B32.slice(0, -1)}\ud800`],
   ])('refuses %s', (_what, input) => {
     expect(expectRefused(input).message).toMatch(/base32/);
+  });
+
+  it('refuses any character outside ASCII that is not a space, wherever it is', () => {
+    const foreign = fc
+      .integer({ min: 0x80, max: 0x10ffff })
+      .map((cp) => String.fromCodePoint(cp))
+      .filter((c) => !/\s/.test(c));
+    fc.assert(
+      fc.property(foreign, fc.nat({ max: RFC_SECRET_B32.length }), (c, at) => {
+        expectRefused(RFC_SECRET_B32.slice(0, at) + c + RFC_SECRET_B32.slice(at));
+      }),
+    );
   });
 
   it.each([25, 27, 30, 33, 35, 38])('refuses %i characters, a length no byte string encodes to', (length) => {
