@@ -5,7 +5,9 @@ import { createHmac, randomBytes } from 'node:crypto';
  * 12 characters of Crockford's base32 (60 random bits) shown as `xxxx-xxxx-xxxx`: digits and
  * lower-case letters without i, l, o and u, so nothing reads as something else aloud or on paper.
  * Input is forgiving the way Crockford's alphabet intends: any case, dashes and spaces ignored,
- * and i, l read as 1 and o as 0.
+ * and i, l read as 1 and o as 0. It is ASCII only: a letter of another script (full-width,
+ * Cyrillic, the Kelvin sign that lower-cases to k) is never read as one of these; such input is
+ * MALFORMED, like a TOTP code in other digits.
  *
  * Only keyed hashes are stored: HMAC-SHA256 under a random per-user recovery key, which is kept
  * sealed with the key ring (so a stolen database alone cannot test guesses offline, and a rekey
@@ -38,10 +40,11 @@ export function generateRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
 /** The canonical form of a typed code (12 alphabet characters), or null when it cannot be one. */
 export function normalizeRecoveryCode(input: string): string | null {
   if (typeof input !== 'string' || input.length > 64) return null;
-  const squeezed = input.replace(/[ \t-]/g, '').toLowerCase();
-  if (squeezed.length !== LENGTH) return null;
+  const squeezed = input.replace(/[ \t-]/g, '');
+  // ASCII letters and digits, checked before lower-casing: that maps the Kelvin sign (U+212A) to k
+  if (!/^[A-Za-z0-9]*$/.test(squeezed) || squeezed.length !== LENGTH) return null;
   let out = '';
-  for (const c of squeezed) {
+  for (const c of squeezed.toLowerCase()) {
     const d = CONFUSABLE[c] ?? c;
     if (!ALPHABET.includes(d)) return null;
     out += d;

@@ -57,7 +57,9 @@ export function recoveryContract(factory: StoreFactory): void {
     it('answers MALFORMED for what cannot be a code, never as a failure', async () => {
       await h.activate('u');
       const { codes } = await h.recovery.generate(APP, 'u');
-      for (const bad of ['', '123456', 'abcd-efgh-jkm', 'abcd-efgh-jkmnp', 'abcd-efgh-jkmu', 'ａｂｃｄ-ｅｆｇｈ-ｊｋｍｎ', `${codes[0]}\n`, 'x'.repeat(10_000)]) {
+      for (const bad of ['', '123456', 'abcd-efgh-jkm', 'abcd-efgh-jkmnp', 'abcd-efgh-jkmu', 'ａｂｃｄ-ｅｆｇｈ-ｊｋｍｎ', `${codes[0]}\n`, 'x'.repeat(10_000),
+        // letters of other scripts, the Kelvin sign (which lower-cases to k) and Cyrillic а, е, р
+        '\u212a'.repeat(12), 'аbcd-еfgh-jkmр', codes.find((c) => /[a-z]/.test(c))!.replace(/[a-z]/, (c) => String.fromCodePoint(0xff41 + c.charCodeAt(0) - 97))]) {
         expect((await h.recovery.verify(APP, 'u', bad)).outcome, JSON.stringify(bad.slice(0, 20))).toBe('MALFORMED');
       }
       expect((await h.service.status('u'))?.failedAttempts).toBe(0);
