@@ -74,9 +74,12 @@ export async function userEvents(url: string, prefix: string, userId: string): P
   }
 }
 
-/** Codes evaluated for a user, as its audit trail shows them: verifies that compared a code. */
-export const evaluated = (events: readonly StreamEvent[]) =>
-  events.filter((e) => e.type === 'VERIFY' && ['ACCEPTED', 'INVALID_CODE', 'REPLAYED'].includes(e.outcome ?? '')).length;
+/**
+ * Codes evaluated for a user, as its audit trail shows them: verifies (and, with
+ * RECOVERY_CODE_USED among `types`, recovery attempts) that compared a code.
+ */
+export const evaluated = (events: readonly StreamEvent[], types: readonly string[] = ['VERIFY']) =>
+  events.filter((e) => types.includes(e.type) && ['ACCEPTED', 'INVALID_CODE', 'REPLAYED'].includes(e.outcome ?? '')).length;
 
 /** The code of a base32 secret at now + offset steps, from oathtool. */
 export function oathCode(oathtool: string, secret: string, offset = 0, opts: { algorithm?: string; digits?: number; period?: number } = {}): string {
