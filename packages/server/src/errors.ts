@@ -1,6 +1,7 @@
 import { ErrorCode, SealError, TotpError } from '@totp-service/core';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { withoutValues } from './graphql-messages.js';
 import { QUERY_TOO_COMPLEX, QueryLimitError } from './limits.js';
 import { StoreUnavailableError } from './store/store.js';
 
@@ -55,11 +56,11 @@ export function makeFormatError(opts: FormatOptions) {
     const limit = queryLimit(error, formatted);
     if (limit) return { message: limit.message, extensions: { code: QUERY_TOO_COMPLEX, limit: limit.limit } };
     // GraphQL's and Apollo's own errors about the request (parse, validation, variables) keep
-    // their codes; only the stack trace goes
+    // their codes; the stack trace goes, and so does any value they quote (a secret sent unquoted)
     const code = formatted.extensions?.code;
     if (original instanceof GraphQLError && typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _drop, ...extensions } = formatted.extensions ?? {};
-      return { ...base, extensions };
+      return { ...base, message: withoutValues(original, code), extensions };
     }
     opts.onInternalError(original);
     return {
