@@ -83,7 +83,11 @@ function upperBound(bucket: number, until: number | undefined, after: Position |
 
 class Cursor {
   private buffer: RawEntry[] = [];
+  private at = 0;
   private exhausted = false;
+  /** The head entry's id, parsed once: the merge compares heads for every entry it takes. */
+  ms = 0;
+  seq = 0;
   constructor(
     readonly ref: StreamRef,
     readonly bucket: number,
@@ -96,7 +100,7 @@ class Cursor {
   }
 
   get needsFetch(): boolean {
-    return this.buffer.length === 0 && !this.exhausted;
+    return this.at >= this.buffer.length && !this.exhausted;
   }
   request() {
     return { ref: this.ref, end: this.end, start: this.start, count: this.batch };
@@ -104,6 +108,7 @@ class Cursor {
   /** Take a batch; entries older than `floor` (trimmed from the bucket's stream) end the stream. */
   receive(entries: RawEntry[], floor: { ms: number; seq: number } | null): void {
     this.buffer = entries;
+    this.at = 0;
     if (entries.length < this.batch) this.exhausted = true;
     const cut = floor ? entries.findIndex((e) => olderThan(e.id, floor)) : -1;
     if (cut >= 0) {
@@ -113,19 +118,24 @@ class Cursor {
     const last = entries.at(-1);
     if (last) this.end = `(${last.id}`;
     this.batch = Math.min(this.batch * 2, 1000);
+    this.parseHead();
   }
   head(): RawEntry | undefined {
-    return this.buffer[0];
+    return this.buffer[this.at];
   }
   take(): RawEntry {
-    return this.buffer.shift()!;
+    const entry = this.buffer[this.at++]!;
+    this.parseHead();
+    return entry;
+  }
+  private parseHead(): void {
+    const head = this.buffer[this.at];
+    if (head) ({ ms: this.ms, seq: this.seq } = parseStreamId(head.id));
   }
 }
 
 function newer(a: Cursor, b: Cursor): boolean {
-  const x = parseStreamId(a.head()!.id);
-  const y = parseStreamId(b.head()!.id);
-  return x.ms !== y.ms ? x.ms > y.ms : x.seq !== y.seq ? x.seq > y.seq : a.bucket > b.bucket;
+  return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.bucket > b.bucket;
 }
 
 /**
@@ -169,10 +179,10 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
     let best: Cursor | undefined;
     for (const c of cursors) if (c.head() && (!best || newer(c, best))) best = c;
     if (!best) break;
-    const event = toAuditEvent(best.bucket, best.take());
+    const entry = best.take();
     scanned += 1;
-    lastScanned = event.id;
-    if (!types || types.has(event.type)) found.push(event);
+    lastScanned = eventId(best.bucket, entry.id);
+    if (!types || types.has(entry.fields.t as AuditEventType)) found.push(toAuditEvent(best.bucket, entry));
     if (scanned >= SCAN_BUDGET && found.length < want) {
       // a sparse filter over a long log: hand back what was found and where to go on from
       return { nodes: found, endCursor: lastScanned, hasNextPage: true };

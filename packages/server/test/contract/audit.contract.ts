@@ -219,5 +219,21 @@ export function auditContract(factory: StoreFactory): void {
       }
       expect((await h.admin.auditEvents({ userId: 'c-1', after: ofC1 })).nodes.map((e) => e.type)).toEqual(['IMPORTED']);
     });
+
+    it('answers a forged cursor at either end of time with a page, never an error', async () => {
+      for (let i = 0; i < 3; i++) await h.seed(`end-${i}`, true);
+      const forge = (position: string, scope = '*') => Buffer.from(JSON.stringify([1, 'audit', scope, position])).toString('base64url');
+      // nothing is older than 0-0 in any bucket (Redis refuses "(0-0" as a bound: it must not be sent)
+      for (const bucket of [0, 5, 31]) {
+        expect(await h.admin.auditEvents({ after: forge(`${bucket}-0-0`) })).toEqual({ nodes: [], pageInfo: { endCursor: forge(`${bucket}-0-0`), hasNextPage: false } });
+      }
+      const own = bucketOf('end-1');
+      const scope = (await h.admin.auditEvents({ userId: 'end-1', first: 1 })).pageInfo.endCursor!;
+      const userScope = (JSON.parse(Buffer.from(scope, 'base64url').toString()) as string[])[2]!;
+      expect((await h.admin.auditEvents({ userId: 'end-1', after: forge(`${own}-0-0`, userScope) })).nodes).toEqual([]);
+      // everything is older than the end of time
+      const latest = forge(`31-${'9'.repeat(15)}-${'9'.repeat(15)}`);
+      expect((await h.admin.auditEvents({ after: latest, first: 10 })).nodes.map((e) => e.userId).sort()).toEqual(['end-0', 'end-1', 'end-2']);
+    });
   });
 }
