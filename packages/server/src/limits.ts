@@ -1,14 +1,16 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type ValidationRule } from 'graphql';
 
 /**
  * Limits on the shape of a GraphQL request, so that no single request can make the server do
  * much work. The checks are graphql-armor's validation rules (aliases, depth, directives, cost;
  * they follow fragment spreads, so aliases hidden in fragments count once per spread) and
  * graphql-js's own token limit, which aborts parsing itself (armor's Apollo token plugin parses a
- * second time and answers 500 on Apollo 5). Each legitimate operation of API.md stays far below
- * every limit: the largest (an enrollment with every field) has about 60 tokens, depth 2.
+ * second time and answers 500 on Apollo 5), plus one rule of our own that armor has no equivalent
+ * for: one scanning field (audit log, listing, rekey) per request. Each legitimate operation of
+ * API.md stays far below every limit: the largest (an enrollment with every field) has about 60
+ * tokens, depth 2.
  *
  * A request over a limit is answered with exactly one GraphQL error, HTTP 400, code
  * QUERY_TOO_COMPLEX (errors.ts), naming the limit; nothing of it is executed.
@@ -29,7 +31,17 @@ export const GRAPHQL_LIMITS = Object.freeze({
   maxCost: 50_000,
   /** Validation errors listed before graphql-js stops validating. */
   maxValidationErrors: 10,
+  /**
+   * Fields of SCANNING_FIELDS per operation. Each walks a log or every user, bounded by a scan
+   * budget per call (audit: 20,000 entries; listing: 10,000 members) but costing little by the
+   * cost rule (`first` in a variable is not seen, and a rare `types` filter returns nothing):
+   * without this, 15 aliases of a sparse audit query cost 15 budgets in one request.
+   */
+  maxScans: 1,
 });
+
+/** Root fields whose work grows with the store, not with what they return. */
+export const SCANNING_FIELDS: ReadonlySet<string> = new Set(['auditEvents', 'totpEnrollments', 'rekeyTotp']);
 
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 
@@ -37,7 +49,7 @@ export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 export class QueryLimitError extends Error {
   override readonly name = 'QueryLimitError';
   constructor(
-    readonly limit: 'aliases' | 'depth' | 'directives' | 'cost',
+    readonly limit: 'aliases' | 'depth' | 'directives' | 'cost' | 'scans',
     message: string,
   ) {
     super(message);
@@ -54,6 +66,41 @@ function reportOnce(limit: QueryLimitError['limit'], reported: WeakSet<Validatio
     reported.add(ctx);
     const message = `Query too complex: ${err.message.replace(/^Syntax Error: /, '')}`;
     ctx.reportError(new GraphQLError(message, { originalError: new QueryLimitError(limit, message) }));
+  };
+}
+
+/**
+ * At most `max` of SCANNING_FIELDS in an operation, counted like aliases: once per fragment spread
+ * (and inline fragment) that reaches one. Only root selections can hold them. A fragment's count
+ * is computed once, so a fan-out of spreads costs nothing to count.
+ */
+function maxScansRule(max: number, onReject: (ctx: ValidationContext, err: GraphQLError) => void): ValidationRule {
+  return (context) => {
+    const memo = new Map<string, number>();
+    const count = (set: SelectionSetNode, inside: ReadonlySet<string>): number => {
+      let n = 0;
+      for (const s of set.selections) {
+        if (s.kind === Kind.FIELD) n += SCANNING_FIELDS.has(s.name.value) ? 1 : 0;
+        else if (s.kind === Kind.INLINE_FRAGMENT) n += count(s.selectionSet, inside);
+        else if (!inside.has(s.name.value)) {
+          // a cycle is NoFragmentCyclesRule's to report
+          const name = s.name.value;
+          const fragment = context.getFragment(name);
+          if (!memo.has(name)) memo.set(name, fragment ? count(fragment.selectionSet, new Set([...inside, name])) : 0);
+          n += memo.get(name)!;
+        }
+        if (n > max) return n;
+      }
+      return n;
+    };
+    return {
+      OperationDefinition(operation) {
+        const n = count(operation.selectionSet, new Set());
+        if (n > max) {
+          onReject(context, new GraphQLError(`at most ${max} of ${[...SCANNING_FIELDS].join(', ')} per request, found more.`));
+        }
+      },
+    };
   };
 }
 
@@ -95,7 +142,7 @@ export function graphqlLimits() {
   return {
     // armor's types name Apollo's CommonJS declarations; the objects are the same at run time
     plugins: [...(armor.plugins as unknown as ApolloServerPlugin<BaseContext>[]), oneLimitError],
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, maxScansRule(GRAPHQL_LIMITS.maxScans, reportOnce('scans', reported))],
     parseOptions: { maxTokens: GRAPHQL_LIMITS.maxTokens },
     validationOptions: { maxErrors: GRAPHQL_LIMITS.maxValidationErrors },
   };

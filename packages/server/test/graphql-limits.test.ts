@@ -90,6 +90,46 @@ describe('GraphQL limits', () => {
     expectLimit(await s.gql(`{ ...F0 } ${frags} fragment F30 on Query { totpStatus(userId: "x") { status } }`), 'cost');
   });
 
+  describe('scans', () => {
+    const scans = [
+      'auditEvents(first: 1, types: [REKEYED]) { pageInfo { hasNextPage } }',
+      'totpEnrollments(first: 1) { pageInfo { hasNextPage } }',
+    ];
+    /** Events recorded by rekeys: none may have run. */
+    const rekeys = async () => (await s.store.auditEvents({ types: ['REKEYED'], first: 100 })).nodes.length;
+
+    it('refuses two scanning fields in one request, however they are written, and runs neither', async () => {
+      const before = await rekeys();
+      for (const doc of [
+        `{ a: ${scans[0]} b: ${scans[0]} }`,
+        `{ ${scans[0]} ${scans[1]} }`,
+        `{ ...F ...F } fragment F on Query { ${scans[1]} }`,
+        `{ ... on Query { ${scans[0]} } ... on Query { a: ${scans[0]} } }`,
+        `{ ...A ...B } fragment A on Query { ${scans[0]} } fragment B on Query { ${scans[1]} }`,
+        'mutation { a: rekeyTotp { rekeyed } b: rekeyTotp { rekeyed } }',
+        'mutation { ...R ...R } fragment R on Mutation { rekeyTotp { rekeyed } }',
+      ]) {
+        const r = await s.gql(doc, {}, ADMIN_TOKEN);
+        expectLimit(r, 'scans');
+        expect(r.json!.errors![0]!.message).toBe('Query too complex: at most 1 of auditEvents, totpEnrollments, rekeyTotp per request, found more.');
+      }
+      expect(await rekeys()).toBe(before);
+    });
+
+    it('runs one scanning field beside other fields, and counts a fragment fan-out without unrolling it', async () => {
+      for (const doc of [`{ ${scans[0]} totpStatus(userId: "x") { status } }`, `{ ...F } fragment F on Query { ${scans[1]} }`, 'mutation { rekeyTotp { rekeyed } }']) {
+        const r = await s.gql(doc, {}, ADMIN_TOKEN);
+        expect(r.status, r.text).toBe(200);
+        expect(r.json!.errors, r.text).toBeUndefined();
+      }
+      // 2^30 spreads of one fragment: refused (by cost) in about the time of any request
+      const frags = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ');
+      const started = performance.now();
+      expect((await s.gql(`{ ...F0 } ${frags} fragment F30 on Query { ${scans[0]} }`, {}, ADMIN_TOKEN)).status).toBe(400);
+      expect(performance.now() - started).toBeLessThan(2000);
+    });
+  });
+
   it('answers one error, the limit, when a request breaks limits and rules at once', async () => {
     const doc = `mutation { ${Array.from({ length: 20 }, (_, i) => `a${i}: noSuchField`).join(' ')} }`;
     expectLimit(await s.gql(doc), 'aliases');
@@ -106,6 +146,11 @@ describe('GraphQL limits', () => {
       [`query($userId: ID!) { totpStatus(userId: $userId) { ${state} } }`, { userId: 'legit' }],
       [`mutation($userId: ID!) { unlockTotp(userId: $userId) { ${state} } }`, { userId: 'legit' }],
       [`mutation($userId: ID!, $reason: String) { revokeTotp(userId: $userId, reason: $reason) { revoked } }`, { userId: 'legit', reason: 'r' }],
+      // the operators' reads, a full page with every field
+      [`query($first: Int, $after: String) { auditEvents(first: $first, after: $after) { nodes { id at type userId actor clientIp outcome detail } pageInfo { endCursor hasNextPage } } }`, { first: 1000 }],
+      [`{ auditEvents(first: 1000, types: [VERIFY, LOCKED]) { nodes { id at type userId actor clientIp outcome detail } pageInfo { endCursor hasNextPage } } }`, {}],
+      [`{ totpEnrollments(first: 1000) { nodes { ${state} } pageInfo { endCursor hasNextPage } } }`, {}],
+      ['mutation { rekeyTotp { rekeyed activeKeyId } }', {}],
       // a dashboard reading many users at once, with aliases up to the cap
       [`query { ${Array.from({ length: GRAPHQL_LIMITS.maxAliases }, (_, i) => `u${i}: totpStatus(userId: "user-${i}") { ${state} }`).join(' ')} }`, {}],
     ];
