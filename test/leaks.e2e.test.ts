@@ -1,6 +1,8 @@
 /**
  * Nothing leaks: a full session against the built server on Redis, at LOG_LEVEL=trace, with
- * known secrets (enrolled and imported), codes, recovery codes and tokens; then every output channel (every response body but the one
+ * known secrets (enrolled and imported), codes, recovery codes and tokens, also sent where they do
+ * not belong (wrong types, unquoted, beside misspelt fields, as cursors, dates and addresses);
+ * then every output channel (every response body but the one
  * enrollment answer that hands the secret out, stdout and stderr, /metrics) and every Redis value
  * under the test's prefix (strings, hashes, zsets, streams: the audit trail included) is searched
  * for each of them, as base32, hex, base64 and base64url, and for the raw secret bytes.
@@ -116,9 +118,31 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
     await call('mutation($s: String!) { importTotp(input: {userId: "dave", secret: $s}) { status } }', { s: importedBase32.toLowerCase() }, ADMIN_TOKEN);
     await call('mutation($s: String!) { importTotp(input: {userId: "dave", secret: $s}) { status } }', { s: importedBase32 }, ADMIN_TOKEN);
     await call('mutation($s: String!) { importTotp(input: {userId: "erin", secret: $s}) { status } }', { s: importedBase32.slice(0, 20) }, ADMIN_TOKEN);
+    // recovery codes written every other way: confusables, full width, as the wrong type, unquoted
+    const spare = recovery[2]!;
+    await call(RECOVER, { u: 'alice@example.com', c: spare.toUpperCase().replaceAll('0', 'O').replaceAll('1', 'L').replaceAll('-', ' ') });
+    await call(RECOVER, { u: 'alice@example.com', c: [...recovery[3]!].map((x) => (x === '-' ? x : String.fromCodePoint(x.codePointAt(0)! + 0xfee0))).join('') });
+    await call(RECOVER, { u: 'alice@example.com', c: [recovery[4]] });
+    await call(`mutation { verifyRecoveryCode(userId: "alice@example.com", code: ${recovery[4]!.replaceAll('-', '_')}) { outcome } }`, {});
+    await call(VERIFY, { u: 'alice@example.com', c: recovery[5] });
+    // secrets and codes where they do not belong: wrong types, unquoted, misspelt fields, hostile forms
+    const IMPORT = 'mutation($i: ImportTotpInput!) { importTotp(input: $i) { status } }';
+    await call(IMPORT, { i: { userId: 'frank', secret: importedBase32, digit: 6 } }, ADMIN_TOKEN);
+    await call(IMPORT, { i: { userId: 'frank', secret: [importedBase32] } }, ADMIN_TOKEN);
+    await call(IMPORT, { i: { userId: 'frank', secret: importedBase32.replace('S', 'ſ') } }, ADMIN_TOKEN);
+    await call(IMPORT, { i: { userId: 'frank', secret: `${importedBase32}!` } }, ADMIN_TOKEN);
+    await call(IMPORT, { i: { userId: 'frank', secret: importedBase32, algorithm: importedBase32 } }, ADMIN_TOKEN);
+    await call(`mutation { importTotp(input: { userId: "frank", secret: ${importedBase32} }) { status } }`, {}, ADMIN_TOKEN);
+    await call(VERIFY, { u: 'alice@example.com', c: Number(guess()) });
+    await call(`mutation { verifyTotp(userId: "alice@example.com", code: ${guess()}) { outcome } }`, {});
+    await call(VERIFY, { u: 'alice@example.com', c: guess(), ip: importedBase32 });
+    await call('query($a: String) { auditEvents(after: $a) { nodes { id } } }', { a: importedBase32 }, ADMIN_TOKEN);
+    await call('query($s: DateTime) { auditEvents(since: $s) { nodes { id } } }', { s: s1 }, ADMIN_TOKEN);
+    await call('query($a: String) { totpEnrollments(after: $a) { nodes { userId } } }', { a: Buffer.from(s1).toString('base64url') }, ADMIN_TOKEN);
     await call('mutation { rekeyTotp { rekeyed } }', {}, ADMIN_TOKEN);
     await call('{ auditEvents(first: 1000) { nodes { id at type userId actor clientIp outcome detail } } }', {}, ADMIN_TOKEN);
     await call('{ totpEnrollments { nodes { userId status recoveryCodesRemaining } } }', {}, ADMIN_TOKEN);
+    await call('{ totpEnrollments(status: ACTIVE, first: 1) { nodes { userId } pageInfo { endCursor } } }', {}, ADMIN_TOKEN);
     expect(secrets).toHaveLength(4);
   });
 
