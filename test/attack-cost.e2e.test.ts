@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { measure, type Cost } from './support/http.js';
-import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
+import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 
 const redisUrl = inject('redisUrl');
 const N = 1000;
@@ -33,6 +33,9 @@ describe.skipIf(!redisUrl)('the cost of rejected requests', () => {
 
   const attacks: [string, string, Record<string, string>, number, string, number?][] = [
     ['16 aliases of verifyTotp', body(`mutation { ${Array.from({ length: 16 }, (_, i) => verify(`a${i}`)).join(' ')} }`), {}, 400, 'QUERY_TOO_COMPLEX'],
+    ['16 aliases of verifyRecoveryCode', body(`mutation { ${Array.from({ length: 16 }, (_, i) => `a${i}: verifyRecoveryCode(userId: "cost-victim", code: "abcd-efgh-jkmn") { outcome }`).join(' ')} }`), {}, 400, 'QUERY_TOO_COMPLEX'],
+    ['2 sparse audit scans (admin)', body(`{ a: auditEvents(first: 1, types: [REKEYED]) { pageInfo { hasNextPage } } b: auditEvents(first: 1, types: [REKEYED]) { pageInfo { hasNextPage } } }`), { authorization: `Bearer ${ADMIN_TOKEN}` }, 400, 'QUERY_TOO_COMPLEX'],
+    ['an import with the secret in a list (type error, value not echoed)', JSON.stringify({ query: 'mutation($i: ImportTotpInput!) { importTotp(input: $i) { status } }', variables: { i: { userId: 'x', secret: ['JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'] } } }), { authorization: `Bearer ${ADMIN_TOKEN}` }, 400, 'BAD_USER_INPUT'],
     ['16 aliases hidden in a fragment spread twice', body(`mutation { ...F ...F } fragment F on Mutation { ${Array.from({ length: 8 }, (_, i) => verify(`a${i}`)).join(' ')} }`), {}, 400, 'QUERY_TOO_COMPLEX'],
     ['500 aliases (over the token limit)', body(`mutation { ${Array.from({ length: 500 }, (_, i) => verify(`a${i}`)).join(' ')} }`), {}, 400, 'QUERY_TOO_COMPLEX'],
     ['depth 9', body('{ __type(name: "Query") { fields { type { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } }'), {}, 400, 'QUERY_TOO_COMPLEX'],
