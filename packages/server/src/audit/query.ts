@@ -151,12 +151,15 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
   const start = q.since === undefined || q.since <= 0 ? '-' : String(q.since);
   const types = q.types && q.types.length > 0 ? new Set(q.types) : null;
   const want = q.first + 1;
+  if (q.userId !== undefined && after && after.bucket !== bucketOf(q.userId)) {
+    throw new InvalidInputError('after', 'after is a cursor of another query');
+  }
+  // asked for only once the query is known to be valid: a promise left behind could reject unheard
   const floorOf: Promise<string | null> = q.userId !== undefined ? source.oldest(bucketOf(q.userId)) : Promise.resolve(null);
 
   let cursors: Cursor[];
   if (q.userId !== undefined) {
     const bucket = bucketOf(q.userId);
-    if (after && after.bucket !== bucket) throw new InvalidInputError('after', 'after is a cursor of another query');
     cursors = [new Cursor({ kind: 'user', userId: q.userId }, bucket, upperBound(bucket, q.until, after), start, Math.min(want, 1000))];
   } else {
     const perBucket = Math.min(Math.ceil((want * 2) / BUCKETS) + 4, 1000);
