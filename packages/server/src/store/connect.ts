@@ -8,9 +8,14 @@ import type { Store } from './store.js';
  * Connection settings that fail fast: no offline queue (a command while Redis is away fails at
  * once instead of waiting in memory), a command timeout, one retry per command. The client keeps
  * reconnecting in the background, so the service recovers when Redis comes back.
+ *
+ * Auto-pipelining: the commands of all requests issued in one tick of the event loop leave in one
+ * socket write (and their replies come back in one read), instead of a system call each. Round
+ * trips per request stay what they are; under load the syscalls per verify drop several-fold.
  */
 export const FAIL_FAST: RedisOptions = {
   enableOfflineQueue: false,
+  enableAutoPipelining: true,
   maxRetriesPerRequest: 1,
   connectTimeout: 2000,
   commandTimeout: 2000,
@@ -27,6 +32,7 @@ export function clusterOptions(keyPrefix: string, password?: string | null): Clu
   return {
     keyPrefix,
     enableOfflineQueue: false,
+    enableAutoPipelining: true,
     enableReadyCheck: true,
     lazyConnect: true,
     maxRedirections: 8,
