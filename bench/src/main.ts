@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: the TOTP service under load, on a real Redis and on the embedded store, with the
+ * built server as a process. Prints a table, writes the same figures as JSON, and exits non-zero
+ * when something did not work (a valid code not ACCEPTED, an HTTP error, a crashed process),
+ * never because of a figure: the targets are reported, not enforced.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { buildKeyUri, encodeBase32, generateSecret, renderQr } from '@totp-service/core';
+import { cliColdStarts, type ColdStart } from './cli.js';
+import { parseOptions } from './options.js';
+import { ROOT, startRedis, startServer, workDirectory, type RedisProcess, type ServerProcess } from './processes.js';
+import { summarise, type ProfileSummary } from './profile.js';
+import { render } from './report.js';
+import { progress, runStore, type StoreFigures } from './scenarios.js';
+import { summariseCost, summariseMemory, summariseStore, targets } from './summary.js';
+
+async function qrMillis(count: number): Promise<number> {
+  const uri = buildKeyUri({ secret: encodeBase32(generateSecret('SHA1')), issuer: 'TOTP Service', accountName: 'bench@example.com', algorithm: 'SHA1', digits: 6, period: 30 });
+  await renderQr(uri);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) await renderQr(uri);
+  return Math.round(Number(process.hrtime.bigint() - started) / 1e4 / count) / 100;
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2), join(ROOT, 'bench/results/latest.json'));
+  const work = workDirectory();
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const loadBefore = loadavg();
+  const token = randomBytes(24).toString('hex');
+  const env = {
+    TOTP_API_KEYS: `bench:app:${token}`,
+    TOTP_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    // wrong codes by the thousand, and many verifies per client address: raised for the run
+    TOTP_MAX_FAILURES: '1000000',
+    TOTP_CLIENT_LIMIT: '1000000000',
+  };
+  let redis: RedisProcess | undefined;
+  let server: ServerProcess | undefined;
+  let redisFigures: StoreFigures | undefined;
+  let embeddedFigures: StoreFigures | undefined;
+  let profile: Record<string, ProfileSummary> | null = null;
+  let cli: ColdStart[] = [];
+  let qr = NaN;
+  let redisVersion = '?';
+  const stopServer = async (label: string) => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    if (!s.alive()) problems.push(`${label}: the server process died during the run:\n${s.stderr().slice(-2000)}`);
+    const code = await s.stop();
+    if (code !== 0) problems.push(`${label}: the server exited with ${code} on SIGTERM:\n${s.stderr().slice(-2000)}`);
+  };
+  const onSignal = () => {
+    void server?.stop();
+    void redis?.stop();
+    work.remove();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    redis = await startRedis(work.path);
+    redisVersion = redis.version;
+    const profDir = opts.profile ? join(work.path, 'profile') : undefined;
+    server = await startServer(work.path, { env: { ...env, REDIS_URL: redis.url }, ...(profDir ? { cpuProfDir: profDir } : {}) });
+    redisFigures = await runStore(opts, { server, token, redis, keyPrefix: 'totp:' }, problems, 'Redis');
+    await stopServer('Redis');
+    if (profDir) {
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) problems.push('no CPU profile was written');
+      else profile = Object.fromEntries((['valid', 'wrong', 'ceiling'] as const).map((k) => [`${k} loads`, summarise(join(profDir, file), redisFigures!.windows[k])]));
+    }
+    await redis.stop();
+    redis = undefined;
+
+    if (opts.embedded) {
+      server = await startServer(work.path, { env });
+      embeddedFigures = await runStore(opts, { server, token, keyPrefix: '' }, problems, 'embedded');
+      await stopServer('embedded');
+    }
+    progress('timing QR rendering and the CLI');
+    qr = await qrMillis(opts.quick ? 10 : 50);
+    cli = cliColdStarts(opts.cliRuns);
+  } catch (err) {
+    problems.push(`the benchmark failed: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    await server?.stop();
+    await redis?.stop();
+    work.remove();
+  }
+  if (!redisFigures) {
+    for (const p of problems) console.error(`PROBLEM: ${p}`);
+    return 1;
+  }
+
+  const redisSummary = summariseStore(redisFigures);
+  const embedded = embeddedFigures ? summariseStore(embeddedFigures) : null;
+  const memory = summariseMemory(redisFigures, opts.users);
+  const validCost = summariseCost(redisFigures, 'valid');
+  const wrongCost = summariseCost(redisFigures, 'wrong');
+  const checks = targets(redisSummary, validCost, wrongCost, memory, cli);
+  const exhausted = redisFigures.runs.filter((r) => r.valid.exhausted).map((r) => `${r.valid.seconds} s`);
+  if (exhausted.length) notes.push(`valid-code runs that ran out of users with a fresh step (ended early): ${exhausted.join(', ')}; enroll more users (--users) for longer runs`);
+  const loadAfter = loadavg();
+  const machine =
+    `machine: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, Redis ${redisVersion}; ` +
+    `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`;
+  const title =
+    `TOTP service benchmark${opts.quick ? ' (--quick: a smoke run, its numbers mean little)' : ''}: ${opts.users} users per store, ` +
+    `${opts.connections} connections, ${opts.runs} run(s) of ${opts.seconds} s per load${opts.profile ? ', server under --cpu-prof (slower)' : ''}`;
+  const report = { title, machine, redis: redisSummary, embedded, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, notes, problems };
+  console.log(render(report));
+
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(
+    opts.out,
+    `${JSON.stringify({ when: new Date().toISOString(), options: opts, ...report, raw: { redis: redisFigures, embedded: embeddedFigures ?? null } }, null, 2)}\n`,
+  );
+  console.log(`\nwritten: ${opts.out}`);
+  return problems.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

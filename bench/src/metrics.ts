@@ -1,0 +1,45 @@
+/**
+ * The server's own count, from GET /metrics: verifies by outcome and store operations by name.
+ * Each store operation of the Redis store is one round trip (reserve sends the client-address
+ * script alongside the user's, in the same round trip), so store operations per verify are the
+ * round trips per verify as the client sees them.
+ */
+export type Scrape = Map<string, number>;
+
+export async function scrape(base: string): Promise<Scrape> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out: Scrape = new Map();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** Sum of the series of `name` whose labels contain every `labels` pair. */
+export function sum(s: Scrape, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const [key, value] of s) {
+    if (key !== name && !key.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => key.includes(`${k}="${v}"`))) total += value;
+  }
+  return total;
+}
+
+export interface ServerCount {
+  readonly verifies: number;
+  readonly storeOps: Record<string, number>;
+}
+
+/** Verifies the server finished between two scrapes, and its store operations per verify. */
+export function serverCount(before: Scrape, after: Scrape): ServerCount {
+  const d = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
+  const verifies = d('totp_verify_total', { kind: 'totp' });
+  const storeOps: Record<string, number> = {};
+  for (const op of ['reserve', 'settle', 'getUser', 'enroll']) {
+    const n = d('totp_store_duration_seconds_count', { op });
+    if (n > 0) storeOps[op] = Math.round((n / Math.max(1, verifies)) * 1000) / 1000;
+  }
+  return { verifies, storeOps };
+}

@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+
+export interface Options {
+  readonly quick: boolean;
+  /** Users enrolled and activated per store. */
+  readonly users: number;
+  readonly connections: number;
+  /** Length of each measured load run, seconds. */
+  readonly seconds: number;
+  /** Runs of each load (ceiling, valid verifies, wrong verifies), interleaved; figures are medians. */
+  readonly runs: number;
+  /** Unmeasured load before the runs, seconds. */
+  readonly warmup: number;
+  /** Sequential verifies of the round-trip and MONITOR probes. */
+  readonly probe: number;
+  readonly cliRuns: number;
+  readonly embedded: boolean;
+  /** Profile the Redis-backed server (node --cpu-prof) and summarise the verify runs. */
+  readonly profile: boolean;
+  readonly out: string;
+}
+
+const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [--seconds S] [--runs N]
+                        [--no-embedded] [--profile] [--out FILE]
+
+  --quick         a smoke run in seconds (300 users, 1 run of 2 s); CI runs it, its numbers mean little
+  --users N       users enrolled and activated on each store (default 10000)
+  --connections N concurrent connections of the load runs (default 64)
+  --seconds S     length of each load run (default 10)
+  --runs N        runs of each load; figures are medians (default 3)
+  --no-embedded   skip the embedded store
+  --profile       run the Redis-backed server under node --cpu-prof and print where verify time goes
+  --out FILE      where the JSON goes (default bench/results/latest.json)`;
+
+export function parseOptions(argv: readonly string[], defaultOut: string): Options {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      users: { type: 'string' },
+      connections: { type: 'string' },
+      seconds: { type: 'string' },
+      runs: { type: 'string' },
+      'no-embedded': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick!;
+  const num = (v: string | undefined, dflt: number, name: string, min = 1) => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number of at least ${min}\n${USAGE}`);
+    return n;
+  };
+  const connections = Math.trunc(num(values.connections, 64, 'connections'));
+  return {
+    quick,
+    users: Math.max(connections, Math.trunc(num(values.users, quick ? 300 : 10_000, 'users'))),
+    connections,
+    seconds: num(values.seconds, quick ? 2 : 10, 'seconds', 0.5),
+    runs: Math.trunc(num(values.runs, quick ? 1 : 3, 'runs')),
+    warmup: quick ? 0.5 : 3,
+    probe: quick ? 30 : 200,
+    cliRuns: quick ? 3 : 7,
+    embedded: !values['no-embedded'],
+    profile: values.profile!,
+    out: values.out ?? defaultOut,
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The printed table. Every figure in it is also in the JSON (bench/results/latest.json).
+ */
+import type { ColdStart } from './cli.js';
+import type { ProfileSummary } from './profile.js';
+import type { CostSummary, LoadSummary, MemorySummary, StoreSummary, TargetCheck } from './summary.js';
+
+export interface Report {
+  readonly title: string;
+  readonly machine: string;
+  readonly redis: StoreSummary;
+  readonly embedded: StoreSummary | null;
+  readonly qrMillis: number;
+  readonly validCost: CostSummary | null;
+  readonly wrongCost: CostSummary | null;
+  readonly memory: MemorySummary | null;
+  readonly cli: readonly ColdStart[];
+  readonly targets: readonly TargetCheck[];
+  readonly profile: Record<string, ProfileSummary> | null;
+  readonly notes: readonly string[];
+  readonly problems: readonly string[];
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? pad(c, widths[i]!) : lpad(c, widths[i]!))).join('   ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const loadCells = (l: LoadSummary | undefined): string[] => (l ? [String(l.perSecond), l.p50.toFixed(2), l.p99.toFixed(2)] : ['', '', '']);
+const fmt = (o: Record<string, number>) =>
+  Object.entries(o)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+
+export function render(r: Report): string {
+  const out: string[] = [r.title, r.machine, ''];
+  const e = r.embedded;
+  out.push(
+    table(
+      ['load (median of runs)', 'Redis req/s', 'p50 ms', 'p99 ms', 'embedded req/s', 'p50 ms', 'p99 ms'],
+      [
+        ['{ __typename } (the ceiling)', ...loadCells(r.redis.ceiling), ...loadCells(e?.ceiling)],
+        ['verifyTotp, valid codes', ...loadCells(r.redis.valid), ...loadCells(e?.valid)],
+        ['verifyTotp, wrong codes', ...loadCells(r.redis.wrong), ...loadCells(e?.wrong)],
+        ['verify ÷ ceiling, valid / wrong', `${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', e ? `${e.validRatio} / ${e.wrongRatio}` : '', '', ''],
+        ['enrollTotp (renders a QR)', ...loadCells(r.redis.enroll), ...loadCells(e?.enroll)],
+        ['first verify (activation)', ...loadCells(r.redis.activate), ...loadCells(e?.activate)],
+      ],
+    ),
+    `QR code render (PNG + SVG, one thread, in the benchmark process): ${r.qrMillis} ms`,
+    '',
+  );
+  if (r.validCost && r.wrongCost) {
+    const v = r.validCost;
+    const w = r.wrongCost;
+    out.push(
+      table(
+        ['Redis per verify', 'valid', 'wrong'],
+        [
+          ['round trips (store operations, the server\'s count)', String(v.roundTrips), String(w.roundTrips)],
+          ['commands sent (INFO commandstats)', String(v.sent), String(w.sent)],
+          ['commands run inside scripts', String(v.inScripts), String(w.inScripts)],
+          ['Redis time in commands, µs', String(v.redisMicros), String(w.redisMicros)],
+          ['Redis process CPU, µs', String(v.redisCpuMicros), String(w.redisCpuMicros)],
+          ['one at a time: socket reads / reply writes', `${v.probeReads} / ${v.probeWrites}`, `${w.probeReads} / ${w.probeWrites}`],
+        ],
+      ),
+      `MONITOR, valid verify: sent ${fmt(v.monitorSent)}; in scripts ${fmt(v.monitorInScripts)}`,
+      `MONITOR, wrong verify: sent ${fmt(w.monitorSent)}; in scripts ${fmt(w.monitorInScripts)}`,
+      '',
+    );
+  }
+  if (r.memory) {
+    const m = r.memory;
+    const kinds = Object.entries(m.perActiveByKind).sort((a, b) => b[1] - a[1]);
+    out.push(
+      table(
+        ['Redis memory (INFO used_memory delta)', 'bytes'],
+        [
+          ['per pending enrollment', String(m.perPending)],
+          ['per active user', String(m.perActive)],
+          ['  state (user hash, indexes)', String(m.perActiveState)],
+          ['  audit trail (its first 3 events, 2 streams)', String(m.perActiveAudit)],
+          ['  keyspace overhead (no key holds it)', String(m.perActiveOverhead)],
+          ...kinds.map(([k, b]) => [`    ${k}`, String(b)]),
+        ],
+      ),
+      '',
+    );
+  }
+  out.push(table(['admin CLI cold start', 'median s', 'runs'], r.cli.map((c) => [c.command, c.median.toFixed(3), c.runs.join(' ')])), '');
+  if (r.profile) {
+    for (const [name, p] of Object.entries(r.profile)) {
+      out.push(
+        `server CPU profile, ${name} (${p.busyMs} ms busy, ${p.idleMs} ms idle), self time:`,
+        table(['function', 'where', 'self %'], p.functions.map((f) => [f.name, f.where, f.selfPercent.toFixed(1)])),
+        `by package: ${p.packages.map((x) => `${x.name} ${x.selfPercent}%`).join(', ')}`,
+        '',
+      );
+    }
+  }
+  out.push(table(['target', 'value', 'target', ''], r.targets.map((t) => [t.name, String(t.value), t.target, t.met ? 'met' : 'MISSED'])), '');
+  for (const n of r.notes) out.push(`note: ${n}`);
+  for (const p of r.problems) out.push(`PROBLEM: ${p}`);
+  return out.join('\n');
+}

@@ -1,0 +1,192 @@
+/**
+ * One store's share of the benchmark, the same workload on Redis and on the embedded store:
+ * enroll and activate the users, then interleaved runs of the ceiling ({ __typename }), valid
+ * verifies and wrong verifies; on Redis also the memory, the command counts and the probes.
+ */
+import { runLoad, type LoadResult, type Shot } from './load.js';
+import { scrape, serverCount, type ServerCount } from './metrics.js';
+import type { Options } from './options.js';
+import type { RedisProcess, ServerProcess } from './processes.js';
+import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
+import { Population, Tally } from './users.js';
+import type { Window } from './profile.js';
+
+export interface Figures {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly exhausted: boolean;
+  readonly outcomes: Record<string, number>;
+}
+
+export interface RunFigures {
+  readonly ceiling: Figures;
+  readonly valid: Figures;
+  readonly wrong: Figures;
+  /** Redis only: per verify, over this run's valid and wrong loads. */
+  readonly validCost?: CommandCost & ServerCount;
+  readonly wrongCost?: CommandCost & ServerCount;
+}
+
+export interface MemoryFigures {
+  readonly baseline: number;
+  readonly baselineByKind: readonly KindUsage[];
+  readonly afterEnroll: number;
+  readonly afterActivate: number;
+  readonly pendingByKind: readonly KindUsage[];
+  readonly activeByKind: readonly KindUsage[];
+}
+
+export interface Probe {
+  readonly kind: 'valid' | 'wrong';
+  readonly cost: CommandCost & ServerCount;
+  readonly monitor: MonitorSample;
+}
+
+export interface StoreFigures {
+  readonly enroll: Figures;
+  readonly activate: Figures;
+  readonly runs: readonly RunFigures[];
+  readonly memory?: MemoryFigures;
+  readonly probes?: readonly Probe[];
+  /** hrtime µs windows of each load kind, for the profile. */
+  readonly windows: Record<'ceiling' | 'valid' | 'wrong', Window[]>;
+}
+
+export interface Target {
+  readonly server: ServerProcess;
+  readonly token: string;
+  readonly redis?: RedisProcess;
+  readonly keyPrefix: string;
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/** Outcome counts → problems (anything other than `expected`, any HTTP error). */
+function check(name: string, res: LoadResult, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
+  const bad = tally.unexpected(expected);
+  if (bad.length) problems.push(`${name}: expected only ${expected}, got ${bad.join(', ')}`);
+  if (res.non2xx || res.errors || res.timeouts) problems.push(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
+  if (res.requests === 0) problems.push(`${name}: no request was answered`);
+  if (res.exhausted && !allowExhausted) problems.push(`${name}: ran out of users to send`);
+  return {
+    requests: res.requests,
+    seconds: r2(res.seconds),
+    perSecond: Math.round(res.perSecond),
+    p50: r2(res.p50),
+    p90: r2(res.p90),
+    p99: r2(res.p99),
+    max: r2(res.max),
+    exhausted: res.exhausted,
+    outcomes: Object.fromEntries(tally.counts),
+  };
+}
+
+const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+export async function runStore(opts: Options, t: Target, problems: string[], label: string): Promise<StoreFigures> {
+  const { server, token, redis } = t;
+  const load = (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot }) =>
+    runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
+  const windows: StoreFigures['windows'] = { ceiling: [], valid: [], wrong: [] };
+
+  // warm the process (JIT, scripts loaded into Redis) with users of their own, before any baseline
+  // (they are also the users of the probes: each has two fresh steps left by then)
+  const warm = new Population(Math.max(opts.connections, opts.probe));
+  await load(warm.enrollSupply(new Tally()), { amount: warm.users.length });
+  await load(warm.validSupply(new Tally(), false), { amount: warm.users.length });
+  await load(warm.ceilingSupply(new Tally()), { seconds: opts.warmup });
+
+  const pop = new Population(opts.users);
+  const baseline = redis ? await usedMemory(redis.admin) : 0;
+  const baselineByKind = redis ? await memoryByKind(redis.admin, t.keyPrefix) : [];
+  progress(`${label}: enrolling ${opts.users} users`);
+  let tally = new Tally();
+  const enroll = check(`${label} enrollTotp`, await load(pop.enrollSupply(tally), { amount: opts.users }), tally, 'ENROLLED', problems);
+  const afterEnroll = redis ? await usedMemory(redis.admin) : 0;
+  const pendingByKind = redis ? await memoryByKind(redis.admin, t.keyPrefix) : [];
+
+  progress(`${label}: activating them`);
+  tally = new Tally();
+  const activated = await load(pop.validSupply(tally, false), { amount: opts.users });
+  const activate = check(`${label} activation`, activated, tally, 'ACCEPTED', problems);
+  if (tally.activated !== opts.users) problems.push(`${label} activation: ${tally.activated} of ${opts.users} answered activated: true`);
+  const afterActivate = redis ? await usedMemory(redis.admin) : 0;
+  const activeByKind = redis ? await memoryByKind(redis.admin, t.keyPrefix) : [];
+
+  await load(pop.wrongSupply(new Tally()), { seconds: opts.warmup });
+
+  const runs: RunFigures[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    progress(`${label}: run ${i + 1} of ${opts.runs}`);
+    let from = nowMicros();
+    tally = new Tally();
+    const ceiling = check(`${label} ceiling`, await load(pop.ceilingSupply(tally), { seconds: opts.seconds }), tally, 'OK', problems);
+    windows.ceiling.push({ from, to: nowMicros() });
+
+    const measured = async (kind: 'valid' | 'wrong') => {
+      const before = redis ? await Promise.all([snapshot(redis.admin), scrape(server.base)] as const) : null;
+      from = nowMicros();
+      const tl = new Tally();
+      const res =
+        kind === 'valid'
+          ? await load(pop.validSupply(tl, true), { seconds: opts.seconds, filler: pop.wrongSupply(new Tally()) })
+          : await load(pop.wrongSupply(tl), { seconds: opts.seconds });
+      windows[kind].push({ from, to: nowMicros() });
+      pop.settle();
+      const expected = kind === 'valid' ? 'ACCEPTED' : 'INVALID_CODE';
+      const figures = check(`${label} ${kind} verifies`, res, tl, expected, problems, kind === 'valid');
+      if (!before) return { figures };
+      const after = await Promise.all([snapshot(redis!.admin), scrape(server.base)] as const);
+      const count = serverCount(before[1], after[1]);
+      return { figures, cost: { ...commandCost(before[0], after[0], count.verifies), ...count } };
+    };
+    const valid = await measured('valid');
+    const wrong = await measured('wrong');
+    runs.push({
+      ceiling,
+      valid: valid.figures,
+      wrong: wrong.figures,
+      ...(valid.cost ? { validCost: valid.cost } : {}),
+      ...(wrong.cost ? { wrongCost: wrong.cost } : {}),
+    });
+  }
+
+  const probes: Probe[] = [];
+  if (redis) {
+    progress(`${label}: probing round trips and commands (one verify at a time)`);
+    for (const kind of ['valid', 'wrong'] as const) {
+      const probeTally = new Tally();
+      const supply = () => (kind === 'valid' ? warm.validSupply(probeTally, true) : pop.wrongSupply(probeTally));
+      const filler = pop.wrongSupply(new Tally());
+      const before = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
+      await load(supply(), { amount: opts.probe, connections: 1, filler });
+      const after = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
+      const count = serverCount(before[1], after[1]);
+      const monitor = await monitorSample(redis.admin, opts.probe, async () => {
+        await load(supply(), { amount: opts.probe, connections: 1, filler });
+      });
+      warm.settle();
+      const bad = probeTally.unexpected(kind === 'valid' ? 'ACCEPTED' : 'INVALID_CODE');
+      if (bad.length || probeTally.total() !== 2 * opts.probe) {
+        problems.push(`${label} ${kind} probe: ${probeTally.total()} of ${2 * opts.probe} answered as expected; also ${bad.join(', ') || 'nothing else'}`);
+      }
+      probes.push({ kind, cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
+    }
+  }
+  return {
+    enroll,
+    activate,
+    runs,
+    ...(redis ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind }, probes } : {}),
+    windows,
+  };
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}

@@ -1,0 +1,150 @@
+/**
+ * From the raw figures of each store to the numbers that are compared with the targets: medians
+ * over the runs, ratios to the ceiling, per-user memory by kind, Redis cost per verify.
+ */
+import { median } from './cli.js';
+import type { ColdStart } from './cli.js';
+import { AUDIT_KINDS, round, type KindUsage } from './redis-stats.js';
+import type { Figures, StoreFigures } from './scenarios.js';
+
+export interface LoadSummary {
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+export interface StoreSummary {
+  readonly ceiling: LoadSummary;
+  readonly valid: LoadSummary;
+  readonly wrong: LoadSummary;
+  /** Median over runs of (verifies/s ÷ ceiling/s) of the same run. */
+  readonly validRatio: number;
+  readonly wrongRatio: number;
+  readonly enroll: LoadSummary;
+  readonly activate: LoadSummary;
+}
+
+export interface MemorySummary {
+  readonly perPending: number;
+  readonly perActive: number;
+  /** Bytes per active user by key kind (MEMORY USAGE deltas), and what no key accounts for. */
+  readonly perActiveByKind: Record<string, number>;
+  readonly perPendingByKind: Record<string, number>;
+  readonly perActiveState: number;
+  readonly perActiveAudit: number;
+  readonly perActiveOverhead: number;
+}
+
+export interface CostSummary {
+  /** The client's count: store operations (one round trip each) per verify. */
+  readonly roundTrips: number;
+  readonly sent: number;
+  readonly inScripts: number;
+  readonly redisMicros: number;
+  readonly redisCpuMicros: number;
+  /** Sequential probe: Redis socket reads / reply writes per verify. */
+  readonly probeReads: number;
+  readonly probeWrites: number;
+  readonly monitorSent: Record<string, number>;
+  readonly monitorInScripts: Record<string, number>;
+}
+
+const loadSummary = (fs: readonly Figures[]): LoadSummary => ({
+  perSecond: Math.round(median(fs.map((f) => f.perSecond))),
+  p50: round(median(fs.map((f) => f.p50)), 2),
+  p99: round(median(fs.map((f) => f.p99)), 2),
+});
+
+export function summariseStore(s: StoreFigures): StoreSummary {
+  return {
+    ceiling: loadSummary(s.runs.map((r) => r.ceiling)),
+    valid: loadSummary(s.runs.map((r) => r.valid)),
+    wrong: loadSummary(s.runs.map((r) => r.wrong)),
+    validRatio: round(median(s.runs.map((r) => r.valid.perSecond / r.ceiling.perSecond)), 3),
+    wrongRatio: round(median(s.runs.map((r) => r.wrong.perSecond / r.ceiling.perSecond)), 3),
+    enroll: loadSummary([s.enroll]),
+    activate: loadSummary([s.activate]),
+  };
+}
+
+function byKind(now: readonly KindUsage[], base: readonly KindUsage[], users: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of now) {
+    const before = base.find((b) => b.kind === k.kind)?.bytes ?? 0;
+    const per = round((k.bytes - before) / users, 1);
+    if (per !== 0) out[k.kind] = per;
+  }
+  return out;
+}
+
+export function summariseMemory(s: StoreFigures, users: number): MemorySummary | null {
+  const m = s.memory;
+  if (!m) return null;
+  const perActiveByKind = byKind(m.activeByKind, m.baselineByKind, users);
+  const perPendingByKind = byKind(m.pendingByKind, m.baselineByKind, users);
+  const perActive = round((m.afterActivate - m.baseline) / users, 1);
+  let state = 0;
+  let audit = 0;
+  for (const [kind, bytes] of Object.entries(perActiveByKind)) {
+    if (AUDIT_KINDS.has(kind)) audit += bytes;
+    else state += bytes;
+  }
+  return {
+    perPending: round((m.afterEnroll - m.baseline) / users, 1),
+    perActive,
+    perActiveByKind,
+    perPendingByKind,
+    perActiveState: round(state, 1),
+    perActiveAudit: round(audit, 1),
+    perActiveOverhead: round(perActive - state - audit, 1),
+  };
+}
+
+export function summariseCost(s: StoreFigures, kind: 'valid' | 'wrong'): CostSummary | null {
+  const costs = s.runs.map((r) => (kind === 'valid' ? r.validCost : r.wrongCost)).filter((c) => c !== undefined);
+  const probe = s.probes?.find((p) => p.kind === kind);
+  if (costs.length === 0 || !probe) return null;
+  const med = (f: (c: (typeof costs)[number]) => number) => round(median(costs.map(f)), 3);
+  return {
+    roundTrips: med((c) => (c.storeOps.reserve ?? 0) + (c.storeOps.settle ?? 0)),
+    sent: med((c) => c.sentPerVerify),
+    inScripts: med((c) => c.inScriptsPerVerify),
+    redisMicros: med((c) => c.redisMicrosPerVerify),
+    redisCpuMicros: med((c) => c.redisCpuMicrosPerVerify),
+    probeReads: probe.cost.readsPerVerify,
+    probeWrites: probe.cost.writesPerVerify,
+    monitorSent: probe.monitor.sent,
+    monitorInScripts: probe.monitor.inScripts,
+  };
+}
+
+export interface TargetCheck {
+  readonly name: string;
+  readonly value: number;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+export function targets(
+  redis: StoreSummary,
+  valid: CostSummary | null,
+  wrong: CostSummary | null,
+  memory: MemorySummary | null,
+  cli: readonly ColdStart[],
+): TargetCheck[] {
+  const t = (name: string, value: number, target: string, met: boolean): TargetCheck => ({ name, value, target, met });
+  const checks = [
+    t('verify ÷ ceiling (valid codes)', redis.validRatio, '≥ 0.8', redis.validRatio >= 0.8),
+    t('verify ÷ ceiling (wrong codes)', redis.wrongRatio, '≥ 0.8', redis.wrongRatio >= 0.8),
+    t('p99 verify, valid codes (ms)', redis.valid.p99, '≤ 20', redis.valid.p99 <= 20),
+    t('p99 verify, wrong codes (ms)', redis.wrong.p99, '≤ 20', redis.wrong.p99 <= 20),
+  ];
+  for (const [label, c] of [['valid', valid], ['wrong', wrong]] as const) {
+    if (!c) continue;
+    checks.push(t(`Redis round trips per verify (${label})`, c.roundTrips, '≤ 2', c.roundTrips <= 2));
+    checks.push(t(`Redis commands sent per verify (${label})`, c.sent, '≤ 3', c.sent <= 3));
+  }
+  if (memory) checks.push(t('Redis bytes per active user', memory.perActive, '≤ 300', memory.perActive <= 300));
+  for (const c of cli) checks.push(t(`${c.command} cold start (s)`, c.median, '≤ 0.3', c.median <= 0.3));
+  return checks;
+}

@@ -1,0 +1,180 @@
+/**
+ * The benchmark's users and the codes it sends for them. Codes are computed with the core's
+ * codeAtStep from the secrets that enrollTotp returned, exactly as an authenticator app would.
+ *
+ * Valid codes are a scarce supply: with TOTP_WINDOW=1 and a learned drift of at most one step,
+ * the server accepts for a user only steps later than the last accepted one and inside
+ * [now + drift - 1, now + drift + 1]. So a user offers about two fresh steps at once and one more
+ * every period (30 s). The supply below mirrors the server's state per user (last accepted step,
+ * drift as answered by `driftSteps`) and only hands out a step that stays valid even if a step
+ * boundary passes while the request is in flight. A user with a request in flight is skipped;
+ * one whose answer never came (the run ended first) is retired, as its state is unknown.
+ */
+import { randomUUID } from 'node:crypto';
+import { codeAtStep, parseBase32Secret } from '@totp-service/core';
+import type { Shot } from './load.js';
+
+const PERIOD = 30;
+const PARAMS = { algorithm: 'SHA1', digits: 6, period: PERIOD } as const;
+
+export interface User {
+  readonly id: string;
+  /** A client address of its own, so the per-address budget is per user as in real logins. */
+  readonly ip: string;
+  secret: Uint8Array | null;
+  /** Last accepted step, -1 before activation. */
+  last: number;
+  drift: number;
+  busy: boolean;
+}
+
+export const VERIFY_QUERY =
+  'mutation V($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { valid outcome activated remainingAttempts driftSteps } }';
+export const ENROLL_QUERY = 'mutation E($u: ID!) { enrollTotp(input: { userId: $u }) { secret otpauthUri qrCodeDataUrl } }';
+export const CEILING_BODY = JSON.stringify({ query: '{ __typename }' });
+
+const nowStep = () => Math.floor(Date.now() / 1000 / PERIOD);
+
+/** Outcome counts of one run. */
+export class Tally {
+  readonly counts = new Map<string, number>();
+  /** Verifies that answered activated: true. */
+  activated = 0;
+  add(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  total(): number {
+    let n = 0;
+    for (const v of this.counts.values()) n += v;
+    return n;
+  }
+  /** Everything other than `expected`, as "OUTCOME×n". */
+  unexpected(expected: string): string[] {
+    return [...this.counts].filter(([k]) => k !== expected).map(([k, v]) => `${k}×${v}`);
+  }
+}
+
+function outcomeOf(status: number, body: string): { outcome: string; driftSteps: number | null; activated: boolean } {
+  if (status !== 200) return { outcome: `HTTP ${status}`, driftSteps: null, activated: false };
+  try {
+    const r = (JSON.parse(body) as { data?: { verifyTotp?: { outcome: string; driftSteps: number | null; activated: boolean } } }).data?.verifyTotp;
+    if (r) return r;
+    return { outcome: `error ${/"code":"(\w+)"/.exec(body)?.[1] ?? '?'}`, driftSteps: null, activated: false };
+  } catch {
+    return { outcome: 'unparsable', driftSteps: null, activated: false };
+  }
+}
+
+export class Population {
+  readonly users: User[];
+  private validCursor = 0;
+  private wrongCursor = 0;
+
+  constructor(count: number) {
+    // UUIDs: a common shape of application user ids (36 characters), and what memory is paid for
+    this.users = Array.from({ length: count }, (_, i) => ({
+      id: randomUUID(),
+      ip: `198.18.${(i >> 8) & 255}.${i & 255}`,
+      secret: null,
+      last: -1,
+      drift: 0,
+      busy: false,
+    }));
+  }
+
+  /** enrollTotp for each user in turn, keeping the secret it answers with. */
+  enrollSupply(tally: Tally): () => Shot | null {
+    let i = 0;
+    return () => {
+      if (i >= this.users.length) return null;
+      const u = this.users[i++]!;
+      return {
+        body: JSON.stringify({ query: ENROLL_QUERY, variables: { u: u.id } }),
+        done: (status, body) => {
+          const secret = status === 200 ? /"secret":"([A-Z2-7]+)"/.exec(body)?.[1] : undefined;
+          const ok = secret !== undefined && body.includes('"qrCodeDataUrl":"data:image/png;base64,');
+          if (ok) u.secret = parseBase32Secret(secret);
+          tally.add(ok ? 'ENROLLED' : status !== 200 ? `HTTP ${status}` : `error ${/"code":"(\w+)"/.exec(body)?.[1] ?? '?'}`);
+        },
+      };
+    };
+  }
+
+  /** The next user with a step that will be accepted, or null when none has one now. */
+  validSupply(tally: Tally, clientIp: boolean): () => Shot | null {
+    return () => {
+      const n = this.users.length;
+      const now = nowStep();
+      for (let tries = 0; tries < n; tries++) {
+        const u = this.users[this.validCursor]!;
+        this.validCursor = (this.validCursor + 1) % n;
+        if (u.busy || !u.secret) continue;
+        // safe against one step boundary passing in flight: the window only moves up
+        const step = Math.max(u.last + 1, now + u.drift);
+        if (step > now + u.drift + 1) continue;
+        u.busy = true;
+        const code = codeAtStep(u.secret, step, PARAMS);
+        return {
+          body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: code, ...(clientIp ? { ip: u.ip } : {}) } }),
+          done: (status, body) => {
+            const r = outcomeOf(status, body);
+            tally.add(r.outcome);
+            if (r.activated) tally.activated += 1;
+            if (r.outcome !== 'ACCEPTED' || r.driftSteps === null) {
+              u.secret = null; // its state is no longer known: retire it
+              return;
+            }
+            u.last = step;
+            u.drift = Math.max(-1, Math.min(1, r.driftSteps));
+            u.busy = false;
+          },
+        };
+      }
+      return null;
+    };
+  }
+
+  /** A wrong code for the next user: one that no step near now has. */
+  wrongSupply(tally: Tally): () => Shot {
+    return () => {
+      const n = this.users.length;
+      let u = this.users[this.wrongCursor]!;
+      for (let tries = 0; tries < n && (!u.secret || u.busy); tries++) {
+        this.wrongCursor = (this.wrongCursor + 1) % n;
+        u = this.users[this.wrongCursor]!;
+      }
+      this.wrongCursor = (this.wrongCursor + 1) % n;
+      const now = nowStep();
+      const near = new Set<string>();
+      if (u.secret) for (let s = now - 3; s <= now + 3; s++) near.add(codeAtStep(u.secret, s, PARAMS));
+      let code = 0;
+      while (near.has(String(code).padStart(6, '0'))) code += 1;
+      return {
+        body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: String(code).padStart(6, '0'), ip: u.ip } }),
+        done: (status, body) => tally.add(outcomeOf(status, body).outcome),
+      };
+    };
+  }
+
+  /** `{ __typename }`: authenticated, no resolver, no store. */
+  ceilingSupply(tally: Tally): () => Shot {
+    const shot: Shot = {
+      body: CEILING_BODY,
+      done: (status, body) => tally.add(status === 200 && body.includes('"__typename":"Query"') ? 'OK' : `HTTP ${status}`),
+    };
+    return () => shot;
+  }
+
+  /** Users with a known state (enrolled, not retired). */
+  live(): number {
+    return this.users.filter((u) => u.secret && !u.busy).length;
+  }
+
+  /** Retire users whose request was still in flight when a run ended. */
+  settle(): void {
+    for (const u of this.users) if (u.busy) [u.secret, u.busy] = [null, false];
+  }
+}
