@@ -1,6 +1,6 @@
 /**
  * Looking at what the server left behind, from outside: every Redis key under a test's prefix
- * with its contents, a user's audit trail read straight from its stream, codes from oathtool,
+ * with its contents, a user's audit trail read straight from Redis, codes from oathtool,
  * and Prometheus counters from /metrics.
  */
 import { execFileSync } from 'node:child_process';
@@ -53,19 +53,26 @@ export interface StreamEvent {
   readonly clientIp?: string;
 }
 
-/** A user's audit stream (`{bNN}:e:<base64url id>` under the prefix), oldest first. */
+/**
+ * A user's audit trail straight from Redis, oldest first: the user's list of event ids
+ * (`{bNN}:ei:<base64url id>` under the prefix, newest first) and those entries of the bucket's
+ * stream (`{bNN}:audit`).
+ */
 export async function userEvents(url: string, prefix: string, userId: string): Promise<StreamEvent[]> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   try {
-    const pattern = `${prefix}{b*}:e:${Buffer.from(userId, 'utf8').toString('base64url')}`;
+    const pattern = `${prefix}{b*}:ei:${Buffer.from(userId, 'utf8').toString('base64url')}`;
     const [, keys] = await redis.scan('0', 'MATCH', pattern, 'COUNT', 1_000_000);
     const events: StreamEvent[] = [];
     for (const key of keys) {
-      for (const [, flat] of await redis.xrange(key, '-', '+')) {
-        const f: Record<string, string> = {};
-        for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-        events.push({ type: f.t!, userId: f.u, outcome: f.o, clientIp: f.ip });
+      const stream = `${key.slice(0, key.indexOf('}') + 1)}:audit`;
+      for (const id of (await redis.lrange(key, 0, -1)).reverse()) {
+        for (const [, flat] of await redis.xrange(stream, id, id)) {
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+          events.push({ type: f.t!, userId: f.u, outcome: f.o, clientIp: f.ip });
+        }
       }
     }
     return events;

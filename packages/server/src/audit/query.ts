@@ -3,9 +3,10 @@ import { BUCKETS, bucketOf } from '../store/keys.js';
 import type { AuditEvent, AuditEventType, AuditQuery, Page } from '../store/store.js';
 
 /**
- * Reading the audit trail, the same way for every store. Events live in one stream per bucket and
- * in one stream per user (same entry ids). A user's query reads that user's stream only, so its
- * cost follows that user's events; a query over everyone merges the bucket streams newest first.
+ * Reading the audit trail, the same way for every store. Events live in one stream per bucket, and
+ * each user's events are also listed per user (on Redis, the ids of the user's entries in the
+ * bucket stream; see events.lua). A user's query reads that user's events only, so its cost
+ * follows that user's events; a query over everyone merges the bucket streams newest first.
  *
  * An event id (and a cursor) is `<bucket>-<ms>-<seq>`: the bucket and the stream entry id. Order
  * is (ms, seq, bucket), newest first.

@@ -6,7 +6,7 @@
  *
  *   {b07}:u:<id>   hash    the user's factors, replay and lockout state
  *   {b07}:r:<id>   hash    recovery-code hashes
- *   {b07}:e:<id>   stream  the user's audit events (same entry ids as the bucket stream)
+ *   {b07}:ei:<id>  list    ids of the user's audit events in the bucket stream, newest first
  *   {b07}:audit    stream  the bucket's audit events
  *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>)
  *   {b07}:ip       zset    PENDING-only users (score 0, lexicographic)
@@ -77,7 +77,7 @@ export function userKeys(userId: string): UserKeys {
     id,
     user: `${tag}:u:${id}`,
     recovery: `${tag}:r:${id}`,
-    events: `${tag}:e:${id}`,
+    events: `${tag}:ei:${id}`,
     ...bucketKeys(bucket),
   };
 }

@@ -9,8 +9,9 @@ interface Stream {
 }
 
 /**
- * The embedded store's audit streams: one per bucket and one per user, with the entry ids, caps
- * and XREVRANGE semantics of the Redis streams that _audit.lua writes.
+ * The embedded store's audit trail: one stream per bucket and one per user, with the entry ids,
+ * caps and XREVRANGE semantics of what _audit.lua writes on Redis (where a user's events are a
+ * list of ids into the bucket stream, read by events.lua: the same answers).
  */
 export class MemoryAuditLog {
   private readonly users = new Map<string, Stream>();

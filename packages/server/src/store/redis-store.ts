@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import { queryAudit, type AuditSource, type RawEntry, type StreamRef } from '../audit/query.js';
+import { queryAudit, type AuditSource, type RawEntry } from '../audit/query.js';
 import { decodeRecord, packMeta, unpackMeta } from './codec.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { bucketKeys, clientKey, eventBucket, userKeys } from './keys.js';
@@ -262,7 +262,10 @@ export class RedisStore implements Store {
     revRange: (requests) =>
       Promise.all(
         requests.map(async ({ ref, end, start, count }) => {
-          const raw = await this.client.xrevrange(streamKey(ref), end, start, 'COUNT', count);
+          const raw =
+            ref.kind === 'user'
+              ? await this.client.totpEvents(userKeys(ref.userId).events, userKeys(ref.userId).audit, end, start, count)
+              : await this.client.xrevrange(bucketKeys(ref.bucket).audit, end, start, 'COUNT', count);
           return raw.map(([id, flat]): RawEntry => {
             const fields: Record<string, string> = {};
             for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
@@ -271,10 +274,6 @@ export class RedisStore implements Store {
         }),
       ),
   };
-}
-
-function streamKey(ref: StreamRef): string {
-  return ref.kind === 'user' ? userKeys(ref.userId).events : bucketKeys(ref.bucket).audit;
 }
 
 const str = (v: unknown): string | null => (v === null || v === undefined ? null : Buffer.isBuffer(v) ? v.toString() : String(v));

@@ -19,6 +19,7 @@ declare module 'ioredis' {
     totpReseal(...args: Arg[]): Result<[number, number], Context>;
     totpIndex(...args: Arg[]): Result<[string[], string[]], Context>;
     totpEvent(...args: Arg[]): Result<string, Context>;
+    totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
   }
 }
 
@@ -33,6 +34,7 @@ const SCRIPTS = {
   totpReseal: { file: 'reseal.lua', keys: 1, audit: false },
   totpIndex: { file: 'index.lua', keys: 2, audit: false },
   totpEvent: { file: 'event.lua', keys: 1, audit: true },
+  totpEvents: { file: 'events.lua', keys: 2, audit: false },
 } as const;
 
 function source(file: string): string {

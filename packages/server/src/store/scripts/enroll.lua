@@ -4,7 +4,7 @@
   and then (pending mode) keeps the old factor working until the new one is confirmed.
 
   KEYS[1]  the user's hash          KEYS[4]  the bucket's ACTIVE index
-  KEYS[2]  the user's audit stream  KEYS[5]  the bucket's PENDING index
+  KEYS[2]  the user's event ids    KEYS[5]  the bucket's PENDING index
   KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
   KEYS[7]  the user's recovery codes (made during a pending enrollment, they share its life)
 

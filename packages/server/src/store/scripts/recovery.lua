@@ -3,7 +3,7 @@
   The codes' keyed hashes are computed by the caller with the user's recovery key, which is kept
   sealed in the user's hash (field rk), so a rekey can re-seal it without touching the hashes.
 
-  KEYS[1]  the user's hash           KEYS[3]  the user's audit stream
+  KEYS[1]  the user's hash           KEYS[3]  the user's event ids
   KEYS[2]  the user's recovery codes KEYS[4]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms          ARGV[2]  the sealed recovery key

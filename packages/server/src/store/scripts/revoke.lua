@@ -3,7 +3,7 @@
 
   KEYS[1]  the user's hash           KEYS[5]  the bucket's ACTIVE index
   KEYS[2]  the user's recovery codes KEYS[6]  the bucket's PENDING index
-  KEYS[3]  the user's audit stream   KEYS[7]  the bucket's pending-expiry index
+  KEYS[3]  the user's event ids    KEYS[7]  the bucket's pending-expiry index
   KEYS[4]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms          ARGV[2]  the user id, base64url (index member)

@@ -4,7 +4,7 @@
   in one atomic step.
 
   KEYS[1]  the user's hash          KEYS[4]  the bucket's ACTIVE index
-  KEYS[2]  the user's audit stream  KEYS[5]  the bucket's PENDING index
+  KEYS[2]  the user's event ids    KEYS[5]  the bucket's PENDING index
   KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
   KEYS[7]  the user's recovery-code hash
 
@@ -93,7 +93,7 @@ end
 local failed = outcome == 'INVALID_CODE' or outcome == 'REPLAYED'
 local lockedNow = failed and armed > 0 and lu == armed
 
--- the user's own stream only for users that are (or were) enrolled: unknown ids must not
+-- the user's own list only for users that are (or were) enrolled: unknown ids must not
 -- create keys
 local toUser = enrolled or redis.call('EXISTS', events) == 1
 local auditMax, userMax = ARGV[12], ARGV[13]

@@ -1,7 +1,7 @@
 --[[
   unlock: clear a user's failures and lockout, and record it.
 
-  KEYS[1]  the user's hash   KEYS[2]  the user's audit stream   KEYS[3]  the bucket's audit stream
+  KEYS[1]  the user's hash   KEYS[2]  the user's event ids   KEYS[3]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms     ARGV[2]  the user id     ARGV[3]  actor
   ARGV[4]  client address ('' when none)
