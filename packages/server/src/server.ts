@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { TotpError, type KeyRing, type Policy } from '@totp-service/core';
 import { authenticate } from './auth.js';
@@ -122,7 +123,14 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
       recordError(out.extensions?.code);
       return out;
     },
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: deps.shutdownGraceMs ?? 10_000 }), operationPlugin, ...limits.plugins],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: deps.shutdownGraceMs ?? 10_000 }),
+      // every response is no-store; without this plugin Apollo wraps each field's resolver to
+      // gather cache hints that nothing reads (a cost on every field of every request)
+      ApolloServerPluginCacheControlDisabled(),
+      operationPlugin,
+      ...limits.plugins,
+    ],
   });
   await apollo.start();
 
