@@ -6,7 +6,7 @@
  * never because of a figure: the targets are reported, not enforced.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildKeyUri, encodeBase32, generateSecret, renderQr } from '@totp-service/core';
@@ -28,6 +28,7 @@ async function qrMillis(count: number): Promise<number> {
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2), join(ROOT, 'bench/results/latest.json'));
+  mkdirSync(dirname(opts.out), { recursive: true });
   const work = workDirectory();
   const problems: string[] = [];
   const notes: string[] = [];
@@ -75,7 +76,14 @@ async function main(): Promise<number> {
     if (profDir) {
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       if (!file) problems.push('no CPU profile was written');
-      else profile = Object.fromEntries((['valid', 'wrong', 'ceiling'] as const).map((k) => [`${k} loads`, summarise(join(profDir, file), redisFigures!.windows[k])]));
+      else {
+        profile = Object.fromEntries((['valid', 'wrong', 'malformed', 'ceiling'] as const).map((k) => [`${k} loads`, summarise(join(profDir, file), redisFigures!.windows[k])]));
+        // kept beside the JSON, for Chrome DevTools or speedscope (with the windows to look at)
+        const kept = join(dirname(opts.out), 'server.cpuprofile');
+        copyFileSync(join(profDir, file), kept);
+        writeFileSync(`${kept}.windows.json`, `${JSON.stringify(redisFigures.windows, null, 2)}\n`);
+        notes.push(`the server's CPU profile is in ${kept} (load windows, in µs of its clock, in ${kept}.windows.json)`);
+      }
     }
     await redis.stop();
     redis = undefined;
@@ -118,7 +126,6 @@ async function main(): Promise<number> {
   const report = { title, machine, redis: redisSummary, embedded, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, notes, problems };
   console.log(render(report));
 
-  mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(
     opts.out,
     `${JSON.stringify({ when: new Date().toISOString(), options: opts, ...report, raw: { redis: redisFigures, embedded: embeddedFigures ?? null } }, null, 2)}\n`,

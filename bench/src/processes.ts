@@ -141,6 +141,19 @@ export async function startServer(workDir: string, opts: ServerOptions): Promise
   };
 }
 
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where
+ * there is no /proc. Clock ticks are 1/100 s on Linux.
+ */
+export function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** A scratch directory for one run, removed at the end. */
 export function workDirectory(): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), 'totp-bench-'));

@@ -110,14 +110,14 @@ export interface KindUsage {
 const KINDS: readonly [string, RegExp][] = [
   ['user hash {bNN}:u:<id>', /^\{b\d\d\}:u:/],
   ['recovery codes {bNN}:r:<id>', /^\{b\d\d\}:r:/],
-  ['user audit stream {bNN}:e:<id>', /^\{b\d\d\}:e:/],
+  ['user event ids {bNN}:ei:<id>', /^\{b\d\d\}:ei:/],
   ['bucket audit streams {bNN}:audit', /^\{b\d\d\}:audit$/],
   ['ACTIVE index {bNN}:ia', /^\{b\d\d\}:ia$/],
   ['PENDING index {bNN}:ip', /^\{b\d\d\}:ip$/],
   ['pending expiry {bNN}:px', /^\{b\d\d\}:px$/],
   ['client counters {c:<ip>}', /^\{c:/],
 ];
-export const AUDIT_KINDS = new Set(['user audit stream {bNN}:e:<id>', 'bucket audit streams {bNN}:audit']);
+export const AUDIT_KINDS = new Set(['user event ids {bNN}:ei:<id>', 'bucket audit streams {bNN}:audit']);
 
 /** MEMORY USAGE (exact: SAMPLES 0) of every key under `prefix`, summed by kind. */
 export async function memoryByKind(admin: Redis, prefix: string): Promise<KindUsage[]> {

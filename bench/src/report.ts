@@ -30,7 +30,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const loadCells = (l: LoadSummary | undefined): string[] => (l ? [String(l.perSecond), l.p50.toFixed(2), l.p99.toFixed(2)] : ['', '', '']);
+const loadCells = (l: LoadSummary | undefined): string[] => (l ? [String(l.perSecond), l.p50.toFixed(2), l.p99.toFixed(2), String(l.cpu)] : ['', '', '', '']);
 const fmt = (o: Record<string, number>) =>
   Object.entries(o)
     .sort((a, b) => b[1] - a[1])
@@ -42,16 +42,19 @@ export function render(r: Report): string {
   const e = r.embedded;
   out.push(
     table(
-      ['load (median of runs)', 'Redis req/s', 'p50 ms', 'p99 ms', 'embedded req/s', 'p50 ms', 'p99 ms'],
+      ['load (median of runs)', 'Redis req/s', 'p50 ms', 'p99 ms', 'CPU µs', 'embedded req/s', 'p50 ms', 'p99 ms', 'CPU µs'],
       [
         ['{ __typename } (the ceiling)', ...loadCells(r.redis.ceiling), ...loadCells(e?.ceiling)],
+        ['verifyTotp, malformed code (no store)', ...loadCells(r.redis.malformed), ...loadCells(e?.malformed)],
         ['verifyTotp, valid codes', ...loadCells(r.redis.valid), ...loadCells(e?.valid)],
         ['verifyTotp, wrong codes', ...loadCells(r.redis.wrong), ...loadCells(e?.wrong)],
-        ['verify ÷ ceiling, valid / wrong', `${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', e ? `${e.validRatio} / ${e.wrongRatio}` : '', '', ''],
+        ['verify ÷ ceiling, valid / wrong', `${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', '', e ? `${e.validRatio} / ${e.wrongRatio}` : '', '', '', ''],
+        ['  the same from server CPU per request', `${r.redis.validCpuRatio} / ${r.redis.wrongCpuRatio}`, '', '', '', e ? `${e.validCpuRatio} / ${e.wrongCpuRatio}` : '', '', '', ''],
         ['enrollTotp (renders a QR)', ...loadCells(r.redis.enroll), ...loadCells(e?.enroll)],
         ['first verify (activation)', ...loadCells(r.redis.activate), ...loadCells(e?.activate)],
       ],
     ),
+    'CPU µs: CPU time of the server process (all its threads) per request.',
     `QR code render (PNG + SVG, one thread, in the benchmark process): ${r.qrMillis} ms`,
     '',
   );
@@ -85,7 +88,7 @@ export function render(r: Report): string {
           ['per pending enrollment', String(m.perPending)],
           ['per active user', String(m.perActive)],
           ['  state (user hash, indexes)', String(m.perActiveState)],
-          ['  audit trail (its first 3 events, 2 streams)', String(m.perActiveAudit)],
+          ['  audit trail (its first 3 events)', String(m.perActiveAudit)],
           ['  keyspace overhead (no key holds it)', String(m.perActiveOverhead)],
           ...kinds.map(([k, b]) => [`    ${k}`, String(b)]),
         ],

@@ -6,7 +6,7 @@
 import { runLoad, type LoadResult, type Shot } from './load.js';
 import { scrape, serverCount, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
-import type { RedisProcess, ServerProcess } from './processes.js';
+import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
 import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
 import { Population, Tally } from './users.js';
 import type { Window } from './profile.js';
@@ -21,10 +21,14 @@ export interface Figures {
   readonly max: number;
   readonly exhausted: boolean;
   readonly outcomes: Record<string, number>;
+  /** CPU time of the server process (all threads) per answered request, µs. */
+  readonly serverCpuMicros: number;
 }
 
 export interface RunFigures {
   readonly ceiling: Figures;
+  /** verifyTotp with a MALFORMED code: GraphQL and the service without the store (a diagnostic). */
+  readonly malformed: Figures;
   readonly valid: Figures;
   readonly wrong: Figures;
   /** Redis only: per verify, over this run's valid and wrong loads. */
@@ -54,7 +58,7 @@ export interface StoreFigures {
   readonly memory?: MemoryFigures;
   readonly probes?: readonly Probe[];
   /** hrtime µs windows of each load kind, for the profile. */
-  readonly windows: Record<'ceiling' | 'valid' | 'wrong', Window[]>;
+  readonly windows: Record<'ceiling' | 'malformed' | 'valid' | 'wrong', Window[]>;
 }
 
 export interface Target {
@@ -67,7 +71,7 @@ export interface Target {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Outcome counts → problems (anything other than `expected`, any HTTP error). */
-function check(name: string, res: LoadResult, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
+function check(name: string, res: LoadResult & { cpu: number }, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
   const bad = tally.unexpected(expected);
   if (bad.length) problems.push(`${name}: expected only ${expected}, got ${bad.join(', ')}`);
   if (res.non2xx || res.errors || res.timeouts) problems.push(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
@@ -83,6 +87,7 @@ function check(name: string, res: LoadResult, tally: Tally, expected: string, pr
     max: r2(res.max),
     exhausted: res.exhausted,
     outcomes: Object.fromEntries(tally.counts),
+    serverCpuMicros: Math.round((res.cpu * 1e6) / Math.max(1, res.requests + res.fillers)),
   };
 }
 
@@ -90,9 +95,12 @@ const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function runStore(opts: Options, t: Target, problems: string[], label: string): Promise<StoreFigures> {
   const { server, token, redis } = t;
-  const load = (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot }) =>
-    runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
-  const windows: StoreFigures['windows'] = { ceiling: [], valid: [], wrong: [] };
+  const load = async (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot }) => {
+    const cpu = cpuSeconds(server.pid);
+    const res = await runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
+    return { ...res, cpu: cpuSeconds(server.pid) - cpu };
+  };
+  const windows: StoreFigures['windows'] = { ceiling: [], malformed: [], valid: [], wrong: [] };
 
   // warm the process (JIT, scripts loaded into Redis) with users of their own, before any baseline
   // (they are also the users of the probes: each has two fresh steps left by then)
@@ -127,6 +135,10 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     tally = new Tally();
     const ceiling = check(`${label} ceiling`, await load(pop.ceilingSupply(tally), { seconds: opts.seconds }), tally, 'OK', problems);
     windows.ceiling.push({ from, to: nowMicros() });
+    from = nowMicros();
+    tally = new Tally();
+    const malformed = check(`${label} malformed verifies`, await load(pop.malformedSupply(tally), { seconds: opts.seconds }), tally, 'MALFORMED', problems);
+    windows.malformed.push({ from, to: nowMicros() });
 
     const measured = async (kind: 'valid' | 'wrong') => {
       const before = redis ? await Promise.all([snapshot(redis.admin), scrape(server.base)] as const) : null;
@@ -149,6 +161,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     const wrong = await measured('wrong');
     runs.push({
       ceiling,
+      malformed,
       valid: valid.figures,
       wrong: wrong.figures,
       ...(valid.cost ? { validCost: valid.cost } : {}),

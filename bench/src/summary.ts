@@ -11,15 +11,21 @@ export interface LoadSummary {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
+  /** Server CPU per request, µs. */
+  readonly cpu: number;
 }
 
 export interface StoreSummary {
   readonly ceiling: LoadSummary;
+  readonly malformed: LoadSummary;
   readonly valid: LoadSummary;
   readonly wrong: LoadSummary;
   /** Median over runs of (verifies/s ÷ ceiling/s) of the same run. */
   readonly validRatio: number;
   readonly wrongRatio: number;
+  /** Server CPU per ceiling request ÷ per verify: the throughput ratio a server-bound run would show. */
+  readonly validCpuRatio: number;
+  readonly wrongCpuRatio: number;
   readonly enroll: LoadSummary;
   readonly activate: LoadSummary;
 }
@@ -53,15 +59,19 @@ const loadSummary = (fs: readonly Figures[]): LoadSummary => ({
   perSecond: Math.round(median(fs.map((f) => f.perSecond))),
   p50: round(median(fs.map((f) => f.p50)), 2),
   p99: round(median(fs.map((f) => f.p99)), 2),
+  cpu: Math.round(median(fs.map((f) => f.serverCpuMicros))),
 });
 
 export function summariseStore(s: StoreFigures): StoreSummary {
   return {
     ceiling: loadSummary(s.runs.map((r) => r.ceiling)),
+    malformed: loadSummary(s.runs.map((r) => r.malformed)),
     valid: loadSummary(s.runs.map((r) => r.valid)),
     wrong: loadSummary(s.runs.map((r) => r.wrong)),
     validRatio: round(median(s.runs.map((r) => r.valid.perSecond / r.ceiling.perSecond)), 3),
     wrongRatio: round(median(s.runs.map((r) => r.wrong.perSecond / r.ceiling.perSecond)), 3),
+    validCpuRatio: round(median(s.runs.map((r) => r.ceiling.serverCpuMicros / r.valid.serverCpuMicros)), 3),
+    wrongCpuRatio: round(median(s.runs.map((r) => r.ceiling.serverCpuMicros / r.wrong.serverCpuMicros)), 3),
     enroll: loadSummary([s.enroll]),
     activate: loadSummary([s.activate]),
   };

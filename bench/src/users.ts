@@ -159,6 +159,18 @@ export class Population {
     };
   }
 
+  /** A code that is not one (MALFORMED): verifyTotp through GraphQL and the service, never the store. */
+  malformedSupply(tally: Tally): () => Shot {
+    return () => {
+      const u = this.users[this.wrongCursor]!;
+      this.wrongCursor = (this.wrongCursor + 1) % this.users.length;
+      return {
+        body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: 'not-a-code', ip: u.ip } }),
+        done: (status, body) => tally.add(outcomeOf(status, body).outcome),
+      };
+    };
+  }
+
   /** `{ __typename }`: authenticated, no resolver, no store. */
   ceilingSupply(tally: Tally): () => Shot {
     const shot: Shot = {
