@@ -11,6 +11,10 @@ import type { StoredFactor, UserRecord } from './store.js';
  *   f lu lc              failures, locked until (ms), lockouts so far
  *   lv                   last verified (ms)
  *   rk                   sealed recovery-code key
+ *
+ * What most users hold is not stored (memory per user matters, see bench/): an account name equal
+ * to the user id (the default) leaves n / pn out, and failures, lockout and lockouts at zero (a user
+ * after an accepted code) leave f, lu and lc out. An absent field reads as that default.
  */
 export type RawRecord = Readonly<Record<string, Buffer | string | undefined>>;
 
@@ -27,7 +31,25 @@ const text = (v: Buffer | string | undefined): string | undefined => (v === unde
 const num = (v: Buffer | string | undefined): number | undefined => (v === undefined ? undefined : Number(v.toString()));
 const buf = (v: Buffer | string | undefined): Buffer => (typeof v === 'string' ? Buffer.from(v, 'latin1') : v!);
 
-function factor(r: RawRecord, p: '' | 'p'): StoredFactor | null {
+/** The account name as stored: nothing when it is the user id. */
+export function storedAccountName(accountName: string, userId: string): string {
+  return accountName === userId ? '' : accountName;
+}
+
+/** A field of the embedded store's record that holds its default ('' or absent) is not stored. */
+export function setOrDelete(h: Record<string, Buffer | string>, field: string, value: Buffer | string | undefined): void {
+  if (value === undefined || value === '') delete h[field];
+  else h[field] = value;
+}
+
+/** Failures, lockout and lockouts at zero: not stored. */
+export function clearCounters(h: Record<string, Buffer | string>): void {
+  delete h.f;
+  delete h.lu;
+  delete h.lc;
+}
+
+function factor(r: RawRecord, p: '' | 'p', userId: string): StoredFactor | null {
   const sealed = r[`${p}s`];
   const meta = text(r[`${p}m`]);
   if (sealed === undefined || meta === undefined) return null;
@@ -35,7 +57,7 @@ function factor(r: RawRecord, p: '' | 'p'): StoredFactor | null {
     sealed: buf(sealed),
     ...unpackMeta(meta),
     issuer: text(r[`${p}i`]) ?? '',
-    accountName: text(r[`${p}n`]) ?? '',
+    accountName: text(r[`${p}n`]) || userId,
     generation: text(r[`${p}g`]) ?? '',
     createdAt: num(r[`${p}c`]) ?? 0,
   };
@@ -43,8 +65,8 @@ function factor(r: RawRecord, p: '' | 'p'): StoredFactor | null {
 
 /** A record as read, or null when nothing (or only a lapsed pending factor) is enrolled. */
 export function decodeRecord(userId: string, r: RawRecord, recoveryCodes: number, now: number): UserRecord | null {
-  const active = factor(r, '');
-  let pending = factor(r, 'p');
+  const active = factor(r, '', userId);
+  let pending = factor(r, 'p', userId);
   const expiresAt = num(r.pe) ?? 0;
   if (pending && expiresAt <= now) pending = null;
   if (!active && !pending) return null;

@@ -1,6 +1,6 @@
 import type { VerifyOutcome } from '@totp-service/core';
 import { queryAudit } from '../audit/query.js';
-import { decodeRecord, packMeta, unpackMeta } from './codec.js';
+import { clearCounters, decodeRecord, packMeta, setOrDelete, storedAccountName, unpackMeta } from './codec.js';
 import { BUCKETS, bucketOf, encodeId } from './keys.js';
 import { MemoryAuditLog } from './memory-audit.js';
 import type { RedisStoreOptions } from './redis-store.js';
@@ -95,15 +95,16 @@ export class MemoryStore implements Store {
       h = {};
       this.users.set(userId, { fields: h, expiresAt: 0 });
     }
+    const account = storedAccountName(f.accountName, userId);
     if (req.mode === 'active') {
-      Object.assign(h, { s: f.sealed, m: packMeta(f), i: f.issuer, n: f.accountName, g: f.generation, c: String(now), v: String(now) });
+      Object.assign(h, { s: f.sealed, m: packMeta(f), i: f.issuer, g: f.generation, c: String(now), v: String(now) });
+      setOrDelete(h, 'n', account);
       for (const k of PENDING_FIELDS) delete h[k];
       this.users.get(userId)!.expiresAt = 0;
       this.indexActive(userId);
     } else {
-      Object.assign(h, {
-        ps: f.sealed, pm: packMeta(f), pi: f.issuer, pn: f.accountName, pg: f.generation, pc: String(now), pe: String(req.expiresAt),
-      });
+      Object.assign(h, { ps: f.sealed, pm: packMeta(f), pi: f.issuer, pg: f.generation, pc: String(now), pe: String(req.expiresAt) });
+      setOrDelete(h, 'pn', account);
       if (!active) {
         this.users.get(userId)!.expiresAt = req.expiresAt;
         this.pendingIndex[bucketOf(userId)]!.add(encodeId(userId));
@@ -130,7 +131,7 @@ export class MemoryStore implements Store {
     const h = this.hash(req.userId, req.now);
     if (!h || !(h.s !== undefined || n(h.pe) > req.now)) return null;
     const was = n(h.lu) > req.now ? 'was locked' : '';
-    Object.assign(h, { f: '0', lu: '0', lc: '0' });
+    clearCounters(h);
     this.audit.append(req.userId, true, req.now, 'UNLOCKED', req.actor, '', was);
     return this.getUser(req.userId, req.now);
   }
@@ -205,7 +206,8 @@ export class MemoryStore implements Store {
     let detail = '';
     const accept = () => {
       [f, lu, lc] = [0, 0, 0];
-      Object.assign(h!, { f: '0', lu: '0', lc: '0', lv: String(now) });
+      clearCounters(h!);
+      h!.lv = String(now);
     };
 
     if (s.kind === 'none') {
@@ -233,7 +235,8 @@ export class MemoryStore implements Store {
         Object.assign(h!, { ls: String(s.stepAt), dr: String(s.drift) });
         if (s.drift !== 0) detail = `drift ${s.drift}`;
         if (slot === 'pending') {
-          Object.assign(h!, { s: h!.ps!, m: h!.pm!, i: h!.pi!, n: h!.pn!, g: pg!, c: h!.pc!, v: String(now) });
+          Object.assign(h!, { s: h!.ps!, m: h!.pm!, i: h!.pi!, g: pg!, c: h!.pc!, v: String(now) });
+          setOrDelete(h!, 'n', h!.pn);
           for (const k of PENDING_FIELDS) delete h![k];
           this.users.get(userId)!.expiresAt = 0;
           this.indexActive(userId);

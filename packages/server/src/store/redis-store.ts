@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { queryAudit, type AuditSource, type RawEntry } from '../audit/query.js';
-import { decodeRecord, packMeta, unpackMeta } from './codec.js';
+import { decodeRecord, packMeta, storedAccountName, unpackMeta } from './codec.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { bucketKeys, clientKey, eventBucket, userKeys } from './keys.js';
 import { defineScripts } from './scripts.js';
@@ -126,7 +126,7 @@ export class RedisStore implements Store {
       const reply = await this.client.totpEnroll(
         k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry, k.recovery,
         req.now, req.mode ?? 'pending', req.replace ? 1 : 0, req.expiresAt, Math.max(1, req.expiresAt - req.now),
-        f.sealed, packMeta(f), f.issuer, f.accountName, f.generation, k.id, req.userId,
+        f.sealed, packMeta(f), f.issuer, storedAccountName(f.accountName, req.userId), f.generation, k.id, req.userId,
         req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
         req.mode === 'active' ? 'IMPORTED' : 'ENROLLED', req.detail ?? (req.replace ? 'replace' : ''),
       );

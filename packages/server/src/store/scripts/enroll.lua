@@ -12,7 +12,7 @@
   ARGV[3]  replace: 1 | 0          ARGV[4]  pending: expiresAt, epoch ms
   ARGV[5]  pending: its life in ms
   ARGV[6]  sealed secret           ARGV[7]  meta "ALGORITHM:digits:period"
-  ARGV[8]  issuer                  ARGV[9]  account name
+  ARGV[8]  issuer                  ARGV[9]  account name ('' when it is the user id: not stored)
   ARGV[10] generation              ARGV[11] the user id, base64url (index member)
   ARGV[12] the user id             ARGV[13] actor
   ARGV[14] client address ('' when none)
@@ -41,9 +41,15 @@ for _, m in ipairs(lapsed) do
   redis.call('ZREM', KEYS[6], m)
 end
 
+-- the account name when it is not the user id (the default), else nothing
+local function accountName(field)
+  if ARGV[9] == '' then redis.call('HDEL', h, field) else redis.call('HSET', h, field, ARGV[9]) end
+end
+
 if mode == 'pending' then
-  redis.call('HSET', h, 'ps', ARGV[6], 'pm', ARGV[7], 'pi', ARGV[8], 'pn', ARGV[9],
+  redis.call('HSET', h, 'ps', ARGV[6], 'pm', ARGV[7], 'pi', ARGV[8],
     'pg', ARGV[10], 'pc', now, 'pe', ARGV[4])
+  accountName('pn')
   if not active then
     -- nothing else to keep: the record lives exactly as long as the pending enrollment
     redis.call('PEXPIRE', h, ARGV[5])
@@ -52,8 +58,9 @@ if mode == 'pending' then
     redis.call('ZADD', KEYS[6], ARGV[4], member)
   end
 else
-  redis.call('HSET', h, 's', ARGV[6], 'm', ARGV[7], 'i', ARGV[8], 'n', ARGV[9],
+  redis.call('HSET', h, 's', ARGV[6], 'm', ARGV[7], 'i', ARGV[8],
     'g', ARGV[10], 'c', now, 'v', now)
+  accountName('n')
   redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
   redis.call('PERSIST', h)
   redis.call('PERSIST', KEYS[7])

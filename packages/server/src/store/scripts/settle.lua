@@ -35,9 +35,10 @@ if pg and (not pe or pe <= now) then pg = false end
 local enrolled = g or pg
 
 local outcome, activated, detail = nil, 0, ''
+-- counters at zero are not stored (codec.ts)
 local function accept()
   f, lu, lc = 0, 0, 0
-  redis.call('HSET', h, 'f', 0, 'lu', 0, 'lc', 0, 'lv', now)
+  redis.call('HDEL', h, 'f', 'lu', 'lc')
 end
 
 if kind == 'none' then
@@ -66,11 +67,13 @@ elseif kind == 'match' then
   else
     outcome = 'ACCEPTED'
     accept()
-    redis.call('HSET', h, 'ls', step, 'dr', ARGV[7])
+    redis.call('HSET', h, 'lv', now, 'ls', step, 'dr', ARGV[7])
     if ARGV[7] ~= '0' then detail = 'drift ' .. ARGV[7] end
     if slot == 'pending' then
       local p = redis.call('HMGET', h, 'ps', 'pm', 'pi', 'pn', 'pc')
-      redis.call('HSET', h, 's', p[1], 'm', p[2], 'i', p[3], 'n', p[4], 'g', pg, 'c', p[5], 'v', now)
+      redis.call('HSET', h, 's', p[1], 'm', p[2], 'i', p[3], 'g', pg, 'c', p[5], 'v', now)
+      -- no pn: the account name is the user id, and so stays unstored
+      if p[4] then redis.call('HSET', h, 'n', p[4]) else redis.call('HDEL', h, 'n') end
       redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
       redis.call('PERSIST', h)
       redis.call('PERSIST', KEYS[7])
@@ -84,6 +87,7 @@ elseif kind == 'recovery' then
   if g and redis.call('HDEL', KEYS[7], ARGV[4]) == 1 then
     outcome = 'ACCEPTED'
     accept()
+    redis.call('HSET', h, 'lv', now)
     detail = redis.call('HLEN', KEYS[7]) .. ' codes left'
   else
     outcome = 'INVALID_CODE'

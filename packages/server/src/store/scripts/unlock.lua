@@ -16,7 +16,8 @@ if not (v[1] or (pe and pe > now)) then return 0 end
 
 local was = ''
 if (tonumber(v[4]) or 0) > now then was = 'was locked' end
-redis.call('HSET', h, 'f', 0, 'lu', 0, 'lc', 0)
+-- counters at zero are not stored (codec.ts)
+redis.call('HDEL', h, 'f', 'lu', 'lc')
 appendAudit(KEYS[3], KEYS[2], ARGV[5], ARGV[6], true, now,
   eventFields('UNLOCKED', ARGV[2], ARGV[3], ARGV[4], '', was))
 return 1

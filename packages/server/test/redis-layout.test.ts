@@ -1,0 +1,56 @@
+/**
+ * What a user costs in Redis, pinned: the keys and fields an ACTIVE user holds (bench/ measures
+ * the bytes; this keeps the layout from growing unnoticed). A user whose account name is the
+ * default and who has no failure left stores no account name and no counters; a user's audit
+ * events are a list of ids into the bucket stream, not copies.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { FAIL_FAST } from '../src/store/connect.js';
+import { userKeys } from '../src/store/keys.js';
+import { RedisStore } from '../src/store/redis-store.js';
+import { makeHarness, wrongCode } from './contract/harness.js';
+
+const redisUrl = inject('redisUrl');
+
+describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
+  it('keeps an active user to a small hash, an index entry and a list of event ids', async () => {
+    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const client = new Redis(redisUrl!, { ...FAIL_FAST, keyPrefix: prefix, lazyConnect: true });
+    await client.connect();
+    const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
+    try {
+      const h = makeHarness(store);
+      const id = '3f1b2c4d-1111-2222-3333-444455556666';
+      const f = await h.activate(id);
+      const k = userKeys(id);
+      expect(Object.keys(await client.hgetall(k.user)).sort()).toEqual(['c', 'dr', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
+      expect(await client.type(k.events)).toBe('list');
+      const ids = await client.lrange(k.events, 0, -1);
+      expect(ids).toHaveLength(3);
+      const entries = await Promise.all(ids.map((e) => client.xrange(k.audit, e, e)));
+      expect(entries.map((e) => e[0]![1][1])).toEqual(['ACTIVATED', 'VERIFY', 'ENROLLED']);
+      expect(await client.zscore(k.activeIndex, k.id)).toBe('0');
+      const keys = (await client.keys(`${prefix}*`)).map((key) => key.slice(prefix.length)).sort();
+      expect(keys).toEqual([k.audit, k.events, k.activeIndex, k.user].sort());
+
+      // failures are stored while they count, and dropped again by the next accepted code
+      h.clock.advance(30_000);
+      await h.verify(id, wrongCode(h.code(f)));
+      expect(await client.hmget(k.user, 'f', 'lu', 'lc')).toEqual(['1', '0', '0']);
+      await h.verify(id, h.code(f));
+      expect(await client.hmget(k.user, 'f', 'lu', 'lc')).toEqual([null, null, null]);
+
+      // an account name of its own is stored, and survives activation
+      const other = await h.enroll('someone', { accountName: 'Someone Else' });
+      expect(await client.hget(userKeys('someone').user, 'pn')).toBe('Someone Else');
+      await h.verify('someone', h.code(other));
+      expect(await client.hmget(userKeys('someone').user, 'n', 'pn')).toEqual(['Someone Else', null]);
+      expect((await h.service.status('someone'))?.accountName).toBe('Someone Else');
+      expect((await h.service.status(id))?.accountName).toBe(id);
+    } finally {
+      await store.close();
+    }
+  });
+});
