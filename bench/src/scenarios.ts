@@ -47,6 +47,9 @@ export interface MemoryFigures {
 
 export interface Probe {
   readonly kind: 'valid' | 'wrong';
+  /** Latency one verify at a time (no queueing), ms. */
+  readonly p50: number;
+  readonly p99: number;
   readonly cost: CommandCost & ServerCount;
   readonly monitor: MonitorSample;
 }
@@ -177,7 +180,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       const supply = () => (kind === 'valid' ? warm.validSupply(probeTally, true) : pop.wrongSupply(probeTally));
       const filler = pop.wrongSupply(new Tally());
       const before = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
-      await load(supply(), { amount: opts.probe, connections: 1, filler });
+      const alone = await load(supply(), { amount: opts.probe, connections: 1, filler });
       const after = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
       const count = serverCount(before[1], after[1]);
       const monitor = await monitorSample(redis.admin, opts.probe, async () => {
@@ -188,7 +191,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       if (bad.length || probeTally.total() !== 2 * opts.probe) {
         problems.push(`${label} ${kind} probe: ${probeTally.total()} of ${2 * opts.probe} answered as expected; also ${bad.join(', ') || 'nothing else'}`);
       }
-      probes.push({ kind, cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
+      probes.push({ kind, p50: r2(alone.p50), p99: r2(alone.p99), cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
     }
   }
   return {

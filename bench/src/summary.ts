@@ -45,6 +45,9 @@ export interface CostSummary {
   /** The client's count: store operations (one round trip each) per verify. */
   readonly roundTrips: number;
   readonly sent: number;
+  /** Latency with one verify at a time, ms. */
+  readonly aloneP50: number;
+  readonly aloneP99: number;
   readonly inScripts: number;
   readonly redisMicros: number;
   readonly redisCpuMicros: number;
@@ -115,9 +118,13 @@ export function summariseCost(s: StoreFigures, kind: 'valid' | 'wrong'): CostSum
   const probe = s.probes?.find((p) => p.kind === kind);
   if (costs.length === 0 || !probe) return null;
   const med = (f: (c: (typeof costs)[number]) => number) => round(median(costs.map(f)), 3);
+  // one verify at a time, nothing in flight across the snapshots: exact counts
+  const ops = probe.cost.storeOps;
   return {
-    roundTrips: med((c) => (c.storeOps.reserve ?? 0) + (c.storeOps.settle ?? 0)),
-    sent: med((c) => c.sentPerVerify),
+    roundTrips: round((ops.reserve ?? 0) + (ops.settle ?? 0), 3),
+    sent: probe.cost.sentPerVerify,
+    aloneP50: probe.p50,
+    aloneP99: probe.p99,
     inScripts: med((c) => c.inScriptsPerVerify),
     redisMicros: med((c) => c.redisMicrosPerVerify),
     redisCpuMicros: med((c) => c.redisCpuMicrosPerVerify),
