@@ -43,3 +43,20 @@ export function serverCount(before: Scrape, after: Scrape): ServerCount {
   }
   return { verifies, storeOps };
 }
+
+/**
+ * Wait until the server has answered everything sent to it: a load run that ends leaves up to one
+ * request per connection in flight, which must not land in the next run's counts. Done when the
+ * GraphQL requests answered stay the same over 100 ms (at most `maxMs`).
+ */
+export async function quiesce(base: string, maxMs = 5000): Promise<void> {
+  const answered = async () => sum(await scrape(base), 'totp_http_request_duration_seconds_count', { route: 'graphql' });
+  const deadline = Date.now() + maxMs;
+  let last = await answered();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await answered();
+    if (now === last) return;
+    last = now;
+  }
+}

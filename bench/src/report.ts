@@ -66,9 +66,10 @@ export function render(r: Report): string {
         ['Redis per verify', 'valid', 'wrong'],
         [
           ['round trips (store operations, the server\'s count)', String(v.roundTrips), String(w.roundTrips)],
-          ['commands sent (INFO commandstats)', String(v.sent), String(w.sent)],
+          ['commands sent (MONITOR)', String(v.sent), String(w.sent)],
+          ['commands run inside scripts (MONITOR)', String(v.inScripts), String(w.inScripts)],
+          ['all commands (INFO commandstats)', String(v.total), String(w.total)],
           ['one at a time: latency p50 / p99, ms', `${v.aloneP50} / ${v.aloneP99}`, `${w.aloneP50} / ${w.aloneP99}`],
-          ['commands run inside scripts', String(v.inScripts), String(w.inScripts)],
           ['Redis time in commands, µs', String(v.redisMicros), String(w.redisMicros)],
           ['Redis process CPU, µs', String(v.redisCpuMicros), String(w.redisCpuMicros)],
           ['one at a time: socket reads / reply writes', `${v.probeReads} / ${v.probeWrites}`, `${w.probeReads} / ${w.probeWrites}`],

@@ -4,7 +4,7 @@
  * verifies and wrong verifies; on Redis also the memory, the command counts and the probes.
  */
 import { runLoad, type LoadResult, type Shot } from './load.js';
-import { scrape, serverCount, type ServerCount } from './metrics.js';
+import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
 import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
@@ -101,7 +101,10 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   const load = async (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot }) => {
     const cpu = cpuSeconds(server.pid);
     const res = await runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
-    return { ...res, cpu: cpuSeconds(server.pid) - cpu };
+    const spent = cpuSeconds(server.pid) - cpu;
+    // what was still in flight when the run ended is answered before anything else is counted
+    await quiesce(server.base);
+    return { ...res, cpu: spent };
   };
   const windows: StoreFigures['windows'] = { ceiling: [], malformed: [], valid: [], wrong: [] };
 

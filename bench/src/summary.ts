@@ -44,14 +44,18 @@ export interface MemorySummary {
 export interface CostSummary {
   /** The client's count: store operations (one round trip each) per verify. */
   readonly roundTrips: number;
+  /** Commands clients sent, per verify (MONITOR: everything not run by a script). */
   readonly sent: number;
+  /** Commands run inside the scripts, per verify (MONITOR). */
+  readonly inScripts: number;
+  /** Every command Redis ran, per verify (INFO commandstats): sent + in scripts, cross-checked. */
+  readonly total: number;
   /** Latency with one verify at a time, ms. */
   readonly aloneP50: number;
   readonly aloneP99: number;
-  readonly inScripts: number;
   readonly redisMicros: number;
   readonly redisCpuMicros: number;
-  /** Sequential probe: Redis socket reads / reply writes per verify. */
+  /** One verify at a time: Redis socket reads / reply writes per verify. */
   readonly probeReads: number;
   readonly probeWrites: number;
   readonly monitorSent: Record<string, number>;
@@ -120,12 +124,14 @@ export function summariseCost(s: StoreFigures, kind: 'valid' | 'wrong'): CostSum
   const med = (f: (c: (typeof costs)[number]) => number) => round(median(costs.map(f)), 3);
   // one verify at a time, nothing in flight across the snapshots: exact counts
   const ops = probe.cost.storeOps;
+  const sum = (o: Record<string, number>) => round(Object.values(o).reduce((a, b) => a + b, 0), 3);
   return {
     roundTrips: round((ops.reserve ?? 0) + (ops.settle ?? 0), 3),
-    sent: probe.cost.sentPerVerify,
+    sent: sum(probe.monitor.sent),
+    inScripts: sum(probe.monitor.inScripts),
+    total: probe.cost.totalPerVerify,
     aloneP50: probe.p50,
     aloneP99: probe.p99,
-    inScripts: med((c) => c.inScriptsPerVerify),
     redisMicros: med((c) => c.redisMicrosPerVerify),
     redisCpuMicros: med((c) => c.redisCpuMicrosPerVerify),
     probeReads: probe.cost.readsPerVerify,
