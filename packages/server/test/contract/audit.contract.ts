@@ -1,9 +1,9 @@
 import { encodeBase32 } from '@totp-service/core';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/store/keys.js';
 import type { AuditArgs, AuditEventView } from '../../src/totp/admin.service.js';
-import { ADMIN, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { freshPerTest, ADMIN, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** Every page of an audit query, following the cursors. */
 async function readAll(h: Harness, args: AuditArgs, first: number): Promise<AuditEventView[]> {
@@ -27,11 +27,7 @@ export function auditContract(factory: StoreFactory): void {
   describe('audit', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
     it('records every operation with its actor, client address, outcome and detail, and nothing secret', async () => {
       const ip = '203.0.113.5';

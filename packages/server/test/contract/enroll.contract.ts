@@ -1,17 +1,13 @@
 import { TotpError } from '@totp-service/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshPerTest, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** Enrollment, status, revoke, unlock and user isolation: the same on every store. */
 export function enrollContract(factory: StoreFactory): void {
   describe('enroll, status, revoke', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
     it('starts PENDING with the defaults of API.md', async () => {
       const e = await h.service.enroll(APP, { userId: 'alice' });

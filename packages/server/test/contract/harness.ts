@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
 import type { RedisStoreOptions } from '../../src/store/redis-store.js';
 import type { Store } from '../../src/store/store.js';
@@ -66,6 +67,23 @@ export interface Harness {
    * that makes enrollTotp slow: for tests that need many users. PENDING unless `active`.
    */
   seed(userId: string, active?: boolean): Promise<{ secret: Uint8Array; params: TotpParams }>;
+}
+
+/**
+ * A fresh store and harness for every test of the enclosing describe, disposed after it: `assign`
+ * receives them before each test (so test bodies keep using their own `h` and `handle`).
+ */
+export function freshPerTest(
+  factory: StoreFactory,
+  assign: (fresh: { handle: StoreHandle; h: Harness }) => void,
+  overrides: Partial<Policy> = {},
+): void {
+  let handle: StoreHandle | undefined;
+  beforeEach(async () => {
+    handle = await factory();
+    assign({ handle, h: makeHarness(handle.store, overrides) });
+  });
+  afterEach(() => handle?.dispose());
 }
 
 export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRing?: CountingKeyRing, sharedClock?: TestClock): Harness {

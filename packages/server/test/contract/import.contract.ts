@@ -1,18 +1,13 @@
 import { codeAtStep, encodeBase32, type Algorithm } from '@totp-service/core';
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, APP, makeHarness, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshPerTest, ADMIN, APP, type Harness, type StoreFactory } from './harness.js';
 
 /** importTotp: a secret from another system becomes an ACTIVE factor at once. */
 export function importContract(factory: StoreFactory): void {
   describe('import', () => {
-    let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ h } = fresh));
 
     const codeOf = (secret: Uint8Array, params: { algorithm: Algorithm; digits: 6 | 7 | 8; period: 30 | 60 }, offset = 0) =>
       codeAtStep(secret, h.clock.step(params.period) + offset, params);

@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bucketOf, encodeId } from '../../src/store/keys.js';
 import type { AdminService } from '../../src/totp/admin.service.js';
-import { APP, makeHarness, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { freshPerTest, APP, type Harness, type StoreFactory } from './harness.js';
 
 type Status = 'ACTIVE' | 'PENDING' | null;
 
@@ -32,13 +32,8 @@ const ordered = (ids: readonly string[]) => [...ids].sort((a, b) => (encodeId(a)
 /** totpEnrollments: every enrollment once, by status, in pages that survive churn. */
 export function listingContract(factory: StoreFactory): void {
   describe('listing', () => {
-    let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store, { clientLimit: 1_000_000 });
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ h } = fresh), { clientLimit: 1_000_000 });
 
     it('lists every enrollment once, in a fixed order, across pages of any size', async () => {
       // about ten users a bucket, so that fetches of one bucket's indexes come back full

@@ -1,6 +1,6 @@
 import { KeyRing } from '@totp-service/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, CountingKeyRing, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshPerTest, APP, CountingKeyRing, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 import { TotpService } from '../../src/totp/totp.service.js';
 
 const tally = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {});
@@ -10,11 +10,7 @@ export function racesContract(factory: StoreFactory): void {
   describe('races', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
     it('accepts one of 50 concurrent verifies of one valid code', async () => {
       const f = await h.activate('u');

@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ADMIN, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshPerTest, ADMIN, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 const FORMAT = /^[0-9abcdefghjkmnpqrstvwxyz]{4}-[0-9abcdefghjkmnpqrstvwxyz]{4}-[0-9abcdefghjkmnpqrstvwxyz]{4}$/;
 
@@ -11,11 +11,7 @@ export function recoveryContract(factory: StoreFactory): void {
   describe('recovery codes', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
     it('makes ten distinct codes of the form xxxx-xxxx-xxxx, and counts them', async () => {
       await h.activate('u');

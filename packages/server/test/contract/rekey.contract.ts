@@ -1,7 +1,7 @@
 import { KeyRing, keyIdOf } from '@totp-service/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AdminService } from '../../src/totp/admin.service.js';
-import { ADMIN, APP, CountingKeyRing, K1, K2, makeHarness, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { freshPerTest, ADMIN, APP, CountingKeyRing, K1, K2, makeHarness, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 const K0 = { id: 'k0', key: Buffer.alloc(32, 6) };
 
@@ -16,11 +16,7 @@ export function rekeyContract(factory: StoreFactory): void {
   describe('rekey', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store, { clientLimit: 1_000_000 });
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh), { clientLimit: 1_000_000 });
 
     /** The same store, clock and policy under another key ring. */
     const withRing = (...keys: (typeof K1)[]) => makeHarness(handle.store, h.policy, new CountingKeyRing(keys), h.clock);

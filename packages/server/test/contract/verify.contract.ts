@@ -1,16 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { freshPerTest, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** The outcomes of verifyTotp, failures and lockouts, drift, the client budget: every store alike. */
 export function verifyContract(factory: StoreFactory): void {
   describe('verify', () => {
     let handle: StoreHandle;
     let h: Harness;
-    beforeEach(async () => {
-      handle = await factory();
-      h = makeHarness(handle.store);
-    });
-    afterEach(() => handle.dispose());
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
     it('accepts the current step and one on each side, and nothing further', async () => {
       const f = await h.activate('u');
