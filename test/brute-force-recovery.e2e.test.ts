@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { counter, evaluated, oathCode, userEvents, wrongCodes } from './support/inspect.js';
 import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { requireTool } from './support/tools.js';
+import { tally } from './support/tally.js';
 
 const redisUrl = inject('redisUrl');
 const oathtool = requireTool('oathtool');
@@ -22,7 +23,6 @@ const VERIFY = 'mutation($u: ID!, $c: String!) { verifyTotp(userId: $u, code: $c
 const STATUS = 'query($u: ID!) { totpStatus(userId: $u) { failedAttempts recoveryCodesRemaining } }';
 
 type Answer = { outcome: string; remainingAttempts?: number | null };
-const tally = (xs: string[]) => xs.reduce<Record<string, number>>((t, x) => ({ ...t, [x]: (t[x] ?? 0) + 1 }), {});
 
 describe.skipIf(!redisUrl || !oathtool)('recovery codes brute-forced on two servers sharing one Redis', () => {
   const prefix = `bfr${randomBytes(3).toString('hex')}:`;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { counter, evaluated, oathCode, userEvents, wrongCodes } from './support/inspect.js';
 import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { requireTool } from './support/tools.js';
+import { tally } from './support/tally.js';
 
 const redisUrl = inject('redisUrl');
 const oathtool = requireTool('oathtool');
@@ -20,7 +21,6 @@ const ENROLL = 'mutation($u: ID!) { enrollTotp(input: { userId: $u }) { secret }
 const VERIFY = 'mutation($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { outcome remainingAttempts } }';
 const STATUS = 'query($u: ID!) { totpStatus(userId: $u) { failedAttempts } }';
 
-const tally = (xs: string[]) => xs.reduce<Record<string, number>>((t, x) => ({ ...t, [x]: (t[x] ?? 0) + 1 }), {});
 
 describe.skipIf(!redisUrl || !oathtool)('brute force on two servers sharing one Redis', () => {
   const prefix = `bf${randomBytes(3).toString('hex')}:`;

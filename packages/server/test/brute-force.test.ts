@@ -15,6 +15,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import type { Store } from '../src/store/store.js';
 import { ADMIN_TOKEN, startInProcess, type InProcessServer } from './support/in-process.js';
+import { tally } from '../../../test/support/tally.js';
 
 const redisUrl = inject('redisUrl');
 const MAX_FAILURES = 5;
@@ -24,8 +25,6 @@ const ENROLL = 'mutation($u: ID!) { enrollTotp(input: { userId: $u }) { secret }
 const VERIFY = 'mutation($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { outcome remainingAttempts } }';
 const STATUS = 'query($u: ID!) { totpStatus(userId: $u) { status failedAttempts } }';
 
-type Outcomes = Record<string, number>;
-const tally = (outcomes: string[]): Outcomes => outcomes.reduce<Outcomes>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {});
 
 const stores: [string, () => Promise<Store>][] = [
   ['embedded store', async () => new MemoryStore({ auditMaxEvents: 100_000, auditUserMaxEvents: 10_000 })],

@@ -2,8 +2,8 @@ import { KeyRing } from '@totp-service/core';
 import { describe, expect, it } from 'vitest';
 import { freshPerTest, APP, CountingKeyRing, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 import { TotpService } from '../../src/totp/totp.service.js';
+import { tally } from '../../../../test/support/tally.js';
 
-const tally = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [o]: (t[o] ?? 0) + 1 }), {});
 
 /** Concurrency: what must hold however requests interleave. */
 export function racesContract(factory: StoreFactory): void {

@@ -15,6 +15,9 @@ import type { Store } from '../../src/store/store.js';
 import { generateRecoveryCodes } from '../../src/totp/recovery-codes.js';
 import { CountingKeyRing } from '../contract/harness.js';
 import { startInProcess, type InProcessServer } from './in-process.js';
+import { tally } from '../../../../test/support/tally.js';
+
+export { tally };
 
 const redisUrl = inject('redisUrl');
 export const MAX_FAILURES = 5;
@@ -24,7 +27,6 @@ const VERIFY = 'mutation($u: ID!, $c: String!) { verifyTotp(userId: $u, code: $c
 const STATUS = 'query($u: ID!) { totpStatus(userId: $u) { failedAttempts recoveryCodesRemaining lockedUntil } }';
 
 export type Answer = { outcome: string; remainingAttempts: number | null; retryAfterSeconds: number | null };
-export const tally = (xs: readonly string[]) => xs.reduce<Record<string, number>>((t, x) => ({ ...t, [x]: (t[x] ?? 0) + 1 }), {});
 
 /** Counts what it opens by purpose: TOTP secrets, and recovery keys (one per recovery code checked). */
 export class KindCountingKeyRing extends CountingKeyRing {
