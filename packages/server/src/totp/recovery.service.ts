@@ -1,5 +1,5 @@
-import { ErrorCode, SealError, TotpError, type KeyRing, type VerifyOutcome } from '@totp-service/core';
-import type { Actor, AttemptLimits, Reservation, Settlement, Store } from '../store/store.js';
+import { ErrorCode, TotpError, type KeyRing, type VerifyOutcome } from '@totp-service/core';
+import type { Actor, AttemptLimits, Store } from '../store/store.js';
 import {
   generateRecoveryCodes,
   hashRecoveryCode,
@@ -9,7 +9,7 @@ import {
 } from './recovery-codes.js';
 import type { VerifyResult } from './totp.service.js';
 import { checkClientIp, checkUserId } from './validate.js';
-import { settledResult, verifyResult } from './verify-result.js';
+import { runAttempt, verifyResult } from './verify-result.js';
 
 /**
  * Recovery codes: generateRecoveryCodes and verifyRecoveryCode. A recovery code is verified on
@@ -60,35 +60,18 @@ export class RecoveryService {
     const code = normalizeRecoveryCode(rawCode);
     if (code === null) return this.observe(verifyResult('MALFORMED'));
 
-    const now = this.deps.clock();
-    const { store, limits } = this.deps;
-    const reservation = await store.reserve({ userId, clientIp: client?.budgetKey, codeLength: 0, now, limits });
-    const { settlement, fault } = this.check(reservation, userId, code);
-    const settled = await store.settle({ userId, hold: reservation.hold, settlement, now, limits, actor: who, recovery: true });
-    if (fault) throw fault;
-    const hold = reservation.hold;
-    if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
-      this.deps.onLockout?.();
-    }
-    return this.observe(settledResult(reservation, settled, null, limits.maxFailures));
-  }
-
-  /** Round trip 1's answer and the code → what round trip 2 must settle. */
-  private check(r: Reservation, userId: string, code: string): { settlement: Settlement; fault: SealError | null } {
-    if (r.kind === 'refused') {
-      return { settlement: r.hold ? { kind: 'release', outcome: r.outcome } : { kind: 'none', outcome: r.outcome }, fault: null };
-    }
-    if (!r.recoveryKey) return { settlement: { kind: 'miss' }, fault: null };
-    try {
-      const key = this.deps.keyRing.unseal(r.recoveryKey, recoveryKeyContext(userId));
-      const hash = hashRecoveryCode(key, code);
-      key.fill(0);
-      return { settlement: { kind: 'recovery', hash }, fault: null };
-    } catch (err) {
-      if (!(err instanceof SealError)) throw err;
-      // the attempt is given back: a key missing from the ring is the operator's fault, not the user's
-      return { settlement: { kind: 'release', outcome: null, detail: err.message }, fault: err };
-    }
+    const result = await runAttempt(
+      this.deps,
+      { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: 0, recovery: true },
+      (r) => {
+        if (!r.recoveryKey) return { settlement: { kind: 'miss' } };
+        const key = this.deps.keyRing.unseal(r.recoveryKey, recoveryKeyContext(userId));
+        const hash = hashRecoveryCode(key, code);
+        key.fill(0);
+        return { settlement: { kind: 'recovery', hash } };
+      },
+    );
+    return this.observe(result);
   }
 
   private observe(result: VerifyResult): VerifyResult {

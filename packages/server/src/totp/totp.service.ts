@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   ErrorCode,
   InvalidInputError,
-  SealError,
   TotpError,
   buildKeyUri,
   clampDrift,
@@ -17,9 +16,9 @@ import {
   type Policy,
   type VerifyOutcome,
 } from '@totp-service/core';
-import type { AttemptLimits, Actor, Reservation, Settlement, Store, UserRecord } from '../store/store.js';
+import type { AttemptLimits, Actor, Reservation, Store, UserRecord } from '../store/store.js';
 import { checkClientIp, checkLabel, checkNote, checkUserId } from './validate.js';
-import { settledResult, verifyResult } from './verify-result.js';
+import { runAttempt, verifyResult, type AttemptDeps, type Checked } from './verify-result.js';
 
 /**
  * The TOTP use cases: enroll, verify, revoke, status, unlock. Resolvers adapt GraphQL to these;
@@ -118,6 +117,7 @@ export function toState(r: UserRecord): TotpState {
 
 export class TotpService {
   readonly limits: AttemptLimits;
+  private readonly attempts: AttemptDeps;
 
   constructor(private readonly deps: TotpServiceDeps) {
     const { policy } = deps;
@@ -132,6 +132,7 @@ export class TotpService {
       clientLimit: policy.clientLimit,
       clientWindowMillis: 60_000,
     });
+    this.attempts = { store: deps.store, limits: this.limits, clock: deps.clock, onLockout: deps.onLockout };
   }
 
   async enroll(actor: Actor, input: EnrollInput): Promise<Enrollment> {
@@ -196,75 +197,45 @@ export class TotpService {
     const code = normalizeCode(rawCode);
     if (code === null) return this.result('MALFORMED');
 
-    const now = this.deps.clock();
-    const reservation = await this.deps.store.reserve({
-      userId,
-      clientIp: client?.budgetKey,
-      codeLength: code.length,
-      now,
-      limits: this.limits,
-    });
-    const { settlement, driftSteps, fault } = this.check(reservation, userId, code, now);
-    const settled = await this.deps.store.settle({
-      userId,
-      hold: reservation.hold,
-      settlement,
-      now,
-      limits: this.limits,
-      actor: who,
-    });
-    if (fault) throw fault;
-    const hold = reservation.hold;
-    if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
-      this.deps.onLockout?.();
-    }
-    return this.answer(reservation, settled, driftSteps);
-  }
-
-  /** Round trip 1's answer and the code → what round trip 2 must settle. */
-  private check(r: Reservation, userId: string, code: string, now: number) {
-    if (r.kind === 'refused') {
-      const settlement: Settlement = r.hold ? { kind: 'release', outcome: r.outcome } : { kind: 'none', outcome: r.outcome };
-      return { settlement, driftSteps: null, fault: null };
-    }
-    let best: { slot: 'active' | 'pending'; generation: string; stepAt: number; driftSteps: number } | null = null;
-    try {
-      for (const c of r.candidates) {
-        if (c.digits !== code.length) continue;
-        const secret = this.deps.keyRing.unseal(c.sealed, secretContext(userId));
-        const m = matchCode({
-          secret,
-          params: c,
-          code,
-          epochSeconds: now / 1000,
-          window: this.deps.policy.window,
-          drift: c.slot === 'active' ? r.drift : 0,
-        });
-        secret.fill(0);
-        if (m && (!best || m.step * c.period > best.stepAt)) {
-          best = { slot: c.slot, generation: c.generation, stepAt: m.step * c.period, driftSteps: m.driftSteps };
-        }
-      }
-    } catch (err) {
-      if (!(err instanceof SealError)) throw err;
-      // the attempt is given back: a key missing from the ring is the operator's fault, not the user's
-      return { settlement: { kind: 'release', outcome: null, detail: err.message } as Settlement, driftSteps: null, fault: err };
-    }
-    if (!best) return { settlement: { kind: 'miss' } as Settlement, driftSteps: null, fault: null };
-    const settlement: Settlement = {
-      kind: 'match',
-      slot: best.slot,
-      generation: best.generation,
-      stepAt: best.stepAt,
-      drift: clampDrift(this.deps.policy, best.driftSteps),
-    };
-    return { settlement, driftSteps: best.driftSteps, fault: null };
-  }
-
-  private answer(r: Reservation, s: { outcome: VerifyOutcome | null; activated: boolean }, driftSteps: number | null): VerifyResult {
-    const result = settledResult(r, s, driftSteps, this.limits.maxFailures);
+    const result = await runAttempt(
+      this.attempts,
+      { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: code.length },
+      (r, now) => this.check(r, userId, code, now),
+    );
     this.deps.onVerify?.(result.outcome, 'totp');
     return result;
+  }
+
+  /** The code against every candidate secret of the window: the latest matching step wins. */
+  private check(r: Extract<Reservation, { kind: 'reserved' }>, userId: string, code: string, now: number): Checked {
+    let best: { slot: 'active' | 'pending'; generation: string; stepAt: number; driftSteps: number } | null = null;
+    for (const c of r.candidates) {
+      if (c.digits !== code.length) continue;
+      const secret = this.deps.keyRing.unseal(c.sealed, secretContext(userId));
+      const m = matchCode({
+        secret,
+        params: c,
+        code,
+        epochSeconds: now / 1000,
+        window: this.deps.policy.window,
+        drift: c.slot === 'active' ? r.drift : 0,
+      });
+      secret.fill(0);
+      if (m && (!best || m.step * c.period > best.stepAt)) {
+        best = { slot: c.slot, generation: c.generation, stepAt: m.step * c.period, driftSteps: m.driftSteps };
+      }
+    }
+    if (!best) return { settlement: { kind: 'miss' } };
+    return {
+      settlement: {
+        kind: 'match',
+        slot: best.slot,
+        generation: best.generation,
+        stepAt: best.stepAt,
+        drift: clampDrift(this.deps.policy, best.driftSteps),
+      },
+      driftSteps: best.driftSteps,
+    };
   }
 
   private result(outcome: VerifyOutcome): VerifyResult {

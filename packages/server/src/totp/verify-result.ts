@@ -1,5 +1,5 @@
-import type { VerifyOutcome } from '@totp-service/core';
-import type { Reservation } from '../store/store.js';
+import { SealError, type VerifyOutcome } from '@totp-service/core';
+import type { Actor, AttemptLimits, Reservation, Settlement, Store } from '../store/store.js';
 import type { VerifyResult } from './totp.service.js';
 
 /**
@@ -39,4 +39,73 @@ export function settledResult(
     remainingAttempts,
     driftSteps: outcome === 'ACCEPTED' ? driftSteps : null,
   });
+}
+
+export interface AttemptDeps {
+  readonly store: Store;
+  readonly limits: AttemptLimits;
+  readonly clock: () => number;
+  readonly onLockout?: () => void;
+}
+
+export interface AttemptRequest {
+  readonly userId: string;
+  /** What the client-address budget counts (see checkClientIp). */
+  readonly clientBudgetKey?: string | undefined;
+  readonly actor: Actor;
+  /** The code's length; 0 for a recovery code. */
+  readonly codeLength: number;
+  readonly recovery?: boolean;
+}
+
+/** What checking the code in process decided. */
+export interface Checked {
+  readonly settlement: Settlement;
+  readonly driftSteps?: number | null;
+}
+
+/**
+ * One verify attempt, for TOTP and recovery codes alike (ARCHITECTURE.md "the verify path"):
+ * round trip 1 reserves the attempt, `check` compares the code in process, round trip 2 settles.
+ * A refusal is settled as one (a reservation that the client budget refused is given back); a
+ * sealed value that cannot be opened gives the attempt back, and then its error is thrown.
+ */
+export async function runAttempt(
+  deps: AttemptDeps,
+  req: AttemptRequest,
+  check: (reserved: Extract<Reservation, { kind: 'reserved' }>, now: number) => Checked,
+): Promise<VerifyResult> {
+  const { store, limits } = deps;
+  const now = deps.clock();
+  const reservation = await store.reserve({ userId: req.userId, clientIp: req.clientBudgetKey, codeLength: req.codeLength, now, limits });
+  let checked: Checked;
+  let fault: SealError | null = null;
+  if (reservation.kind === 'refused') {
+    const { outcome, hold } = reservation;
+    checked = { settlement: hold ? { kind: 'release', outcome } : { kind: 'none', outcome } };
+  } else {
+    try {
+      checked = check(reservation, now);
+    } catch (err) {
+      if (!(err instanceof SealError)) throw err;
+      // the attempt is given back: a key missing from the ring is the operator's fault, not the user's
+      fault = err;
+      checked = { settlement: { kind: 'release', outcome: null, detail: err.message } };
+    }
+  }
+  const hold = reservation.hold;
+  const settled = await store.settle({
+    userId: req.userId,
+    hold,
+    settlement: checked.settlement,
+    now,
+    limits,
+    actor: req.actor,
+    recovery: req.recovery,
+  });
+  if (fault) throw fault;
+  if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
+    deps.onLockout?.();
+  }
+  return settledResult(reservation, settled, checked.driftSteps ?? null, limits.maxFailures);
 }
