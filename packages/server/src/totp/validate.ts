@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { InvalidInputError, type Digits, type Period } from '@totp-service/core';
 
 /**
@@ -46,36 +47,28 @@ export interface ClientAddress {
   readonly budgetKey: string;
 }
 
+/**
+ * IPv6 prefixes whose last 32 bits are an IPv4 client: IPv4-mapped (::ffff:0:0/96), IPv4-translated
+ * (::ffff:0:0:0/96, RFC 6145) and the NAT64 well-known prefix (64:ff9b::/96, RFC 6052). Each such
+ * address is that IPv4 client, however it is spelt; otherwise every IPv4 client behind one of them
+ * would share the one budget of its /64.
+ */
+const CARRIES_IPV4: ReadonlySet<string> = new Set(['ipv4Mapped', 'rfc6145', 'rfc6052']);
+
 /** An IPv4 or IPv6 address; anything else is BAD_USER_INPUT. */
 export function checkClientIp(value: string | undefined | null): ClientAddress | undefined {
   if (value === undefined || value === null) return undefined;
   const ip = value.trim();
-  const version = ip.length <= 64 ? isIP(ip) : 0;
-  if (version === 0) throw new InvalidInputError('clientIp', 'clientIp must be an IPv4 or IPv6 address');
-  if (version === 4) return { ip, budgetKey: ip };
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return { ip, budgetKey: mapped[1]! };
-  return { ip, budgetKey: `${ipv6Groups(ip).slice(0, 4).join(':')}::/64` };
-}
-
-function ipv6Groups(ip: string): string[] {
-  const [head, tail] = ip.toLowerCase().split('%')[0]!.split('::') as [string, string | undefined];
-  const parse = (s: string | undefined) => (s ? s.split(':') : []);
-  let left = parse(head);
-  let right = parse(tail);
-  // a trailing dotted quad is two groups
-  const fix = (groups: string[]) => {
-    const last = groups.at(-1);
-    if (last?.includes('.')) {
-      const [a, b, c, d] = last.split('.').map(Number) as [number, number, number, number];
-      groups.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-    }
-    return groups;
-  };
-  left = fix(left);
-  right = fix(right);
-  const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...middle, ...right].map((g) => Number.parseInt(g, 16).toString(16));
+  // Node's parser is the gate (strict: no octal or short IPv4 forms); ipaddr.js reads the 16 bytes
+  if (ip.length > 64 || isIP(ip) === 0) throw new InvalidInputError('clientIp', 'clientIp must be an IPv4 or IPv6 address');
+  const addr = ipaddr.parse(ip);
+  if (addr.kind() === 'ipv4') return { ip, budgetKey: addr.toString() };
+  const v6 = addr as ipaddr.IPv6;
+  if (CARRIES_IPV4.has(v6.range())) {
+    const [a, b, c, d] = v6.toByteArray().slice(12);
+    return { ip, budgetKey: `${a}.${b}.${c}.${d}` };
+  }
+  return { ip, budgetKey: `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64` };
 }
 
 /** A page size: a whole number from 1 to `max`. */

@@ -140,6 +140,24 @@ export function verifyContract(factory: StoreFactory): void {
       expect((await c.verify('nobody', '000000', '2001:db8:0:1::1')).outcome).toBe('NOT_ENROLLED');
     });
 
+    it('counts an IPv4 address however it is written, IPv4-mapped IPv6 in any spelling included', async () => {
+      const c = makeHarness(handle.store, { clientLimit: 3 });
+      const f = await c.activate('u');
+      // three spellings of 198.51.100.7 spend its budget of three
+      for (const ip of ['198.51.100.7', '0:0:0:0:0:ffff:198.51.100.7', '::ffff:c633:6407']) {
+        expect((await c.verify('nobody', '000000', ip)).outcome).toBe('NOT_ENROLLED');
+      }
+      expect((await c.verify('nobody', '000000', '::FFFF:198.51.100.7')).outcome).toBe('RATE_LIMITED');
+      // 61 other IPv4 clients, written as mapped addresses, each have their own budget
+      for (let n = 1; n <= 61; n++) {
+        expect((await c.verify('nobody', '000000', `0:0:0:0:0:ffff:203.0.113.${n}`)).outcome, `client ${n}`).toBe('NOT_ENROLLED');
+      }
+      // and none of them is the IPv6 loopback's or the unspecified address's budget
+      expect((await c.verify('nobody', '000000', '::1')).outcome).toBe('NOT_ENROLLED');
+      expect((await c.verify('nobody', '000000', '::')).outcome).toBe('NOT_ENROLLED');
+      expect((await c.verify('u', c.code(f), '::ffff:a00:1')).outcome).toBe('ACCEPTED');
+    });
+
     it('refuses a clientIp that is not an address', async () => {
       for (const ip of ['', 'localhost', '1.2.3', '300.1.1.1', 'x'.repeat(100)]) {
         await expect(h.verify('u', '123456', ip)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', argument: 'clientIp' });
