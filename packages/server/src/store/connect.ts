@@ -6,7 +6,10 @@ import type { Store } from './store.js';
 
 /**
  * Connection settings that fail fast: no offline queue (a command while Redis is away fails at
- * once instead of waiting in memory), a command timeout, one retry per command. The client keeps
+ * once instead of waiting in memory), a command timeout, and no command ever sent twice: when a
+ * connection breaks, the commands in flight fail (maxRetriesPerRequest 0) rather than being sent
+ * again on the next connection (autoResendUnfulfilledCommands), because Redis may already have run
+ * them and a reservation run twice would count one guess as two failures. The client keeps
  * reconnecting in the background, so the service recovers when Redis comes back.
  *
  * Auto-pipelining: the commands of all requests issued in one tick of the event loop leave in one
@@ -16,7 +19,8 @@ import type { Store } from './store.js';
 export const FAIL_FAST: RedisOptions = {
   enableOfflineQueue: false,
   enableAutoPipelining: true,
-  maxRetriesPerRequest: 1,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
   connectTimeout: 2000,
   commandTimeout: 2000,
   retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
@@ -24,9 +28,10 @@ export const FAIL_FAST: RedisOptions = {
 
 /**
  * The same for a Cluster: no offline queue at the cluster level (a command for a slot whose master
- * is unreachable fails at once), the per-node timeouts above, and a bounded number of redirections
+ * is unreachable fails at once), the per-node settings above, and a bounded number of redirections
  * (MOVED/ASK during a resharding, TRYAGAIN/CLUSTERDOWN during a failover are retried for about a
- * second, then fail as SERVICE_UNAVAILABLE).
+ * second, then fail as SERVICE_UNAVAILABLE: Redis refused those commands before running them). A
+ * command whose connection closed is not retried (retryDelayOnFailover 0): it may have run.
  */
 export function clusterOptions(keyPrefix: string, password?: string | null): ClusterOptions {
   return {
@@ -37,13 +42,14 @@ export function clusterOptions(keyPrefix: string, password?: string | null): Clu
     lazyConnect: true,
     maxRedirections: 8,
     retryDelayOnClusterDown: 150,
-    retryDelayOnFailover: 150,
+    retryDelayOnFailover: 0,
     retryDelayOnTryAgain: 150,
     clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     redisOptions: {
       connectTimeout: FAIL_FAST.connectTimeout!,
       commandTimeout: FAIL_FAST.commandTimeout!,
       maxRetriesPerRequest: FAIL_FAST.maxRetriesPerRequest!,
+      autoResendUnfulfilledCommands: false,
       ...(password ? { password } : {}),
     },
   };
