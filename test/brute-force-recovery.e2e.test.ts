@@ -104,12 +104,15 @@ describe.skipIf(!redisUrl || !oathtool)('recovery codes brute-forced on two serv
 
   it('accepts exactly one of two uses of one code at once, one on each server, for every code', async () => {
     const u = await activate('race');
-    for (const code of u.codes) {
-      const pair = await Promise.all([recover(a, 'race', code), recover(b, 'race', code)]);
-      expect(pair.map((x) => x.outcome).sort()).toEqual(['ACCEPTED', 'INVALID_CODE']);
+    let lastLoser = '';
+    for (const [i, code] of u.codes.entries()) {
+      const pair = (await Promise.all([recover(a, 'race', code), recover(b, 'race', code)])).map((x) => x.outcome).sort();
+      // the loser of the last race may come after the last code was used: then none is left
+      if (i === 9 && pair[1] === 'NOT_ENROLLED') lastLoser = 'NOT_ENROLLED';
+      else expect(pair).toEqual(['ACCEPTED', 'INVALID_CODE']);
     }
     const used = (await userEvents(redisUrl!, prefix, 'race')).filter((e) => e.type === 'RECOVERY_CODE_USED');
-    expect(tally(used.map((e) => e.outcome!))).toEqual({ ACCEPTED: 10, INVALID_CODE: 10 });
+    expect(tally(used.map((e) => e.outcome!))).toEqual(lastLoser ? { ACCEPTED: 10, INVALID_CODE: 9, NOT_ENROLLED: 1 } : { ACCEPTED: 10, INVALID_CODE: 10 });
     expect((await status('race')).recoveryCodesRemaining).toBe(0);
   });
 

@@ -15,10 +15,21 @@ import { STATUS, VERIFY, activeUser, codeAt, readyz, waitFor, wrong, type Verify
 
 const seeds = inject('redisClusterNodes');
 
-const verify = async (server: ServerProcess, userId: string, code: string) => {
-  const r = await server.gql<{ verifyTotp: VerifyResult }>(VERIFY, { userId, code }, APP_TOKEN);
+/** Every verify names a client address, as applications do: its counter lives on some master too. */
+const verify = async (server: ServerProcess, userId: string, code: string, clientIp = `192.0.2.${userId.length % 250}`) => {
+  const r = await server.gql<{ verifyTotp: VerifyResult }>(VERIFY, { userId, code, clientIp }, APP_TOKEN);
   return r.data?.verifyTotp.outcome ?? r.errors?.[0]?.extensions?.code;
 };
+
+/** The port of the master that owns a key's slot. */
+function ownerPort(cluster: ClusterProcess, key: string): number {
+  const cli = findTool('redis-cli')!;
+  const port = String(cluster.nodes.find((n) => n.process.exitCode === null && n.process.signalCode === null)!.port);
+  const slot = Number(spawnSync(cli, ['-p', port, 'cluster', 'keyslot', key], { encoding: 'utf8' }).stdout.trim());
+  const slots = spawnSync(cli, ['-p', port, '--json', 'cluster', 'slots'], { encoding: 'utf8' }).stdout;
+  const ranges = JSON.parse(slots) as [number, number, [string, number]][];
+  return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+}
 
 describe.skipIf(!seeds)('server on a Redis Cluster', () => {
   let server: ServerProcess;
@@ -71,21 +82,11 @@ describe.skipIf(!seeds)('a cluster master that dies', () => {
     }
   });
 
-  /** The port of the master that owns a user's slot. */
-  function ownerPort(userId: string): number {
-    const cli = findTool('redis-cli')!;
-    const port = String(cluster.nodes[0]!.port);
-    const slot = Number(spawnSync(cli, ['-p', port, 'cluster', 'keyslot', keys.userKeys(userId).user], { encoding: 'utf8' }).stdout.trim());
-    const slots = spawnSync(cli, ['-p', port, '--json', 'cluster', 'slots'], { encoding: 'utf8' }).stdout;
-    const ranges = JSON.parse(slots) as [number, number, [string, number]][];
-    return ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
-  }
-
   it('makes its users unavailable in bounded time, and recovers when it returns', async () => {
     const users = [];
     for (let i = 0; i < 24; i++) users.push({ id: `m-${i}`, ...(await activeUser(server, `m-${i}`)) });
     const deadPort = cluster.nodes[0]!.port;
-    const onDead = users.filter((u) => ownerPort(u.id) === deadPort);
+    const onDead = users.filter((u) => ownerPort(cluster, keys.userKeys(u.id).user) === deadPort);
     expect(onDead.length).toBeGreaterThan(0);
 
     await cluster.nodes[0]!.stop(true);
@@ -147,5 +148,59 @@ describe.skipIf(!seeds)('a cluster that requires a password', () => {
       await cluster.stop();
       cluster.cleanup();
     }
+  });
+});
+
+describe.skipIf(!seeds)('a cluster master that holds only the client-address counter', () => {
+  let cluster: ClusterProcess;
+  let server: ServerProcess;
+  beforeAll(async () => {
+    cluster = await startCluster({ masters: 3, nodeTimeoutMs: 3000, requireFullCoverage: false });
+    server = await startServer({
+      env: { REDIS_CLUSTER_NODES: cluster.seeds, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_WINDOW: '10', TOTP_CLIENT_LIMIT: '3' },
+    });
+  });
+  afterAll(async () => {
+    try {
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await cluster.stop();
+      cluster.cleanup();
+    }
+  });
+
+  const verifyFrom = async (userId: string, code: string, clientIp: string) => {
+    const r = await server.gql<{ verifyTotp: VerifyResult }>(VERIFY, { userId, code, clientIp }, APP_TOKEN);
+    return r.data?.verifyTotp.outcome ?? r.errors?.[0]?.extensions?.code;
+  };
+
+  it('charges nobody for a request that failed because one of the two failed', async () => {
+    const dead = cluster.nodes[2]!.port;
+    const addressOn = (live: boolean, not?: string) => {
+      for (let n = 1; n < 255; n++) {
+        const ip = `203.0.113.${n}`;
+        if (ip !== not && (ownerPort(cluster, keys.clientKey(ip)) === dead) !== live) return ip;
+      }
+      throw new Error('no address found');
+    };
+    const userOn = (live: boolean) => {
+      for (let n = 0; ; n++) if ((ownerPort(cluster, keys.userKeys(`cl-${n}`).user) === dead) !== live) return `cl-${n}`;
+    };
+    const [deadIp, liveIp] = [addressOn(false), addressOn(true)];
+    const liveIp2 = addressOn(true, liveIp);
+    const [liveUser, deadUser] = [userOn(true), userOn(false)];
+    const live = await activeUser(server, liveUser);
+    const gone = await activeUser(server, deadUser);
+
+    await cluster.nodes[2]!.stop(true);
+    // the user's master answers, the address's counter cannot be counted: five times the right code
+    for (let i = 0; i < 5; i++) expect(await verifyFrom(liveUser, codeAt(live.secret, live.step + 1 + i), deadIp)).toBe('SERVICE_UNAVAILABLE');
+    const s = await server.gql<{ totpStatus: { failedAttempts: number; lockedUntil: string | null } }>(STATUS, { userId: liveUser });
+    expect(s.data?.totpStatus).toMatchObject({ failedAttempts: 0, lockedUntil: null });
+    // the other way round: the address's counter answers, the user's master does not
+    for (let i = 0; i < 5; i++) expect(await verifyFrom(deadUser, codeAt(gone.secret, gone.step + 1), liveIp)).toBe('SERVICE_UNAVAILABLE');
+    // neither the user nor the address was charged
+    expect(await verifyFrom(liveUser, codeAt(live.secret, live.step + 6), liveIp)).toBe('ACCEPTED');
+    expect(await verifyFrom(liveUser, codeAt(live.secret, live.step + 7), liveIp2)).toBe('ACCEPTED');
   });
 });

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   readonly aof?: boolean;
   /** requirepass (and masterauth) of every node. */
   readonly password?: string;
+  /** cluster-require-full-coverage: false lets the other masters serve while one is down. */
+  readonly requireFullCoverage?: boolean;
 }
 
 function cli(args: string[], password?: string): { status: number | null; stdout: string; stderr: string } {
@@ -64,6 +66,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterPr
     '--cluster-config-file', 'nodes.conf',
     '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 5000),
     ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
+    ...(opts.requireFullCoverage === false ? ['--cluster-require-full-coverage', 'no'] : []),
   ];
   const nodes: RedisProcess[] = [];
   try {

@@ -4,11 +4,35 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger, flushLogs } from './logger.js';
 import { createServer } from './server.js';
 import { connectStore } from './store/connect.js';
+import type { Store } from './store/store.js';
 
 /** Environment → server → listen; drain on SIGTERM. Everything else lives in createServer. */
 
 /** Beyond the grace period, what closing Apollo and Redis may take before the process gives up. */
 const SHUTDOWN_SLACK_MS = 5000;
+/** A wall clock this far from the store's is worth a warning (the server follows the store's anyway). */
+const SKEW_WARN_MS = 2000;
+
+/**
+ * A server whose clock is off still serves correctly (codes, lockouts and audit times follow the
+ * store's clock), but its own logs and whatever else on the machine reads the time are off: say so
+ * at start-up, and again at most every ten minutes while it lasts.
+ */
+function reportClockSkew(store: Store, logger: ReturnType<typeof createLogger>): void {
+  let warned = -Infinity;
+  const check = () => {
+    const skew = store.clockSkew?.() ?? 0;
+    if (Math.abs(skew) < SKEW_WARN_MS || performance.now() - warned < 600_000) return;
+    warned = performance.now();
+    const side = skew > 0 ? 'ahead of' : 'behind';
+    logger.warn(
+      { skewMs: skew },
+      `this server's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${side} the store's: codes, lockouts and audit times follow the store's clock; set this machine's time right (NTP)`,
+    );
+  };
+  check();
+  setInterval(check, 60_000).unref();
+}
 
 async function main(): Promise<void> {
   let config;
@@ -37,6 +61,7 @@ async function main(): Promise<void> {
     await store.close();
     process.exit(1);
   }
+  reportClockSkew(store, logger);
   if (store.kind === 'embedded') {
     logger.warn('embedded store: data lives in this process\'s memory and ends with it; for one process only (set REDIS_URL for production)');
   }

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { VerifyOutcome } from '@totp-service/core';
 import { StoreUnavailableError, type Store } from './store/store.js';
 
@@ -48,14 +48,30 @@ export class Metrics {
   }
 
   onVerify = (outcome: VerifyOutcome, kind: 'totp' | 'recovery' = 'totp') => this.verify.inc({ outcome, kind });
+
+  /** totp_clock_skew_seconds: this server's wall clock minus the store's, read at each scrape. */
+  watchClock(skewMillis: () => number): void {
+    new Gauge({
+      name: 'totp_clock_skew_seconds',
+      help: "This server's wall clock minus the store's (times follow the store's clock; alert when large).",
+      registers: [this.registry],
+      collect() {
+        this.set(skewMillis() / 1000);
+      },
+    });
+  }
 }
+
+/** What is not a store operation: closing, and reading the clock (synchronous). */
+const NOT_OPERATIONS = new Set(['close', 'now', 'clockSkew']);
 
 /** Wrap every store operation with a latency histogram and an error counter. */
 export function instrumentStore(store: Store, metrics: Metrics): Store {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
-      if (typeof value !== 'function' || prop === 'close' || typeof prop !== 'string') return value;
+      if (typeof value !== 'function' || typeof prop !== 'string') return value;
+      if (NOT_OPERATIONS.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
       return async (...args: unknown[]) => {
         const end = metrics.storeLatency.startTimer({ op: prop });
         try {

@@ -29,7 +29,7 @@ export interface ServerDeps {
   readonly issuer: string;
   readonly logger: Logger;
   readonly production?: boolean;
-  /** Epoch ms; Date.now unless a test says otherwise. */
+  /** Epoch ms; the store's clock (see Store.now) unless a test says otherwise. */
   readonly clock?: () => number;
   /** Largest request body, bytes (TOTP_MAX_BODY_BYTES). */
   readonly bodyLimit?: number;
@@ -60,13 +60,15 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   const { logger } = deps;
   const metrics = new Metrics();
   const store = instrumentStore(deps.store, metrics);
+  metrics.watchClock(() => deps.store.clockSkew?.() ?? 0);
   const qr = createQrPool(deps.qrThreads);
+  const clock = deps.clock ?? (() => deps.store.now());
   const totp = new TotpService({
     store,
     keyRing: deps.keyRing,
     policy: deps.policy,
     issuer: deps.issuer,
-    clock: deps.clock ?? Date.now,
+    clock,
     onVerify: (outcome, kind) => {
       metrics.onVerify(outcome, kind);
       recordOutcome(outcome);
@@ -76,7 +78,6 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     onRevoke: (revoked) => metrics.revoke.inc({ revoked: String(revoked) }),
     renderQr: qr.render,
   });
-  const clock = deps.clock ?? Date.now;
   const recovery = new RecoveryService({
     store,
     keyRing: deps.keyRing,

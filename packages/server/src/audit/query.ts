@@ -1,15 +1,17 @@
 import { InvalidInputError } from '@totp-service/core';
-import { BUCKETS, bucketOf } from '../store/keys.js';
+import { AUDIT_STREAMS, bucketOf } from '../store/keys.js';
 import type { AuditEvent, AuditEventType, AuditQuery, Page } from '../store/store.js';
 
 /**
- * Reading the audit trail, the same way for every store. Events live in one stream per bucket, and
- * each user's events are also listed per user (on Redis, the ids of the user's entries in the
- * bucket stream; see events.lua). A user's query reads that user's events only, so its cost
- * follows that user's events; a query over everyone merges the bucket streams newest first.
+ * Reading the audit trail, the same way for every store. Events live in streams: per bucket, one
+ * for events about enrolled users (0…31) and one for events about ids with nothing enrolled
+ * (32…63, see keys.ts). Each enrolled user's events are also listed per user (on Redis, the ids of
+ * the user's entries in the bucket stream; see events.lua). A user's query reads that user's
+ * events only, so its cost follows that user's events; a query over everyone merges every stream
+ * newest first.
  *
- * An event id (and a cursor) is `<bucket>-<ms>-<seq>`: the bucket and the stream entry id. Order
- * is (ms, seq, bucket), newest first.
+ * An event id (and a cursor) is `<stream>-<ms>-<seq>`: the stream and the entry id in it. Order
+ * is (ms, seq, stream), newest first.
  */
 
 /** One stream entry as a store returns it. */
@@ -18,12 +20,12 @@ export interface RawEntry {
   readonly fields: Readonly<Record<string, string>>;
 }
 
-export type StreamRef = { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'bucket'; readonly bucket: number };
+export type StreamRef = { readonly kind: 'user'; readonly userId: string } | { readonly kind: 'stream'; readonly stream: number };
 
 /** What a store provides: XREVRANGE semantics (bounds like "+", "-", "123", "123-4", "(123-4"). */
 export interface AuditSource {
   revRange(streams: readonly { ref: StreamRef; end: string; start: string; count: number }[]): Promise<RawEntry[][]>;
-  /** The id of the oldest entry still in a bucket's stream (null when it is empty). */
+  /** The id of the oldest entry still in a bucket's stream of enrolled users' events (null when it is empty). */
   oldest(bucket: number): Promise<string | null>;
 }
 
@@ -31,13 +33,13 @@ export interface AuditSource {
 export const SCAN_BUDGET = 20_000;
 
 interface Position {
-  readonly bucket: number;
+  readonly stream: number;
   readonly ms: number;
   readonly seq: number;
 }
 
-export function eventId(bucket: number, streamId: string): string {
-  return `${bucket}-${streamId}`;
+export function eventId(stream: number, entryId: string): string {
+  return `${stream}-${entryId}`;
 }
 
 function parseStreamId(id: string): { ms: number; seq: number } {
@@ -53,15 +55,15 @@ function olderThan(id: string, floor: { ms: number; seq: number }): boolean {
 /** Parse a cursor (an event id). Anything that is not one is BAD_USER_INPUT. */
 export function parseCursor(cursor: string): Position {
   const m = /^(\d{1,2})-(\d{1,15})-(\d{1,15})$/.exec(cursor);
-  const bucket = m ? Number(m[1]) : NaN;
-  if (!m || bucket >= BUCKETS) throw new InvalidInputError('after', 'after is not a cursor returned by this API');
-  return { bucket, ms: Number(m[2]), seq: Number(m[3]) };
+  const stream = m ? Number(m[1]) : NaN;
+  if (!m || stream >= AUDIT_STREAMS) throw new InvalidInputError('after', 'after is not a cursor returned by this API');
+  return { stream, ms: Number(m[2]), seq: Number(m[3]) };
 }
 
-export function toAuditEvent(bucket: number, entry: RawEntry): AuditEvent {
+export function toAuditEvent(stream: number, entry: RawEntry): AuditEvent {
   const f = entry.fields;
   return {
-    id: eventId(bucket, entry.id),
+    id: eventId(stream, entry.id),
     at: parseStreamId(entry.id).ms,
     type: f.t as AuditEventType,
     userId: f.u ?? null,
@@ -73,11 +75,11 @@ export function toAuditEvent(bucket: number, entry: RawEntry): AuditEvent {
 }
 
 /** The upper bound of one stream: the tighter of `until` and the cursor (exclusive of it). */
-function upperBound(bucket: number, until: number | undefined, after: Position | undefined): string {
+function upperBound(stream: number, until: number | undefined, after: Position | undefined): string {
   if (after && (until === undefined || after.ms <= until)) {
-    // in (ms, seq, bucket) order, a lower bucket at the cursor's exact id still comes after it
+    // in (ms, seq, stream) order, a lower stream at the cursor's exact id still comes after it
     const id = `${after.ms}-${after.seq}`;
-    return bucket < after.bucket ? id : `(${id}`;
+    return stream < after.stream ? id : `(${id}`;
   }
   return until === undefined ? '+' : String(until);
 }
@@ -91,7 +93,7 @@ class Cursor {
   seq = 0;
   constructor(
     readonly ref: StreamRef,
-    readonly bucket: number,
+    readonly stream: number,
     private end: string,
     private readonly start: string,
     private batch: number,
@@ -136,7 +138,7 @@ class Cursor {
 }
 
 function newer(a: Cursor, b: Cursor): boolean {
-  return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.bucket > b.bucket;
+  return a.ms !== b.ms ? a.ms > b.ms : a.seq !== b.seq ? a.seq > b.seq : a.stream > b.stream;
 }
 
 /**
@@ -152,7 +154,7 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
   const start = q.since === undefined || q.since <= 0 ? '-' : String(q.since);
   const types = q.types && q.types.length > 0 ? new Set(q.types) : null;
   const want = q.first + 1;
-  if (q.userId !== undefined && after && after.bucket !== bucketOf(q.userId)) {
+  if (q.userId !== undefined && after && after.stream !== bucketOf(q.userId)) {
     throw new InvalidInputError('after', 'after is a cursor of another query');
   }
   // asked for only once the query is known to be valid: a promise left behind could reject unheard
@@ -163,10 +165,10 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
     const bucket = bucketOf(q.userId);
     cursors = [new Cursor({ kind: 'user', userId: q.userId }, bucket, upperBound(bucket, q.until, after), start, Math.min(want, 1000))];
   } else {
-    const perBucket = Math.min(Math.ceil((want * 2) / BUCKETS) + 4, 1000);
+    const perStream = Math.min(Math.ceil((want * 2) / AUDIT_STREAMS) + 4, 1000);
     cursors = Array.from(
-      { length: BUCKETS },
-      (_, b) => new Cursor({ kind: 'bucket', bucket: b }, b, upperBound(b, q.until, after), start, perBucket),
+      { length: AUDIT_STREAMS },
+      (_, s) => new Cursor({ kind: 'stream', stream: s }, s, upperBound(s, q.until, after), start, perStream),
     );
   }
 
@@ -185,8 +187,8 @@ export async function queryAudit(source: AuditSource, q: AuditQuery): Promise<Pa
     if (!best) break;
     const entry = best.take();
     scanned += 1;
-    lastScanned = eventId(best.bucket, entry.id);
-    if (!types || types.has(entry.fields.t as AuditEventType)) found.push(toAuditEvent(best.bucket, entry));
+    lastScanned = eventId(best.stream, entry.id);
+    if (!types || types.has(entry.fields.t as AuditEventType)) found.push(toAuditEvent(best.stream, entry));
     if (scanned >= SCAN_BUDGET && found.length < want) {
       // a sparse filter over a long log: hand back what was found and where to go on from
       return { nodes: found, endCursor: lastScanned, hasNextPage: true };

@@ -99,6 +99,7 @@ export async function connectStore(config: Config, waitMillis = 10_000): Promise
   while (Date.now() < deadline) {
     try {
       await store.ping();
+      await store.followClock();
       return store;
     } catch (err) {
       lastError = err;

@@ -8,6 +8,8 @@
  *   {b07}:r:<id>   hash    recovery-code hashes
  *   {b07}:ei:<id>  list    ids of the user's audit events in the bucket stream, newest first
  *   {b07}:audit    stream  the bucket's audit events
+ *   {b07}:ax       stream  the bucket's audit events about ids with nothing enrolled (kept apart,
+ *                          so traffic about invented ids never pushes enrolled users' events out)
  *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>)
  *   {b07}:ip       zset    PENDING-only users (score 0, lexicographic)
  *   {b07}:px       zset    PENDING-only users by expiry (score = expiresAt ms), for cleanup
@@ -19,6 +21,15 @@
  */
 export const BUCKETS = 32;
 
+/**
+ * Audit streams: 0…31 are the buckets' streams of events about enrolled users, 32…63 the same
+ * buckets' streams of events about ids with nothing enrolled. An event id starts with its stream.
+ */
+export const AUDIT_STREAMS = 2 * BUCKETS;
+
+/** The stream (32…63) that holds a bucket's events about ids with nothing enrolled. */
+export const strayStream = (bucket: number): number => BUCKETS + bucket;
+
 export interface UserKeys {
   readonly bucket: number;
   readonly id: string;
@@ -26,6 +37,7 @@ export interface UserKeys {
   readonly recovery: string;
   readonly events: string;
   readonly audit: string;
+  readonly stray: string;
   readonly activeIndex: string;
   readonly pendingIndex: string;
   readonly pendingExpiry: string;
@@ -58,10 +70,17 @@ export function bucketTag(bucket: number): string {
   return `{b${bucket.toString().padStart(2, '0')}}`;
 }
 
+/** The key of an audit stream (0…63, see AUDIT_STREAMS). */
+export function auditStreamKey(stream: number): string {
+  const keys = bucketKeys(stream % BUCKETS);
+  return stream < BUCKETS ? keys.audit : keys.stray;
+}
+
 export function bucketKeys(bucket: number) {
   const tag = bucketTag(bucket);
   return {
     audit: `${tag}:audit`,
+    stray: `${tag}:ax`,
     activeIndex: `${tag}:ia`,
     pendingIndex: `${tag}:ip`,
     pendingExpiry: `${tag}:px`,

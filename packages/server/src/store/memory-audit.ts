@@ -1,5 +1,5 @@
 import type { AuditSource, RawEntry, StreamRef } from '../audit/query.js';
-import { BUCKETS, eventBucket } from './keys.js';
+import { AUDIT_STREAMS, eventBucket, strayStream } from './keys.js';
 import type { Actor, AuditEventType } from './store.js';
 
 interface Stream {
@@ -9,37 +9,38 @@ interface Stream {
 }
 
 /**
- * The embedded store's audit trail: one stream per bucket and one per user, with the entry ids,
+ * The embedded store's audit trail: per bucket a stream of enrolled users' events and one of
+ * events about ids with nothing enrolled, and one stream per enrolled user, with the entry ids,
  * caps and XREVRANGE semantics of what _audit.lua writes on Redis (where a user's events are a
  * list of ids into the bucket stream, read by events.lua: the same answers).
  */
 export class MemoryAuditLog {
   private readonly users = new Map<string, Stream>();
-  private readonly buckets: Stream[] = Array.from({ length: BUCKETS }, () => ({ lastMs: 0, lastSeq: 0, entries: [] }));
+  private readonly streams: Stream[] = Array.from({ length: AUDIT_STREAMS }, () => ({ lastMs: 0, lastSeq: 0, entries: [] }));
 
   constructor(
     private readonly bucketMax: number,
     private readonly userMax: number,
   ) {}
 
-  hasUserStream(userId: string): boolean {
-    return this.users.has(userId);
-  }
-
-  /** appendAudit + eventFields of _audit.lua. */
-  append(userId: string | null, toUser: boolean, now: number, type: AuditEventType, actor: Actor, outcome = '', detail = ''): void {
+  /**
+   * appendAudit + eventFields of _audit.lua. An event about a user who is `enrolled` goes to the
+   * bucket's stream and the user's own; one about an id with nothing enrolled to the bucket's
+   * stream of such events only; one about no user (a rekey run) to the stream of bucket('').
+   */
+  append(userId: string | null, enrolled: boolean, now: number, type: AuditEventType, actor: Actor, outcome = '', detail = ''): void {
     const fields: Record<string, string> = { t: type };
     if (userId !== null) fields.u = userId;
     fields.a = actor.name;
     if (actor.clientIp) fields.ip = actor.clientIp;
     if (outcome) fields.o = outcome;
     if (detail) fields.d = detail;
-    const bucket = this.buckets[eventBucket(userId)]!;
-    const ms = Math.max(now, bucket.lastMs);
-    const seq = ms === bucket.lastMs ? bucket.lastSeq + 1 : 0;
+    const stream = this.streams[userId === null || enrolled ? eventBucket(userId) : strayStream(eventBucket(userId))]!;
+    const ms = Math.max(now, stream.lastMs);
+    const seq = ms === stream.lastMs ? stream.lastSeq + 1 : 0;
     const entry = { id: `${ms}-${seq}`, fields };
-    push(bucket, entry, this.bucketMax);
-    if (toUser && userId !== null) {
+    push(stream, entry, this.bucketMax);
+    if (enrolled && userId !== null) {
       let s = this.users.get(userId);
       if (!s) this.users.set(userId, (s = { lastMs: 0, lastSeq: 0, entries: [] }));
       push(s, entry, this.userMax);
@@ -48,11 +49,11 @@ export class MemoryAuditLog {
 
   readonly source: AuditSource = {
     revRange: async (requests) => requests.map(({ ref, end, start, count }) => revRange(this.stream(ref), end, start, count)),
-    oldest: async (bucket) => this.buckets[bucket]!.entries[0]?.id ?? null,
+    oldest: async (bucket) => this.streams[bucket]!.entries[0]?.id ?? null,
   };
 
   private stream(ref: StreamRef): RawEntry[] {
-    return ref.kind === 'user' ? (this.users.get(ref.userId)?.entries ?? []) : this.buckets[ref.bucket]!.entries;
+    return ref.kind === 'user' ? (this.users.get(ref.userId)?.entries ?? []) : this.streams[ref.stream]!.entries;
   }
 }
 

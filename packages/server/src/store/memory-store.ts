@@ -37,13 +37,22 @@ export class MemoryStore implements Store {
 
   async ping(): Promise<void> {}
 
+  /** One process, one clock. */
+  now(): number {
+    return Date.now();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
   }
 
   /** Drop what a Redis TTL would have dropped. */
   private sweep(now: number): void {
-    for (const [id, u] of this.users) if (u.expiresAt > 0 && u.expiresAt <= now) this.expire(id);
+    for (const [id, u] of this.users) {
+      if (u.expiresAt > 0 && u.expiresAt <= now) this.expire(id);
+      // a replacement that lapsed unconfirmed: its sealed secret is not kept
+      else if (u.fields.s !== undefined && u.fields.pe !== undefined && n(u.fields.pe) <= now) for (const k of PENDING_FIELDS) delete u.fields[k];
+    }
     for (const [ip, c] of this.clients) if (c.resetAt <= now) this.clients.delete(ip);
     this.dropLapsed(now);
   }
@@ -155,12 +164,16 @@ export class MemoryStore implements Store {
     const h = this.hash(req.userId, now);
     if (!h) return { kind: 'refused', outcome: 'NOT_ENROLLED' };
     const pendingLive = h.ps !== undefined && n(h.pe) > now;
+    // reserve.lua: a replacement that lapsed unconfirmed is gone
+    if (h.s !== undefined && h.ps !== undefined && !pendingLive) for (const k of PENDING_FIELDS) delete h[k];
     if (h.s === undefined && !pendingLive) return { kind: 'refused', outcome: 'NOT_ENROLLED' };
     const digitsOf = (m: Buffer | string | undefined) => (m === undefined ? -1 : unpackMeta(m.toString()).digits);
     if (codeLength > 0 && digitsOf(h.m) !== codeLength && !(pendingLive && digitsOf(h.pm) === codeLength)) {
       return { kind: 'refused', outcome: 'MALFORMED' };
     }
-    if (codeLength === 0 && (h.s === undefined || h.rk === undefined)) return { kind: 'refused', outcome: 'NOT_ENROLLED' };
+    if (codeLength === 0 && (h.s === undefined || h.rk === undefined || !this.recovery.get(req.userId)?.size)) {
+      return { kind: 'refused', outcome: 'NOT_ENROLLED' };
+    }
 
     let f = n(h.f), lu = n(h.lu), lc = n(h.lc);
     if (lu > now) return { kind: 'refused', outcome: 'LOCKED', retryAfterMillis: lu - now };
@@ -227,7 +240,8 @@ export class MemoryStore implements Store {
       const current = slot === 'active' ? g : pg;
       if (current === undefined || current !== s.generation) {
         detail = 'factor replaced during verify';
-      } else if (h!.ls !== undefined && s.stepAt <= n(h!.ls)) {
+      } else if (slot === 'active' && h!.ls !== undefined && s.stepAt <= n(h!.ls)) {
+        // the last step is the active secret's; a pending secret's history is empty (settle.lua)
         outcome = 'REPLAYED';
       } else {
         outcome = 'ACCEPTED';
@@ -247,17 +261,18 @@ export class MemoryStore implements Store {
       if (g !== undefined && this.recovery.get(userId)?.delete(s.hash)) {
         outcome = 'ACCEPTED';
         accept();
-        detail = `${this.recovery.get(userId)!.size} codes left`;
+        const left = this.recovery.get(userId)!.size;
+        detail = `${left} codes left`;
+        if (left === 0) delete h!.rk;
       }
     }
 
     const failed = outcome === 'INVALID_CODE' || outcome === 'REPLAYED';
     const lockedNow = failed && armed > 0 && lu === armed;
-    const toUser = enrolled || this.audit.hasUserStream(userId);
-    this.audit.append(userId, toUser, now, req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY', req.actor, outcome ?? '', detail);
-    if (activated) this.audit.append(userId, toUser, now, 'ACTIVATED', req.actor);
+    this.audit.append(userId, enrolled, now, req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY', req.actor, outcome ?? '', detail);
+    if (activated) this.audit.append(userId, enrolled, now, 'ACTIVATED', req.actor);
     if (lockedNow) {
-      this.audit.append(userId, toUser, now, 'LOCKED', req.actor, '', `locked for ${Math.ceil((lu - now) / 1000)}s after ${f} failures`);
+      this.audit.append(userId, enrolled, now, 'LOCKED', req.actor, '', `locked for ${Math.ceil((lu - now) / 1000)}s after ${f} failures`);
     }
     return {
       outcome,
@@ -310,7 +325,11 @@ export class MemoryStore implements Store {
     const h = this.users.get(req.userId)?.fields;
     let rewritten = 0;
     let conflicts = 0;
+    // reseal.lua: a replacement that lapsed unconfirmed is removed, not re-sealed
+    const lapsed = h !== undefined && h.s !== undefined && h.pe !== undefined && n(h.pe) <= req.now;
+    if (lapsed) for (const k of PENDING_FIELDS) delete h[k];
     for (const w of req.swaps) {
+      if (lapsed && w.field === 'ps') continue;
       const current = h?.[w.field];
       if (h && Buffer.isBuffer(current) && current.equals(w.from)) {
         h[w.field] = Buffer.from(w.to);

@@ -1,12 +1,12 @@
 import { Cluster, Redis } from 'ioredis';
 import { queryAudit, type AuditSource, type RawEntry } from '../audit/query.js';
 import { decodeRecord, packMeta, storedAccountName, unpackMeta } from './codec.js';
+import { FollowedClock } from './clock.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
-import { bucketKeys, clientKey, eventBucket, userKeys } from './keys.js';
+import { auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
 import { defineScripts } from './scripts.js';
 import {
   StoreUnavailableError,
-  type AttemptLimits,
   type AuditQuery,
   type CandidateFactor,
   type IndexSlice,
@@ -27,6 +27,11 @@ export interface RedisStoreOptions {
 }
 
 type Client = Redis | Cluster;
+
+/** How often the store's clock is read again (it is followed with the monotonic clock between). */
+const CLOCK_SYNC_MS = 30_000;
+/** The key whose node answers TIME: always the same node of a Cluster, so every server reads one clock. */
+const CLOCK_KEY = `${bucketTag(0)}:clock`;
 
 /** Reply errors that mean "Redis cannot serve now", as opposed to a bug in a script. */
 const UNAVAILABLE_REPLY = /^(OOM|READONLY|LOADING|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY|NOREPLICAS|MOVED|ASK)\b/;
@@ -50,6 +55,8 @@ export class RedisStore implements Store {
   private readonly auditMax: number;
   private readonly userMax: number;
   private readonly allowEviction: boolean;
+  private readonly clock = new FollowedClock();
+  private clockTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly client: Client,
@@ -107,7 +114,34 @@ export class RedisStore implements Store {
     });
   }
 
+  /**
+   * Read Redis's clock, and again every 30 s: from then on `now()` is Redis's time, so servers
+   * whose clocks disagree still agree on lockouts, expiries, audit times and codes.
+   */
+  async followClock(): Promise<void> {
+    await this.syncClock();
+    this.clockTimer ??= setInterval(() => void this.syncClock().catch(() => {}), CLOCK_SYNC_MS).unref();
+  }
+
+  private syncClock(): Promise<void> {
+    return this.guard(() =>
+      this.clock.sync(async () => {
+        const [seconds, micros] = await this.client.totpTime(CLOCK_KEY);
+        return Number(seconds) * 1000 + Number(micros) / 1000;
+      }),
+    );
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  clockSkew(): number {
+    return this.clock.skewMillis();
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.clockTimer);
     await this.client.quit().catch(() => this.client.disconnect());
   }
 
@@ -161,10 +195,15 @@ export class RedisStore implements Store {
     const k = userKeys(req.userId);
     const { limits } = req;
     return this.guard(async () => {
-      const user = this.client.totpReserveBuffer(k.user, req.now, req.codeLength, limits.maxFailures, ...limits.lockoutMillis);
-      const client = req.clientIp !== undefined ? this.clientHit(req.clientIp, limits) : undefined;
-      const [reply, budget] = await Promise.all([user, client]);
-      const r = parseReservation(reply);
+      const user = this.client.totpReserveBuffer(k.user, k.recovery, req.now, req.codeLength, limits.maxFailures, ...limits.lockoutMillis);
+      const client = req.clientIp === undefined ? undefined : this.client.totpClient(clientKey(req.clientIp), limits.clientLimit, limits.clientWindowMillis);
+      const [u, c] = await Promise.allSettled([user, client]);
+      if (u.status === 'rejected' || c.status === 'rejected') {
+        await this.giveBack(k, u, c, req.clientIp);
+        throw u.status === 'rejected' ? u.reason : (c as PromiseRejectedResult).reason;
+      }
+      const r = parseReservation(u.value);
+      const budget = c.value;
       if (budget && budget[0] === 0) {
         return { kind: 'refused', outcome: 'RATE_LIMITED', retryAfterMillis: budget[1], ...(r.kind === 'reserved' ? { hold: r.hold } : {}) };
       }
@@ -172,8 +211,24 @@ export class RedisStore implements Store {
     });
   }
 
-  private clientHit(clientIp: string, limits: AttemptLimits) {
-    return this.client.totpClient(clientKey(clientIp), limits.clientLimit, limits.clientWindowMillis);
+  /**
+   * A request that fails for the store's sake charges nobody: when one half of a reservation (the
+   * user's attempt, the client address's) failed, the half that was counted is given back. Best
+   * effort: if that fails too, the attempt stays counted (the safe side: never more codes tested).
+   */
+  private async giveBack(
+    k: UserKeys,
+    user: PromiseSettledResult<unknown[]>,
+    client: PromiseSettledResult<[number, number] | undefined>,
+    clientIp: string | undefined,
+  ): Promise<void> {
+    const undo: Promise<unknown>[] = [];
+    if (user.status === 'fulfilled') {
+      const r = parseReservation(user.value);
+      if (r.kind === 'reserved') undo.push(this.client.totpGiveBack(k.user, r.hold.armedUntil));
+    }
+    if (client.status === 'fulfilled' && client.value && clientIp !== undefined) undo.push(this.client.totpUnclient(clientKey(clientIp)));
+    await Promise.allSettled(undo);
   }
 
   settle(req: Parameters<Store['settle']>[0]): Promise<SettleResult> {
@@ -185,7 +240,7 @@ export class RedisStore implements Store {
     else if (s.kind !== 'miss') [a4, a5] = [s.outcome ?? '', s.detail ?? ''];
     return this.guard(async () => {
       const [outcome, activated, failures, lockedUntil, left] = await this.client.totpSettle(
-        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry, k.recovery,
+        k.user, k.events, k.audit, k.activeIndex, k.pendingIndex, k.pendingExpiry, k.recovery, k.stray,
         req.now, s.kind, req.hold?.armedUntil ?? 0, a4, a5, a6, a7, k.id, req.userId,
         req.actor.name, req.actor.clientIp ?? '', this.auditMax, this.userMax,
         req.recovery ? 'RECOVERY_CODE_USED' : 'VERIFY',
@@ -251,6 +306,7 @@ export class RedisStore implements Store {
       if (req.swaps.length === 0) return { rewritten: 0, conflicts: 0 };
       const [rewritten, conflicts] = await this.client.totpReseal(
         userKeys(req.userId).user,
+        req.now,
         ...req.swaps.flatMap((w) => [w.field, w.from, w.to]),
       );
       return { rewritten, conflicts };
@@ -265,7 +321,7 @@ export class RedisStore implements Store {
           const raw =
             ref.kind === 'user'
               ? await this.client.totpEvents(userKeys(ref.userId).events, userKeys(ref.userId).audit, end, start, count)
-              : await this.client.xrevrange(bucketKeys(ref.bucket).audit, end, start, 'COUNT', count);
+              : await this.client.xrevrange(auditStreamKey(ref.stream), end, start, 'COUNT', count);
           return raw.map(([id, flat]): RawEntry => {
             const fields: Record<string, string> = {};
             for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;

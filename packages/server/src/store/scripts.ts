@@ -20,13 +20,16 @@ declare module 'ioredis' {
     totpIndex(...args: Arg[]): Result<[string[], string[]], Context>;
     totpEvent(...args: Arg[]): Result<string, Context>;
     totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
+    totpGiveBack(...args: Arg[]): Result<number, Context>;
+    totpUnclient(...args: Arg[]): Result<number, Context>;
+    totpTime(...args: Arg[]): Result<[string, string], Context>;
   }
 }
 
 const SCRIPTS = {
-  totpReserve: { file: 'reserve.lua', keys: 1, audit: false },
+  totpReserve: { file: 'reserve.lua', keys: 2, audit: false },
   totpClient: { file: 'client.lua', keys: 1, audit: false },
-  totpSettle: { file: 'settle.lua', keys: 7, audit: true },
+  totpSettle: { file: 'settle.lua', keys: 8, audit: true },
   totpEnroll: { file: 'enroll.lua', keys: 7, audit: true },
   totpRevoke: { file: 'revoke.lua', keys: 7, audit: true },
   totpUnlock: { file: 'unlock.lua', keys: 3, audit: true },
@@ -35,6 +38,9 @@ const SCRIPTS = {
   totpIndex: { file: 'index.lua', keys: 2, audit: false },
   totpEvent: { file: 'event.lua', keys: 1, audit: true },
   totpEvents: { file: 'events.lua', keys: 2, audit: false },
+  totpGiveBack: { file: 'giveback.lua', keys: 1, audit: false },
+  totpUnclient: { file: 'unclient.lua', keys: 1, audit: false },
+  totpTime: { file: 'time.lua', keys: 1, audit: false },
 } as const;
 
 function source(file: string): string {

@@ -167,6 +167,14 @@ export interface Store {
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /**
+   * The store's clock, epoch ms: every server on one store reads the same time from it, whatever
+   * its own clock says, so lockouts, expiries, audit times and the codes themselves do not depend
+   * on which server answered (on Redis: Redis's TIME, followed with this process's monotonic clock).
+   */
+  now(): number;
+  /** This process's wall clock minus the store's, ms, as last measured (absent: the same clock). */
+  clockSkew?(): number;
+  /**
    * Settings of the store that make it unsafe (fatal) or fragile (warnings): an evicting
    * maxmemory-policy, no persistence. Stores without such settings (embedded) leave it out.
    */
@@ -247,7 +255,7 @@ export interface Store {
    * Compare-and-set of sealed values: each `to` is written only where the field still holds
    * `from` byte for byte, so a concurrent enroll, activation or revoke is never overwritten.
    */
-  reseal(req: { userId: string; swaps: readonly SealSwap[] }): Promise<{ readonly rewritten: number; readonly conflicts: number }>;
+  reseal(req: { userId: string; swaps: readonly SealSwap[]; now: number }): Promise<{ readonly rewritten: number; readonly conflicts: number }>;
 }
 
 export type EnrollmentStatus = 'ACTIVE' | 'PENDING';

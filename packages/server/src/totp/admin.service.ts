@@ -117,7 +117,7 @@ export class AdminService {
    */
   async rekey(actor: Actor): Promise<{ rekeyed: number; activeKeyId: string }> {
     const { store, keyRing } = this.deps;
-    const report = await rekeyAll(store, keyRing);
+    const report = await rekeyAll(store, keyRing, this.deps.clock);
     const kid = keyRing.activeKeyId;
     const problem = report.failures.length > 0 ? describeFailures(report.failures) : '';
     const detail = `${report.rewritten} sealed values re-sealed with key "${kid}"${problem ? `; ${problem}` : ''}`;

@@ -58,7 +58,7 @@ function swapsFor(ring: KeyRing, userId: string, values: SealedValues, failures:
   return swaps;
 }
 
-async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failures: Map<string, RekeyFailure>): Promise<number> {
+async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failures: Map<string, RekeyFailure>, now: () => number): Promise<number> {
   let rewritten = 0;
   let todo = userIds;
   for (let attempt = 0; attempt < ATTEMPTS && todo.length > 0; attempt++) {
@@ -67,7 +67,7 @@ async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failur
       todo.map(async (userId, i) => {
         const v = values[i];
         if (!v) return { userId, conflicts: 0 };
-        const r = await store.reseal({ userId, swaps: swapsFor(ring, userId, v, failures) });
+        const r = await store.reseal({ userId, swaps: swapsFor(ring, userId, v, failures), now: now() });
         rewritten += r.rewritten;
         return { userId, conflicts: r.conflicts };
       }),
@@ -77,7 +77,7 @@ async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failur
   return rewritten;
 }
 
-export async function rekeyAll(store: Store, ring: KeyRing, batch = REKEY_BATCH): Promise<RekeyReport> {
+export async function rekeyAll(store: Store, ring: KeyRing, now: () => number, batch = REKEY_BATCH): Promise<RekeyReport> {
   const failures = new Map<string, RekeyFailure>();
   let rewritten = 0;
   for (let bucket = 0; bucket < BUCKETS; bucket++) {
@@ -86,7 +86,7 @@ export async function rekeyAll(store: Store, ring: KeyRing, batch = REKEY_BATCH)
       if (walk.needsFetch) await walk.fetch();
       const members = walk.drain();
       if (members.length === 0) break;
-      rewritten += await rekeyUsers(store, ring, members.map(decodeId), failures);
+      rewritten += await rekeyUsers(store, ring, members.map(decodeId), failures, now);
     }
   }
   return { rewritten, failures: [...failures.values()] };

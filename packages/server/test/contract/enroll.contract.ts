@@ -75,14 +75,25 @@ export function enrollContract(factory: StoreFactory): void {
       expect((await h.service.status('frank'))?.pendingExpiresAt).toBeNull();
     });
 
-    it('keeps the last accepted step across both secrets', async () => {
+    it('judges a replacement secret by its own history, never by the old one', async () => {
       const old = await h.activate('gina');
       const next = await h.enroll('gina', { replace: true });
       expect((await h.verify('gina', h.code(old))).outcome).toBe('ACCEPTED');
-      // a code of the new secret for the step just used is a replay
+      // the new secret has accepted nothing yet: its code of the step just used by the old one is new
+      expect(await h.verify('gina', h.code(next))).toMatchObject({ outcome: 'ACCEPTED', activated: true });
+      // from then on the new secret's own last step holds
       expect((await h.verify('gina', h.code(next))).outcome).toBe('REPLAYED');
-      h.clock.advance(30_000);
-      expect((await h.verify('gina', h.code(next))).activated).toBe(true);
+    });
+
+    it('lets a phone switch to a 60 s period right after a 30 s code was accepted (no false REPLAYED)', async () => {
+      const old = await h.activate('gus');
+      // t mod 60 in [30, 60) (activate moved the clock on by a step): the 60 s step that holds now
+      // began before the 30 s step now
+      expect(Math.floor(h.clock.now / 1000) % 60).toBeGreaterThanOrEqual(30);
+      const next = await h.enroll('gus', { replace: true, period: 60 });
+      expect((await h.verify('gus', h.code(old))).outcome).toBe('ACCEPTED');
+      expect(await h.verify('gus', h.code(next))).toMatchObject({ outcome: 'ACCEPTED', activated: true, remainingAttempts: 5 });
+      expect((await h.service.status('gus'))?.failedAttempts).toBe(0);
     });
 
     it('keeps an ACTIVE factor when a replacement lapses unconfirmed', async () => {

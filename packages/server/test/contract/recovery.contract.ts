@@ -124,6 +124,20 @@ export function recoveryContract(factory: StoreFactory): void {
       expect((await h.recovery.verify(APP, 'u', codes[0]!)).outcome).toBe('NOT_ENROLLED');
     });
 
+    it('answers NOT_ENROLLED, counting nothing, once all ten codes are used', async () => {
+      await h.activate('u');
+      const { codes } = await h.recovery.generate(APP, 'u');
+      for (const c of codes) expect((await h.recovery.verify(APP, 'u', c)).outcome).toBe('ACCEPTED');
+      expect((await h.service.status('u'))?.recoveryCodesRemaining).toBe(0);
+      for (let i = 0; i < 7; i++) {
+        expect(await h.recovery.verify(APP, 'u', codes[i % 10]!)).toMatchObject({ outcome: 'NOT_ENROLLED', remainingAttempts: null });
+      }
+      expect(await h.service.status('u')).toMatchObject({ failedAttempts: 0, lockedUntil: null });
+      // a new set works again
+      const fresh = await h.recovery.generate(APP, 'u');
+      expect((await h.recovery.verify(APP, 'u', fresh.codes[0]!)).outcome).toBe('ACCEPTED');
+    });
+
     it('answers NOT_ENROLLED for nobody, and for a user with a factor but no codes', async () => {
       await expect(h.recovery.generate(APP, 'nobody')).rejects.toMatchObject({ code: 'NOT_ENROLLED' });
       expect((await h.recovery.verify(APP, 'nobody', 'abcd-efgh-jkmn')).outcome).toBe('NOT_ENROLLED');

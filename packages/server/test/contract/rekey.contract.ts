@@ -176,7 +176,7 @@ export function rekeyContract(factory: StoreFactory): void {
       const [victim] = await h.store.sealedValues(['victim']);
       const [thief] = await h.store.sealedValues(['thief']);
       // copy the victim's sealed secret into the thief's record (as an attacker with Redis access might)
-      await h.store.reseal({ userId: 'thief', swaps: [{ field: 's', from: thief!.s!, to: victim!.s! }] });
+      await h.store.reseal({ userId: 'thief', swaps: [{ field: 's', from: thief!.s!, to: victim!.s! }], now: h.clock.now });
       const err = await withRing(K2, K1).admin.rekey(ADMIN).then(() => null, (e: unknown) => e as Error);
       expect(err?.message).toMatch(/does not authenticate under key "k1"/);
       expect(await sealedBy(h, ['thief', 'victim'])).toEqual(['thief.s:k1', 'victim.s:k2']);

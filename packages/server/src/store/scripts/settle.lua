@@ -7,6 +7,7 @@
   KEYS[2]  the user's event ids    KEYS[5]  the bucket's PENDING index
   KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
   KEYS[7]  the user's recovery-code hash
+  KEYS[8]  the bucket's audit stream of ids that are not enrolled
 
   ARGV[1]  now, epoch ms
   ARGV[2]  settlement: match | recovery | miss | release | none
@@ -62,7 +63,9 @@ elseif kind == 'match' then
   if not current or current ~= generation then
     outcome = 'INVALID_CODE'
     detail = 'factor replaced during verify'
-  elseif ls and step <= ls then
+  elseif slot == 'active' and ls and step <= ls then
+    -- the last accepted step is the active secret's: a pending secret has accepted nothing yet
+    -- (its first accepted code promotes it), so its codes are judged by its own, empty, history
     outcome = 'REPLAYED'
   else
     outcome = 'ACCEPTED'
@@ -88,7 +91,10 @@ elseif kind == 'recovery' then
     outcome = 'ACCEPTED'
     accept()
     redis.call('HSET', h, 'lv', now)
-    detail = redis.call('HLEN', KEYS[7]) .. ' codes left'
+    local left = redis.call('HLEN', KEYS[7])
+    detail = left .. ' codes left'
+    -- the last code is used: its key opens nothing any more
+    if left == 0 then redis.call('HDEL', h, 'rk') end
   else
     outcome = 'INVALID_CODE'
   end
@@ -97,12 +103,13 @@ end
 local failed = outcome == 'INVALID_CODE' or outcome == 'REPLAYED'
 local lockedNow = failed and armed > 0 and lu == armed
 
--- the user's own list only for users that are (or were) enrolled: unknown ids must not
--- create keys
-local toUser = enrolled or redis.call('EXISTS', events) == 1
+-- events about an id with nothing enrolled go to a stream of their own, never to a user's list:
+-- traffic about invented (or revoked) ids must not push enrolled users' events out of the log
+local stream = audit
+if not enrolled then stream = KEYS[8] end
 local auditMax, userMax = ARGV[12], ARGV[13]
 local function record(eventType, eventOutcome, eventDetail)
-  appendAudit(audit, events, auditMax, userMax, toUser, now,
+  appendAudit(stream, events, auditMax, userMax, enrolled, now,
     eventFields(eventType, ARGV[9], ARGV[10], ARGV[11], eventOutcome, eventDetail))
 end
 record(ARGV[14], outcome, detail)
