@@ -1,6 +1,6 @@
 /**
  * The authorization matrix, over HTTP against the built server: every query and mutation of
- * API.md × {no Authorization header, a malformed one, an unknown token, an app key, an admin key},
+ * docs/api.md × {no Authorization header, a malformed one, an unknown token, an app key, an admin key},
  * each with the exact answer: UNAUTHENTICATED (HTTP 401, nothing run), FORBIDDEN (nothing done),
  * or the operation's own answer (data, or its domain error).
  */

@@ -55,7 +55,7 @@ describe.skipIf(!redisUrl || !oathtool)('brute force on two servers sharing one 
       expect(r.errors).toHaveLength(1);
       expect(r.errors![0]!.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX' });
     }
-    expect(await userEvents(redisUrl!, prefix, 'aliases')).toEqual([{ type: 'ENROLLED', userId: 'aliases' }].map((e) => expect.objectContaining(e)));
+    expect(await userEvents(redisUrl!, prefix, 'aliases')).toEqual([expect.objectContaining({ type: 'ENROLLED', userId: 'aliases' })]);
 
     const before = await invalid();
     const doc = (k: number) => `mutation { ${wrong.slice(k * MAX_ALIASES, (k + 1) * MAX_ALIASES).map(field).join(' ')} }`;

@@ -96,9 +96,9 @@ describe.skipIf(!redisUrl || !oathtool)('the operator story on Redis', () => {
     // five wrong codes lock her out; the sixth attempt, even a right one, is LOCKED
     const good = alicePhone.next().code;
     const bad = good === '000000' ? '111111' : '000000';
-    const fails = [];
+    const fails: Record<string, unknown>[] = [];
     for (let i = 0; i < 5; i++) fails.push(await verify('alice', bad));
-    expect(fails.map((f) => `${f.outcome}:${f.remainingAttempts}`)).toEqual(['INVALID_CODE:4', 'INVALID_CODE:3', 'INVALID_CODE:2', 'INVALID_CODE:1', 'INVALID_CODE:0']);
+    expect(fails.map((f) => `${String(f.outcome)}:${String(f.remainingAttempts)}`)).toEqual(['INVALID_CODE:4', 'INVALID_CODE:3', 'INVALID_CODE:2', 'INVALID_CODE:1', 'INVALID_CODE:0']);
     expect(await verify('alice', good)).toMatchObject({ outcome: 'LOCKED', remainingAttempts: 0 });
 
     // the operator unlocks; her next code works

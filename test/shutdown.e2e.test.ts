@@ -13,8 +13,9 @@ import { ENROLL, STATUS, VERIFY, activeUser, codeAt, wrong } from './support/tot
 
 const redisUrl = inject('redisUrl');
 
+type Body = { data?: Record<string, Record<string, unknown>> | null; errors?: unknown[] };
 type Result =
-  | { kind: 'complete'; status: number; body: { data?: Record<string, Record<string, unknown>> | null; errors?: unknown[] } }
+  | { kind: 'complete'; status: number; body: Body }
   | { kind: 'refused'; error: string } // no response byte: the connection was refused or closed before the server read the request
   | { kind: 'cut'; error: string }; // a response began and did not end: must never happen
 
@@ -37,7 +38,7 @@ function post(url: string, query: string, variables: Record<string, unknown>): P
         const declared = Number(res.headers['content-length']);
         if (!res.complete || (Number.isFinite(declared) && declared !== Buffer.byteLength(text))) return resolve({ kind: 'cut', error: 'short body' });
         try {
-          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) });
+          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) as Body });
         } catch {
           resolve({ kind: 'cut', error: `unparsable body: ${text.slice(0, 80)}` });
         }

@@ -54,7 +54,7 @@ describe('start-up', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TOTP_LOCKOUT_SECONDS: '600', TOTP_LOCKOUT_MAX_SECONDS: '60' }, 'TOTP_LOCKOUT_MAX_SECONDS'],
   ])('refuses to start on %j, naming %s', (env, variable) => {
-    const r = startWith(env as Record<string, string>);
+    const r = startWith(env);
     expect(r.status).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

@@ -92,11 +92,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     timeout: 30,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
-    requests: [{ setupRequest, onResponse } as unknown as autocannon.Request],
+    requests: [{ setupRequest, onResponse }],
     ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.seconds ?? 10 }),
   };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    instance = autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+    instance = autocannon(opts, (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)));
     instance.on('response', (_client, _status, _bytes, ms) => {
       if (count === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);

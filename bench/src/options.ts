@@ -52,7 +52,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     console.log(USAGE);
     process.exit(0);
   }
-  const quick = values.quick!;
+  const quick = values.quick;
   const num = (v: string | undefined, dflt: number, name: string, min = 1) => {
     if (v === undefined) return dflt;
     const n = Number(v);
@@ -70,7 +70,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     probe: quick ? 30 : 200,
     cliRuns: quick ? 3 : 7,
     embedded: !values['no-embedded'],
-    profile: values.profile!,
+    profile: values.profile,
     out: values.out ?? defaultOut,
   };
 }

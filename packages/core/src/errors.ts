@@ -1,5 +1,5 @@
 /**
- * The public error codes of the service (API.md, "Error codes"). Every domain error carries one;
+ * The public error codes of the service (docs/api.md, "Error codes"). Every domain error carries one;
  * the server maps them to `extensions.code` in a single module.
  */
 export const ErrorCode = {

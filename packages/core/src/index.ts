@@ -11,12 +11,14 @@ export {
   MAX_SECRET_BYTES,
   DEFAULT_POLICY,
   lockoutMillis,
+  lockoutLevels,
   clampDrift,
   type Algorithm,
   type Digits,
   type Period,
   type Policy,
 } from './policy.js';
+export { AUDIT_EVENT_TYPES, type AuditEventType } from './audit.js';
 export { generateSecret, encodeBase32, parseBase32Secret } from './secret.js';
 export { buildKeyUri, type KeyUriParams } from './uri.js';
 export { qrPngDataUrl, qrPng, qrSvg, qrTerminal } from './qr.js';

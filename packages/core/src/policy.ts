@@ -52,6 +52,16 @@ export function lockoutMillis(policy: Policy, priorLockouts: number): number {
   return Math.min(policy.lockoutSeconds * 2 ** doublings, policy.lockoutMaxSeconds) * 1000;
 }
 
+/**
+ * The lockout lengths in milliseconds for the 1st, 2nd, … lockout, doubling up to the cap; the
+ * last entry repeats for every later lockout (the store gets this list, and only counts).
+ */
+export function lockoutLevels(policy: Policy): number[] {
+  const levels = [lockoutMillis(policy, 0)];
+  while (levels.at(-1)! < policy.lockoutMaxSeconds * 1000 && levels.length <= 30) levels.push(lockoutMillis(policy, levels.length));
+  return levels;
+}
+
 /** Clamp a learned drift to the policy's bound. */
 export function clampDrift(policy: Policy, drift: number): number {
   return Math.max(-policy.maxDriftSteps, Math.min(policy.maxDriftSteps, Math.trunc(drift)));

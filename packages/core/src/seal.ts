@@ -10,6 +10,7 @@ import { SealError } from './errors.js';
  * and its additional authenticated data binds it to its owner and purpose, so a value copied to
  * another user's record (or another field) fails to open instead of verifying someone else's codes.
  */
+
 const VERSION = 1;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;

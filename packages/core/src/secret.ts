@@ -8,7 +8,7 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 /** Either case: upper-casing comes after this check, so no other script's letter becomes one of these. */
 const BASE32_ALPHABET = /^[A-Za-z2-7]*$/;
 
-/** A fresh secret from the operating system's CSPRNG, sized for the algorithm (API.md "Secrets"). */
+/** A fresh secret from the operating system's CSPRNG, sized for the algorithm (docs/api.md "Secrets"). */
 export function generateSecret(algorithm: Algorithm): Uint8Array {
   return new Uint8Array(randomBytes(SECRET_BYTES[algorithm]));
 }

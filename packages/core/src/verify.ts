@@ -10,7 +10,7 @@ const crypto = new NodeCryptoPlugin();
 // import and then make every verify throw.
 const guardrails = createGuardrails({ MAX_SECRET_BYTES });
 
-/** The outcomes of a verify (API.md `VerifyOutcome`): values, never exceptions. */
+/** The outcomes of a verify (docs/api.md `VerifyOutcome`): values, never exceptions. */
 export const VerifyOutcome = {
   ACCEPTED: 'ACCEPTED',
   INVALID_CODE: 'INVALID_CODE',

@@ -88,7 +88,7 @@ describe('matchCode', () => {
       driftSteps: 0,
     });
     expect(matchCode({ secret, params, code: '000000', epochSeconds: 0, window: 3, drift: -3 })).toSatisfy(
-      (m) => m === null || m.step >= 0,
+      (m: { step: number } | null) => m === null || m.step >= 0,
     );
   });
 

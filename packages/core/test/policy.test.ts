@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { clampDrift, DEFAULT_POLICY, lockoutMillis, type Policy } from '../src/index.js';
+import { clampDrift, DEFAULT_POLICY, lockoutLevels, lockoutMillis, type Policy } from '../src/index.js';
 
 describe('DEFAULT_POLICY', () => {
-  it('holds the defaults of API.md and is frozen', () => {
+  it('holds the defaults of docs/api.md and is frozen', () => {
     expect(DEFAULT_POLICY).toMatchObject({
       window: 1,
       maxFailures: 5,
@@ -78,5 +78,13 @@ describe('clampDrift', () => {
   it('truncates fractions toward zero', () => {
     const wide: Policy = { ...DEFAULT_POLICY, maxDriftSteps: 3 };
     expect([1.9, -1.9, 0.5, -0.5].map((d) => clamp(wide, d))).toEqual([1, -1, 0, 0]);
+  });
+});
+
+describe('lockoutLevels', () => {
+  it('lists each lockout length until the cap, which then repeats', () => {
+    expect(lockoutLevels(DEFAULT_POLICY)).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000, 3_600_000]);
+    expect(lockoutLevels({ ...DEFAULT_POLICY, lockoutSeconds: 60, lockoutMaxSeconds: 60 })).toEqual([60_000]);
+    expect(lockoutLevels({ ...DEFAULT_POLICY, lockoutSeconds: 1, lockoutMaxSeconds: 86_400 * 365 })).toHaveLength(26);
   });
 });

@@ -57,7 +57,7 @@ const bytesOfLength = (min: number, max: number) =>
   fc.integer({ min, max }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n }));
 
 describe('generateSecret', () => {
-  it.each(ALGORITHMS)('makes %s secrets of the size API.md fixes', (algorithm) => {
+  it.each(ALGORITHMS)('makes %s secrets of the size docs/api.md fixes', (algorithm) => {
     expect(generateSecret(algorithm)).toBeInstanceOf(Uint8Array);
     expect(generateSecret(algorithm)).toHaveLength(SECRET_BYTES[algorithm]);
   });

@@ -1,12 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
+import type { HostPort, StoreSettings } from './store/store.js';
 
 /**
  * Configuration: read once from the environment, validated, frozen. A missing or malformed
  * setting stops start-up with one line naming the variable. This is the only module that reads
  * process.env.
  */
+
 export type Role = 'app' | 'admin';
 
 export interface ApiKey {
@@ -19,14 +21,8 @@ export interface ApiKey {
 export interface Config {
   readonly port: number;
   readonly host: string;
-  readonly redisUrl: string | null;
-  readonly redisClusterNodes: readonly { host: string; port: number }[] | null;
-  /** REDIS_SENTINELS: Sentinels to ask for the current master of REDIS_SENTINEL_MASTER. */
-  readonly redisSentinels: readonly { host: string; port: number }[] | null;
-  readonly redisSentinelMaster: string;
-  /** REDIS_PASSWORD: for Cluster nodes and Sentinel-managed servers (REDIS_URL carries its own). */
-  readonly redisPassword: string | null;
-  readonly keyPrefix: string;
+  /** The store and how to reach it (REDIS_*, TOTP_KEY_PREFIX, TOTP_AUDIT_*, TOTP_ALLOW_EVICTION). */
+  readonly store: StoreSettings;
   readonly apiKeys: readonly ApiKey[];
   /** Set when TOTP_API_KEYS was unset: the token made at start-up, to be printed once. */
   readonly generatedAdminToken: string | null;
@@ -35,14 +31,10 @@ export interface Config {
   readonly ephemeralKey: boolean;
   readonly issuer: string;
   readonly policy: Policy;
-  readonly auditMaxEvents: number;
-  readonly auditUserMaxEvents: number;
   readonly logLevel: string;
   readonly production: boolean;
   /** Largest request body, bytes. */
   readonly maxBodyBytes: number;
-  /** TOTP_ALLOW_EVICTION: run on a Redis whose maxmemory-policy can evict keys (a warning, not a stop). */
-  readonly allowEviction: boolean;
   /** SHUTDOWN_GRACE_MS: how long a SIGTERM waits for requests in flight before closing them. */
   readonly shutdownGraceMs: number;
 }
@@ -110,7 +102,7 @@ export function parseApiKeys(spec: string): ApiKey[] {
   });
 }
 
-function parseNodes(spec: string, name: string): { host: string; port: number }[] {
+function parseNodes(spec: string, name: string): HostPort[] {
   const nodes = spec.split(',').map((s) => s.trim()).filter(Boolean).map((node) => {
     const m = /^(.+):(\d{1,5})$/.exec(node);
     const port = m ? Number(m[2]) : 0;
@@ -129,31 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 4000, 0, 65535);
   const host = env.HOST?.trim() || '127.0.0.1';
 
-  const redisUrl = env.REDIS_URL?.trim() || null;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
-  }
-  const clusterSpec = env.REDIS_CLUSTER_NODES?.trim();
-  const redisClusterNodes = clusterSpec ? parseNodes(clusterSpec, 'REDIS_CLUSTER_NODES') : null;
-  if (redisUrl && redisClusterNodes) {
-    throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
-  }
-  const sentinelSpec = env.REDIS_SENTINELS?.trim();
-  const redisSentinels = sentinelSpec ? parseNodes(sentinelSpec, 'REDIS_SENTINELS') : null;
-  if (redisSentinels && (redisUrl || redisClusterNodes)) {
-    throw new ConfigError('REDIS_SENTINELS', 'set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS');
-  }
-  const redisSentinelMaster = env.REDIS_SENTINEL_MASTER?.trim() || 'mymaster';
-  if (!/^[\w.-]{1,128}$/.test(redisSentinelMaster)) {
-    throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be 1-128 of A-Z a-z 0-9 _ . -');
-  }
-  const redisPassword = env.REDIS_PASSWORD || null;
-  if (redisPassword && redisUrl) throw new ConfigError('REDIS_PASSWORD', 'with REDIS_URL, put the password in the URL instead');
-
-  const keyPrefix = env.TOTP_KEY_PREFIX ?? 'totp:';
-  if (keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) {
-    throw new ConfigError('TOTP_KEY_PREFIX', 'must be at most 64 characters without braces or spaces');
-  }
+  const store = storeSettings(env);
 
   let apiKeys: ApiKey[];
   let generatedAdminToken: string | null = null;
@@ -175,7 +143,7 @@ export function loadConfig(env: Env = process.env): Config {
     } catch (err) {
       throw new ConfigError('TOTP_ENCRYPTION_KEYS', `${(err as Error).message} (format kid:base64 of 32 bytes, comma-separated)`);
     }
-  } else if (redisUrl || redisClusterNodes || redisSentinels) {
+  } else if (store.kind !== 'embedded') {
     throw new ConfigError(
       'TOTP_ENCRYPTION_KEYS',
       'is required with Redis (e.g. k1:$(openssl rand -base64 32)); without it stored secrets could not be read after a restart',
@@ -207,24 +175,47 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     port,
     host,
-    redisUrl,
-    redisClusterNodes,
-    redisSentinels,
-    redisSentinelMaster,
-    redisPassword,
-    keyPrefix,
+    store,
     apiKeys: Object.freeze(apiKeys),
     generatedAdminToken,
     keyRing,
     ephemeralKey,
     issuer,
     policy,
-    auditMaxEvents: int(env, 'TOTP_AUDIT_MAX_EVENTS', 1_000_000, 1, 1_000_000_000),
-    auditUserMaxEvents: int(env, 'TOTP_AUDIT_USER_MAX_EVENTS', 1000, 1, 1_000_000),
     logLevel,
     production: env.NODE_ENV === 'production',
     maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
-    allowEviction: bool(env, 'TOTP_ALLOW_EVICTION'),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
   });
+}
+
+/** The store: embedded unless one of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS is set. */
+function storeSettings(env: Env): StoreSettings {
+  const options = {
+    auditMaxEvents: int(env, 'TOTP_AUDIT_MAX_EVENTS', 1_000_000, 1, 1_000_000_000),
+    auditUserMaxEvents: int(env, 'TOTP_AUDIT_USER_MAX_EVENTS', 1000, 1, 1_000_000),
+    allowEviction: bool(env, 'TOTP_ALLOW_EVICTION'),
+  };
+  const url = env.REDIS_URL?.trim() || null;
+  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', 'must start with redis:// or rediss://');
+  const clusterSpec = env.REDIS_CLUSTER_NODES?.trim();
+  const nodes = clusterSpec ? parseNodes(clusterSpec, 'REDIS_CLUSTER_NODES') : null;
+  if (url && nodes) throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  const sentinelSpec = env.REDIS_SENTINELS?.trim();
+  const sentinels = sentinelSpec ? parseNodes(sentinelSpec, 'REDIS_SENTINELS') : null;
+  if (sentinels && (url || nodes)) {
+    throw new ConfigError('REDIS_SENTINELS', 'set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS');
+  }
+  const master = env.REDIS_SENTINEL_MASTER?.trim() || 'mymaster';
+  if (!/^[\w.-]{1,128}$/.test(master)) throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be 1-128 of A-Z a-z 0-9 _ . -');
+  const password = env.REDIS_PASSWORD || null;
+  if (password && url) throw new ConfigError('REDIS_PASSWORD', 'with REDIS_URL, put the password in the URL instead');
+  const keyPrefix = env.TOTP_KEY_PREFIX ?? 'totp:';
+  if (keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) {
+    throw new ConfigError('TOTP_KEY_PREFIX', 'must be at most 64 characters without braces or spaces');
+  }
+  if (url) return { kind: 'redis', url, keyPrefix, options };
+  if (nodes) return { kind: 'cluster', nodes, password, keyPrefix, options };
+  if (sentinels) return { kind: 'sentinel', sentinels, master, password, keyPrefix, options };
+  return { kind: 'embedded', options };
 }

@@ -10,6 +10,7 @@ import { StoreUnavailableError } from './store/store.js';
  * their code and message; a failing store is SERVICE_UNAVAILABLE; anything unexpected is masked
  * as INTERNAL_SERVER_ERROR (its details go to the log, not to the client).
  */
+
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,

@@ -9,6 +9,7 @@ import { Kind, print, type ASTNode, type GraphQLError } from 'graphql';
  * each message and its structure (which variable, which path, which type was expected) and put
  * `<value>` where the value was.
  */
+
 export const VALUE = '<value>';
 
 /** Scalar and enum messages of graphql-js and graphql-scalars that end with the value. */

@@ -6,6 +6,7 @@ import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
  * Malformed HTTP (an oversized, unreadable or non-JSON body) is answered here with a 4xx and a
  * GraphQL-shaped error body, before GraphQL sees it.
  */
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,

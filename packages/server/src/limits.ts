@@ -9,18 +9,19 @@ import { GraphQLError, Kind, type SelectionSetNode, type ValidationContext, type
  * graphql-js's own token limit, which aborts parsing itself (armor's Apollo token plugin parses a
  * second time and answers 500 on Apollo 5), plus one rule of our own that armor has no equivalent
  * for: one scanning field (audit log, listing, rekey) per request. Each legitimate operation of
- * API.md stays far below every limit: the largest (an enrollment with every field) has about 60
+ * docs/api.md stays far below every limit: the largest (an enrollment with every field) has about 60
  * tokens, depth 2.
  *
  * A request over a limit is answered with exactly one GraphQL error, HTTP 400, code
  * QUERY_TOO_COMPLEX (errors.ts), naming the limit; nothing of it is executed.
  */
+
 export const GRAPHQL_LIMITS = Object.freeze({
   /** Lexical tokens in the document (15 aliases of totpStatus with every field are about 330). */
   maxTokens: 500,
   /** Aliased fields in the operation, through fragments: bounds verifies per request. */
   maxAliases: 15,
-  /** Nesting of selections (API.md's deepest read, `auditEvents { nodes { id } }`, is 3). */
+  /** Nesting of selections (docs/api.md's deepest read, `auditEvents { nodes { id } }`, is 3). */
   maxDepth: 6,
   /** @skip / @include and the like, in the operation. */
   maxDirectives: 10,

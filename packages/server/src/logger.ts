@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
  * The service never logs a query's text or its variables in the first place (a code can be
  * written inline in a query); these paths are the second line of defence.
  */
+
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger, flushLogs } from './logger.js';
-import { createServer } from './server.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger, flushLogs, type Logger } from './logger.js';
+import { createServer, type TotpServer } from './server.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
 
@@ -18,7 +18,7 @@ const SKEW_WARN_MS = 2000;
  * store's clock), but its own logs and whatever else on the machine reads the time are off: say so
  * at start-up, and again at most every ten minutes while it lasts.
  */
-function reportClockSkew(store: Store, logger: ReturnType<typeof createLogger>): void {
+function reportClockSkew(store: Store, logger: Logger): void {
   let warned = -Infinity;
   const check = () => {
     const skew = store.clockSkew?.() ?? 0;
@@ -34,10 +34,10 @@ function reportClockSkew(store: Store, logger: ReturnType<typeof createLogger>):
   setInterval(check, 60_000).unref();
 }
 
-async function main(): Promise<void> {
-  let config;
+/** The configuration, or exit 2 with the one line that names the variable. */
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`totp-service: configuration error: ${err.message}\n`);
@@ -45,10 +45,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
-  let store;
+}
+
+/** The store, reached and judged safe; otherwise exit 1 with one line saying why. */
+async function openStore(config: Config, logger: Logger): Promise<Store> {
+  let store: Store;
   try {
-    store = await connectStore(config);
+    store = await connectStore(config.store);
   } catch (err) {
     process.stderr.write(`totp-service: ${(err as Error).message}\n`);
     process.exit(1);
@@ -68,53 +71,43 @@ async function main(): Promise<void> {
   if (config.ephemeralKey) {
     logger.warn('TOTP_ENCRYPTION_KEYS is unset: secrets are sealed with a random key made at start-up and lost with the process');
   }
-  const server = await createServer({
-    store,
-    keyRing: config.keyRing,
-    apiKeys: config.apiKeys,
-    policy: config.policy,
-    issuer: config.issuer,
-    logger,
-    production: config.production,
-    bodyLimit: config.maxBodyBytes,
-    shutdownGraceMs: config.shutdownGraceMs,
-  });
-  // signals are handled before the banner is printed: whoever waits for it may send one at once
+  return store;
+}
+
+/** SIGTERM or SIGINT: finish requests in flight (up to the grace period), close the store, exit 0. */
+function stopOnSignals(server: TotpServer, store: Store, config: Config, logger: Logger): void {
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     const started = Date.now();
     logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: finishing requests in flight');
-    const timer = setTimeout(() => {
-      logger.error('shutdown took too long; exiting');
+    const exit = (code: number) => {
       flushLogs(logger);
-      process.exit(1);
-    }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS);
-    timer.unref();
+      process.exit(code);
+    };
+    setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      exit(1);
+    }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
     server
       .stop()
       .then(() => store.close())
       .then(() => {
         logger.info({ ms: Date.now() - started }, 'stopped');
-        flushLogs(logger);
-        process.exit(0);
+        exit(0);
       })
       .catch((err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        flushLogs(logger);
-        process.exit(1);
+        exit(1);
       });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
 
-  const url = await server.listen(config.port, config.host).catch((err: Error) => {
-    process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
-    process.exit(1);
-  });
-  logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
-
+/** What a person who just ran `npm start` needs: where it is, and (when made up) the admin token. */
+function banner(url: string, store: Store, config: Config): string {
   const lines = [``, `TOTP service ready at ${url}  (store: ${store.kind})`];
   if (config.generatedAdminToken) {
     lines.push(
@@ -128,8 +121,32 @@ async function main(): Promise<void> {
       `    -d '{"query":"mutation { enrollTotp(input: {userId: \\"alice\\"}) { secret otpauthUri } }"}'`,
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n\n`);
+  return `${lines.join('\n')}\n\n`;
+}
 
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const store = await openStore(config, logger);
+  const server = await createServer({
+    store,
+    keyRing: config.keyRing,
+    apiKeys: config.apiKeys,
+    policy: config.policy,
+    issuer: config.issuer,
+    logger,
+    production: config.production,
+    bodyLimit: config.maxBodyBytes,
+    shutdownGraceMs: config.shutdownGraceMs,
+  });
+  // signals are handled before the banner is printed: whoever waits for it may send one at once
+  stopOnSignals(server, store, config, logger);
+  const url = await server.listen(config.port, config.host).catch((err: Error) => {
+    process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
+    process.exit(1);
+  });
+  logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
+  process.stdout.write(banner(url, store, config));
 }
 
 main().catch((err: unknown) => {

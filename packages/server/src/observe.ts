@@ -7,6 +7,7 @@ import { requestScope, type Logger, type RequestScope } from './logger.js';
  * the Apollo plugin below), the verify outcomes (recorded by the service's observer) and the
  * error codes answered (recorded where errors are formatted). Never the query text or variables.
  */
+
 const MAX_LISTED = 20;
 
 function push(list: string[], value: string): void {

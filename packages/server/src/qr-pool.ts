@@ -7,8 +7,9 @@ import { Piscina } from 'piscina';
  * thread, a burst of enrollments would stall every request in flight for as long (long enough for
  * Redis replies to miss their timeout), so an app key could slow everyone's logins by enrolling.
  */
+
 export interface QrRenderer {
-  render(uri: string): Promise<QrImages>;
+  readonly render: (uri: string) => Promise<QrImages>;
   close(): Promise<void>;
 }
 

@@ -10,11 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SCAN_BUDGET } from '../src/audit/query.js';
+import { SCAN_BUDGET } from '../src/store/audit-query.js';
 import { FAIL_FAST } from '../src/store/connect.js';
 import { userKeys } from '../src/store/keys.js';
 import { RedisStore } from '../src/store/redis-store.js';
-import { secretContext } from '../src/totp/totp.service.js';
+import { secretContext } from '../src/totp/state.js';
 import { ADMIN_TOKEN, startInProcess, type InProcessServer } from './support/in-process.js';
 
 const redisUrl = inject('redisUrl');

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseCursor } from '../src/audit/query.js';
+import { parseCursor } from '../src/store/audit-query.js';
 import { FAIL_FAST } from '../src/store/connect.js';
 import { bucketOf } from '../src/store/keys.js';
 import { MemoryStore } from '../src/store/memory-store.js';

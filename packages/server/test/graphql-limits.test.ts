@@ -138,7 +138,7 @@ describe('GraphQL limits', () => {
     expect((await s.gql(`{ __type(name: "Query") { fields { type { ${deep} } } } }`)).json!.errors).toHaveLength(1);
   });
 
-  it('keeps every operation of API.md, with every field, under every limit', async () => {
+  it('keeps every operation of docs/api.md, with every field, under every limit', async () => {
     const state = 'userId status algorithm digits period issuer accountName createdAt activatedAt lastVerifiedAt failedAttempts lockedUntil recoveryCodesRemaining';
     const ops: [string, Record<string, unknown>][] = [
       [`mutation($input: EnrollTotpInput!) { enrollTotp(input: $input) { userId status secret otpauthUri qrCodeDataUrl qrCodeSvg algorithm digits period issuer accountName expiresAt } }`, { input: { userId: 'legit', issuer: 'I', accountName: 'a', algorithm: 'SHA512', digits: 8, period: 60, replace: true } }],

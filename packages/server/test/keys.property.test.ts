@@ -1,5 +1,5 @@
 /**
- * User ids and the Redis key layout (store/keys.ts, totp/validate.ts), fuzzed: the ids API.md
+ * User ids and the Redis key layout (store/keys.ts, totp/validate.ts), fuzzed: the ids docs/api.md
  * allows are exactly the ones accepted; no two distinct ids share a key; and every key of an id
  * carries its bucket's hash tag (by Redis Cluster's own rule, TOTP_KEY_PREFIX in front), so no
  * id, whatever braces or colons it holds, can move its keys to another slot or another user.

@@ -47,16 +47,19 @@ describe('operations settings', () => {
   const base = { REDIS_URL: 'redis://r:6379', TOTP_ENCRYPTION_KEYS: KEY };
 
   it('reads TOTP_ALLOW_EVICTION and SHUTDOWN_GRACE_MS, with defaults', () => {
-    expect(loadConfig(base)).toMatchObject({ allowEviction: false, shutdownGraceMs: 10_000 });
-    expect(loadConfig({ ...base, TOTP_ALLOW_EVICTION: 'true', SHUTDOWN_GRACE_MS: '2500' })).toMatchObject({ allowEviction: true, shutdownGraceMs: 2500 });
+    expect(loadConfig(base)).toMatchObject({ store: { options: { allowEviction: false } }, shutdownGraceMs: 10_000 });
+    expect(loadConfig({ ...base, TOTP_ALLOW_EVICTION: 'true', SHUTDOWN_GRACE_MS: '2500' })).toMatchObject({
+      store: { options: { allowEviction: true } },
+      shutdownGraceMs: 2500,
+    });
     expect(() => loadConfig({ ...base, TOTP_ALLOW_EVICTION: 'sure' })).toThrow(/^TOTP_ALLOW_EVICTION: must be true or false/);
     expect(() => loadConfig({ ...base, SHUTDOWN_GRACE_MS: '-1' })).toThrow(ConfigError);
   });
 
   it('reads Sentinels, their master name and a password, one kind of Redis at a time', () => {
     const c = loadConfig({ REDIS_SENTINELS: 's1:26379, [::1]:26380', REDIS_SENTINEL_MASTER: 'main', REDIS_PASSWORD: 'pw', TOTP_ENCRYPTION_KEYS: KEY });
-    expect(c).toMatchObject({ redisSentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], redisSentinelMaster: 'main', redisPassword: 'pw' });
-    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', TOTP_ENCRYPTION_KEYS: KEY }).redisSentinelMaster).toBe('mymaster');
+    expect(c.store).toMatchObject({ kind: 'sentinel', sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], master: 'main', password: 'pw' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379', TOTP_ENCRYPTION_KEYS: KEY }).store).toMatchObject({ master: 'mymaster' });
     expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/^TOTP_ENCRYPTION_KEYS/);
     expect(() => loadConfig({ ...base, REDIS_SENTINELS: 's1:26379' })).toThrow(/^REDIS_SENTINELS: set only one/);
     expect(() => loadConfig({ REDIS_SENTINELS: 's1', TOTP_ENCRYPTION_KEYS: KEY })).toThrow(/^REDIS_SENTINELS: "s1" is not host:port/);

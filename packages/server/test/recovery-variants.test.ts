@@ -6,7 +6,7 @@
  * many or too few, a letter outside the alphabet, over 64 characters, empty): MALFORMED, with
  * nothing evaluated, nothing counted, nothing audited. Malformed input is not a failure: it is
  * refused on its shape alone, before the store and before any key is opened, so it tells an
- * attacker nothing and costs the user nothing (API.md: MALFORMED "never counts as a failure";
+ * attacker nothing and costs the user nothing (docs/api.md: MALFORMED "never counts as a failure";
  * "a used or unknown code" is one that could have been issued).
  */
 import fc from 'fast-check';

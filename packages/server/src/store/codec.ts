@@ -16,6 +16,8 @@ import type { StoredFactor, UserRecord } from './store.js';
  * to the user id (the default) leaves n / pn out, and failures, lockout and lockouts at zero (a user
  * after an accepted code) leave f, lu and lc out. An absent field reads as that default.
  */
+
+/** A user's hash as read from either store. */
 export type RawRecord = Readonly<Record<string, Buffer | string | undefined>>;
 
 export function packMeta(p: { algorithm: Algorithm; digits: Digits; period: Period }): string {

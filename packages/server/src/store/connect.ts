@@ -1,8 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { Config } from '../config.js';
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
-import type { Store } from './store.js';
+import type { HostPort, Store, StoreSettings } from './store.js';
 
 /**
  * Connection settings that fail fast: no offline queue (a command while Redis is away fails at
@@ -55,40 +54,44 @@ export function clusterOptions(keyPrefix: string, password?: string | null): Clu
   };
 }
 
-/** Make the store the configuration asks for; for Redis, wait until it answers (or give up). */
-export async function connectStore(config: Config, waitMillis = 10_000): Promise<Store> {
-  const options = { auditMaxEvents: config.auditMaxEvents, auditUserMaxEvents: config.auditUserMaxEvents };
-  if (!config.redisUrl && !config.redisClusterNodes && !config.redisSentinels) return new MemoryStore(options);
-  const redisOptions = { ...options, allowEviction: config.allowEviction };
+type RedisSettings = Exclude<StoreSettings, { kind: 'embedded' }>;
 
-  let client: Redis | Cluster;
-  let target: string;
-  if (config.redisClusterNodes) {
-    target = config.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(',');
-    client = new Cluster([...config.redisClusterNodes], clusterOptions(config.keyPrefix, config.redisPassword));
-  } else if (config.redisSentinels) {
-    target = `the master "${config.redisSentinelMaster}" of Sentinels ${config.redisSentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
-    // ioredis asks the Sentinels for the master, and again after every lost connection, so a
-    // failover is followed by itself; a replica is never written to (role checked on connect)
-    client = new Redis({
-      ...FAIL_FAST,
-      sentinels: [...config.redisSentinels],
-      name: config.redisSentinelMaster,
-      role: 'master',
-      sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
-      failoverDetector: true,
-      keyPrefix: config.keyPrefix,
-      lazyConnect: true,
-      ...(config.redisPassword ? { password: config.redisPassword } : {}),
-    });
-  } else {
-    target = redactUrl(config.redisUrl!);
-    client = new Redis(config.redisUrl!, { ...FAIL_FAST, keyPrefix: config.keyPrefix, lazyConnect: true });
+/** The client for a Redis setting, and how to name its address in a message. */
+function redisClient(s: RedisSettings): { client: Redis | Cluster; target: string } {
+  const list = (nodes: readonly HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  switch (s.kind) {
+    case 'cluster':
+      return { client: new Cluster([...s.nodes], clusterOptions(s.keyPrefix, s.password)), target: list(s.nodes) };
+    case 'sentinel':
+      // ioredis asks the Sentinels for the master, and again after every lost connection, so a
+      // failover is followed by itself; a replica is never written to (role checked on connect)
+      return {
+        client: new Redis({
+          ...FAIL_FAST,
+          sentinels: [...s.sentinels],
+          name: s.master,
+          role: 'master',
+          sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+          failoverDetector: true,
+          keyPrefix: s.keyPrefix,
+          lazyConnect: true,
+          ...(s.password ? { password: s.password } : {}),
+        }),
+        target: `the master "${s.master}" of Sentinels ${list(s.sentinels)}`,
+      };
+    case 'redis':
+      return { client: new Redis(s.url, { ...FAIL_FAST, keyPrefix: s.keyPrefix, lazyConnect: true }), target: redactUrl(s.url) };
   }
+}
+
+/** Make the store the settings ask for; for Redis, wait until it answers (or give up). */
+export async function connectStore(settings: StoreSettings, waitMillis = 10_000): Promise<Store> {
+  if (settings.kind === 'embedded') return new MemoryStore(settings.options);
+  const { client, target } = redisClient(settings);
   client.on('error', () => {
     /* reported through failing operations and /readyz; without a listener ioredis would log to stderr */
   });
-  const store = new RedisStore(client, redisOptions);
+  const store = new RedisStore(client, settings.options);
   const deadline = Date.now() + waitMillis;
   let lastError: unknown;
   try {

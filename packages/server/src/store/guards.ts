@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
  * (with their failure counts and lockouts) and client-address counters carry TTLs. Persistence off (no AOF, no RDB save
  * points) is a warning: a restart would forget every lockout and used step.
  */
+
 export interface NodeSettings {
   /** host:port of the node. */
   readonly node: string;

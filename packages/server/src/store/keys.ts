@@ -19,6 +19,8 @@
  * move a hash tag or a separator, and distinct ids always give distinct keys. The key prefix
  * (TOTP_KEY_PREFIX) is applied by ioredis's `keyPrefix`, to these names and to every KEYS entry.
  */
+
+/** Users are spread over this many buckets; the keys of one bucket share one hash tag (one slot). */
 export const BUCKETS = 32;
 
 /**

@@ -1,4 +1,4 @@
-import type { AuditSource, RawEntry, StreamRef } from '../audit/query.js';
+import type { AuditSource, RawEntry, StreamRef } from './audit-query.js';
 import { AUDIT_STREAMS, eventBucket, strayStream } from './keys.js';
 import type { Actor, AuditEventType } from './store.js';
 

@@ -1,11 +1,11 @@
 import type { VerifyOutcome } from '@totp-service/core';
-import { queryAudit } from '../audit/query.js';
+import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
+import { queryAudit } from './audit-query.js';
 import { clearCounters, decodeRecord, packMeta, setOrDelete, storedAccountName, unpackMeta } from './codec.js';
-import { BUCKETS, bucketOf, encodeId } from './keys.js';
+import { BUCKETS } from './keys.js';
 import { MemoryAuditLog } from './memory-audit.js';
-import type { RedisStoreOptions } from './redis-store.js';
-import { SortedIndex } from './sorted-index.js';
-import type { CandidateFactor, IndexSlice, Reservation, SealedValues, SettleResult, Store } from './store.js';
+import { EnrollmentIndex } from './memory-index.js';
+import type { CandidateFactor, IndexSlice, Reservation, SealedValues, SettleResult, Store, StoreOptions } from './store.js';
 
 type Fields = Record<string, Buffer | string>;
 
@@ -22,15 +22,11 @@ export class MemoryStore implements Store {
   private readonly users = new Map<string, { fields: Fields; expiresAt: number }>();
   private readonly recovery = new Map<string, Set<string>>();
   private readonly audit: MemoryAuditLog;
-  /** {bNN}:ia and {bNN}:ip: members are base64url ids, as in Redis. */
-  private readonly activeIndex = Array.from({ length: BUCKETS }, () => new SortedIndex());
-  private readonly pendingIndex = Array.from({ length: BUCKETS }, () => new SortedIndex());
-  /** {bNN}:px: PENDING-only users by expiry. */
-  private readonly pendingExpiry = new Map<string, number>();
+  private readonly index = new EnrollmentIndex();
   private readonly clients = new Map<string, { count: number; resetAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(options: RedisStoreOptions) {
+  constructor(options: StoreOptions) {
     this.audit = new MemoryAuditLog(Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS)), Math.max(1, options.auditUserMaxEvents));
     this.sweeper = setInterval(() => this.sweep(Date.now()), 10_000).unref();
   }
@@ -54,30 +50,13 @@ export class MemoryStore implements Store {
       else if (u.fields.s !== undefined && u.fields.pe !== undefined && n(u.fields.pe) <= now) for (const k of PENDING_FIELDS) delete u.fields[k];
     }
     for (const [ip, c] of this.clients) if (c.resetAt <= now) this.clients.delete(ip);
-    this.dropLapsed(now);
+    this.index.dropLapsed(now);
   }
 
   /** What a TTL ends: a pending-only record, and the recovery codes made during it. */
   private expire(userId: string): void {
     this.users.delete(userId);
     this.recovery.delete(userId);
-  }
-
-  private dropLapsed(now: number): void {
-    for (const [id, at] of this.pendingExpiry) if (at <= now) this.unindex(id);
-  }
-
-  private unindex(userId: string): void {
-    const b = bucketOf(userId);
-    const m = encodeId(userId);
-    this.activeIndex[b]!.delete(m);
-    this.pendingIndex[b]!.delete(m);
-    this.pendingExpiry.delete(userId);
-  }
-
-  private indexActive(userId: string): void {
-    this.unindex(userId);
-    this.activeIndex[bucketOf(userId)]!.add(encodeId(userId));
   }
 
   private hash(userId: string, now: number): Fields | undefined {
@@ -99,7 +78,7 @@ export class MemoryStore implements Store {
     let h = this.hash(userId, now);
     const active = h?.s !== undefined;
     if (active && !req.replace) return { ok: false, reason: 'ALREADY_ENROLLED' } as const;
-    this.dropLapsed(now);
+    this.index.dropLapsed(now);
     if (!h) {
       h = {};
       this.users.set(userId, { fields: h, expiresAt: 0 });
@@ -110,14 +89,13 @@ export class MemoryStore implements Store {
       setOrDelete(h, 'n', account);
       for (const k of PENDING_FIELDS) delete h[k];
       this.users.get(userId)!.expiresAt = 0;
-      this.indexActive(userId);
+      this.index.active(userId);
     } else {
       Object.assign(h, { ps: f.sealed, pm: packMeta(f), pi: f.issuer, pg: f.generation, pc: String(now), pe: String(req.expiresAt) });
       setOrDelete(h, 'pn', account);
       if (!active) {
         this.users.get(userId)!.expiresAt = req.expiresAt;
-        this.pendingIndex[bucketOf(userId)]!.add(encodeId(userId));
-        this.pendingExpiry.set(userId, req.expiresAt);
+        this.index.pending(userId, req.expiresAt);
       }
     }
     const type = req.mode === 'active' ? 'IMPORTED' : 'ENROLLED';
@@ -130,7 +108,7 @@ export class MemoryStore implements Store {
     const enrolled = h !== undefined && (h.s !== undefined || n(h.pe) > req.now);
     this.users.delete(req.userId);
     this.recovery.delete(req.userId);
-    this.unindex(req.userId);
+    this.index.remove(req.userId);
     if (!enrolled) return false;
     this.audit.append(req.userId, true, req.now, 'REVOKED', req.actor, '', req.reason ?? '');
     return true;
@@ -253,7 +231,7 @@ export class MemoryStore implements Store {
           setOrDelete(h!, 'n', h!.pn);
           for (const k of PENDING_FIELDS) delete h![k];
           this.users.get(userId)!.expiresAt = 0;
-          this.indexActive(userId);
+          this.index.active(userId);
           activated = true;
         }
       }
@@ -303,12 +281,17 @@ export class MemoryStore implements Store {
     this.audit.append(null, false, req.now, req.type, req.actor, '', req.detail ?? '');
   }
 
+  enrollments(q: Parameters<Store['enrollments']>[0]) {
+    return listEnrollments(this, q);
+  }
+
+  userIds(batch: number) {
+    return userIdBatches(this, batch);
+  }
+
   /** index.lua, in process. */
-  async indexRange(req: Parameters<Store['indexRange']>[0]): Promise<IndexSlice> {
-    return {
-      active: req.status === 'PENDING' ? [] : this.activeIndex[req.bucket]!.after(req.after, req.count),
-      pending: req.status === 'ACTIVE' ? [] : this.pendingIndex[req.bucket]!.after(req.after, req.count),
-    };
+  async indexRange(req: Parameters<IndexSource['indexRange']>[0]): Promise<IndexSlice> {
+    return this.index.range(req);
   }
 
   async sealedValues(userIds: readonly string[]) {

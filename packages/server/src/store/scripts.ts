@@ -1,47 +1,60 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
+import { bucketKeys, type UserKeys } from './keys.js';
 
 /**
  * The Lua scripts, registered with ioredis (which sends EVALSHA, falls back to EVAL on NOSCRIPT,
- * and routes by the first key on a Cluster). Each script touches the keys of one bucket only.
+ * and routes by the first key on a Cluster), and called through typed functions with named
+ * arguments, so that no caller counts ARGV positions. Each script touches the keys of one bucket
+ * only; each file's header lists its KEYS and ARGV in the order built here.
+ *
+ * Every per-user script takes the first `keys` of one fixed list of the user's keys (USER_KEYS), so
+ * a key has the same KEYS index in every script that uses it.
  */
+
 type Arg = string | number | Buffer;
+
+/** The fixed order of a user's keys (and its bucket's) in KEYS: KEYS[1] is always the user's hash. */
+export const USER_KEYS = ['user', 'recovery', 'events', 'audit', 'stray', 'activeIndex', 'pendingIndex', 'pendingExpiry'] as const;
+
+const SCRIPTS = {
+  totpReserve: { file: 'reserve.lua', keys: 2, audit: false },
+  totpSettle: { file: 'settle.lua', keys: 8, audit: true },
+  totpGiveBack: { file: 'giveback.lua', keys: 1, audit: false },
+  totpEnroll: { file: 'enroll.lua', keys: 8, audit: true },
+  totpRevoke: { file: 'revoke.lua', keys: 8, audit: true },
+  totpUnlock: { file: 'unlock.lua', keys: 4, audit: true },
+  totpRecovery: { file: 'recovery.lua', keys: 4, audit: true },
+  totpReseal: { file: 'reseal.lua', keys: 1, audit: false },
+  // not per user: their keys are named in their calls below
+  totpClient: { file: 'client.lua', keys: 1, audit: false },
+  totpUnclient: { file: 'unclient.lua', keys: 1, audit: false },
+  totpIndex: { file: 'index.lua', keys: 2, audit: false },
+  totpEvent: { file: 'event.lua', keys: 1, audit: true },
+  totpEvents: { file: 'events.lua', keys: 2, audit: false },
+  totpTime: { file: 'time.lua', keys: 1, audit: false },
+} as const;
+
+type Name = keyof typeof SCRIPTS;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     totpReserveBuffer(...args: Arg[]): Result<unknown[], Context>;
-    totpClient(...args: Arg[]): Result<[number, number], Context>;
     totpSettle(...args: Arg[]): Result<[string, number, number, number, number], Context>;
+    totpGiveBack(...args: Arg[]): Result<number, Context>;
     totpEnroll(...args: Arg[]): Result<string, Context>;
     totpRevoke(...args: Arg[]): Result<number, Context>;
     totpUnlock(...args: Arg[]): Result<number, Context>;
     totpRecovery(...args: Arg[]): Result<number, Context>;
     totpReseal(...args: Arg[]): Result<[number, number], Context>;
+    totpClient(...args: Arg[]): Result<[number, number], Context>;
+    totpUnclient(...args: Arg[]): Result<number, Context>;
     totpIndex(...args: Arg[]): Result<[string[], string[]], Context>;
     totpEvent(...args: Arg[]): Result<string, Context>;
     totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
-    totpGiveBack(...args: Arg[]): Result<number, Context>;
-    totpUnclient(...args: Arg[]): Result<number, Context>;
     totpTime(...args: Arg[]): Result<[string, string], Context>;
   }
 }
-
-const SCRIPTS = {
-  totpReserve: { file: 'reserve.lua', keys: 2, audit: false },
-  totpClient: { file: 'client.lua', keys: 1, audit: false },
-  totpSettle: { file: 'settle.lua', keys: 8, audit: true },
-  totpEnroll: { file: 'enroll.lua', keys: 7, audit: true },
-  totpRevoke: { file: 'revoke.lua', keys: 7, audit: true },
-  totpUnlock: { file: 'unlock.lua', keys: 3, audit: true },
-  totpRecovery: { file: 'recovery.lua', keys: 4, audit: true },
-  totpReseal: { file: 'reseal.lua', keys: 1, audit: false },
-  totpIndex: { file: 'index.lua', keys: 2, audit: false },
-  totpEvent: { file: 'event.lua', keys: 1, audit: true },
-  totpEvents: { file: 'events.lua', keys: 2, audit: false },
-  totpGiveBack: { file: 'giveback.lua', keys: 1, audit: false },
-  totpUnclient: { file: 'unclient.lua', keys: 1, audit: false },
-  totpTime: { file: 'time.lua', keys: 1, audit: false },
-} as const;
 
 function source(file: string): string {
   return readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
@@ -53,5 +66,145 @@ export function defineScripts(client: Redis | Cluster): void {
   for (const [name, s] of Object.entries(SCRIPTS)) {
     const lua = s.audit ? `${prelude}\n${source(s.file)}` : source(s.file);
     client.defineCommand(name, { numberOfKeys: s.keys, lua });
+  }
+}
+
+/** The KEYS of a per-user script: the first `keys` of USER_KEYS. */
+function keysOf(name: Name, k: UserKeys): string[] {
+  return USER_KEYS.slice(0, SCRIPTS[name].keys).map((key) => k[key]);
+}
+
+/** Who did it, and the audit caps: the tail of every script that records an event. */
+export interface AuditArgs {
+  readonly userId: string;
+  readonly actor: string;
+  /** '' when none. */
+  readonly clientIp: string;
+  readonly auditMax: number;
+  readonly userMax: number;
+}
+
+const audited = (a: AuditArgs): Arg[] => [a.userId, a.actor, a.clientIp, a.auditMax, a.userMax];
+
+export interface ReserveArgs {
+  readonly now: number;
+  /** 0 for a recovery code. */
+  readonly codeLength: number;
+  readonly maxFailures: number;
+  readonly lockoutMillis: readonly number[];
+}
+
+/** What settle.lua is asked to do (see its header); the shapes of Store's Settlement, flattened. */
+export type SettleWhat =
+  | { readonly kind: 'match'; readonly slot: string; readonly generation: string; readonly stepAt: number; readonly drift: number }
+  | { readonly kind: 'recovery'; readonly hash: string }
+  | { readonly kind: 'miss' }
+  | { readonly kind: 'release' | 'none'; readonly outcome: string; readonly detail: string };
+
+export interface SettleArgs extends AuditArgs {
+  readonly now: number;
+  readonly what: SettleWhat;
+  readonly armedUntil: number;
+  readonly eventType: 'VERIFY' | 'RECOVERY_CODE_USED';
+}
+
+function settleSlots(w: SettleWhat): [Arg, Arg, Arg, Arg] {
+  switch (w.kind) {
+    case 'match':
+      return [w.slot, w.generation, w.stepAt, w.drift];
+    case 'recovery':
+      return [w.hash, '', 0, 0];
+    case 'miss':
+      return ['', '', 0, 0];
+    default:
+      return [w.outcome, w.detail, 0, 0];
+  }
+}
+
+export interface EnrollArgs extends AuditArgs {
+  readonly now: number;
+  readonly mode: 'pending' | 'active';
+  readonly replace: boolean;
+  readonly expiresAt: number;
+  readonly sealed: Buffer;
+  readonly meta: string;
+  readonly issuer: string;
+  /** '' when it is the user id (not stored). */
+  readonly accountName: string;
+  readonly generation: string;
+  readonly eventType: 'ENROLLED' | 'IMPORTED';
+  readonly detail: string;
+}
+
+/** The scripts of one client, as typed functions. */
+export class Scripts {
+  constructor(private readonly redis: Redis | Cluster) {
+    defineScripts(redis);
+  }
+
+  reserve(k: UserKeys, a: ReserveArgs) {
+    return this.redis.totpReserveBuffer(...keysOf('totpReserve', k), a.now, a.codeLength, a.maxFailures, ...a.lockoutMillis);
+  }
+
+  settle(k: UserKeys, a: SettleArgs) {
+    return this.redis.totpSettle(...keysOf('totpSettle', k), a.now, a.what.kind, a.armedUntil, ...settleSlots(a.what), k.id, ...audited(a), a.eventType);
+  }
+
+  giveBack(k: UserKeys, armedUntil: number) {
+    return this.redis.totpGiveBack(...keysOf('totpGiveBack', k), armedUntil);
+  }
+
+  enroll(k: UserKeys, a: EnrollArgs) {
+    return this.redis.totpEnroll(
+      ...keysOf('totpEnroll', k),
+      a.now, a.mode, a.replace ? 1 : 0, a.expiresAt, Math.max(1, a.expiresAt - a.now),
+      a.sealed, a.meta, a.issuer, a.accountName, a.generation, k.id, ...audited(a), a.eventType, a.detail,
+    );
+  }
+
+  revoke(k: UserKeys, a: AuditArgs & { readonly now: number; readonly reason: string }) {
+    return this.redis.totpRevoke(...keysOf('totpRevoke', k), a.now, k.id, ...audited(a), a.reason);
+  }
+
+  unlock(k: UserKeys, a: AuditArgs & { readonly now: number }) {
+    return this.redis.totpUnlock(...keysOf('totpUnlock', k), a.now, ...audited(a));
+  }
+
+  recovery(k: UserKeys, a: AuditArgs & { readonly now: number; readonly sealedKey: Buffer; readonly hashes: readonly string[] }) {
+    return this.redis.totpRecovery(...keysOf('totpRecovery', k), a.now, a.sealedKey, ...audited(a), ...a.hashes);
+  }
+
+  reseal(k: UserKeys, now: number, swaps: readonly { field: string; from: Buffer; to: Buffer }[]) {
+    return this.redis.totpReseal(...keysOf('totpReseal', k), now, ...swaps.flatMap((w) => [w.field, w.from, w.to]));
+  }
+
+  /** One attempt of a client address (TOTP_CLIENT_LIMIT per window). */
+  clientHit(clientKey: string, limit: number, windowMillis: number) {
+    return this.redis.totpClient(clientKey, limit, windowMillis);
+  }
+
+  unclient(clientKey: string) {
+    return this.redis.totpUnclient(clientKey);
+  }
+
+  /** One slice of a bucket's two enrollment indexes, after a member ('-' from the start). */
+  index(bucket: number, after: string, count: number, which: 'all' | 'active' | 'pending') {
+    const b = bucketKeys(bucket);
+    return this.redis.totpIndex(b.activeIndex, b.pendingIndex, after, count, which);
+  }
+
+  /** An event of no user (a rekey run) in a bucket's stream. */
+  event(bucket: number, a: { now: number; type: string; actor: string; clientIp: string; auditMax: number; detail: string }) {
+    return this.redis.totpEvent(bucketKeys(bucket).audit, a.now, a.type, a.actor, a.clientIp, a.auditMax, a.detail);
+  }
+
+  /** A user's events in XREVRANGE's bounds and shape. */
+  events(k: UserKeys, end: string, start: string, count: number) {
+    return this.redis.totpEvents(k.events, k.audit, end, start, count);
+  }
+
+  /** Redis's TIME, from the node that owns `key`. */
+  time(key: string) {
+    return this.redis.totpTime(key);
   }
 }

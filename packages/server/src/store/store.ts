@@ -1,4 +1,4 @@
-import type { Algorithm, Digits, Period, VerifyOutcome } from '@totp-service/core';
+import type { Algorithm, AuditEventType, Digits, Period, VerifyOutcome } from '@totp-service/core';
 
 /**
  * The store port: every piece of state the service keeps, behind operations that are each atomic
@@ -6,19 +6,7 @@ import type { Algorithm, Digits, Period, VerifyOutcome } from '@totp-service/cor
  * contract suite (contract.ts) holds both to the same behaviour. Time is always an argument.
  */
 
-export const AUDIT_EVENT_TYPES = [
-  'ENROLLED',
-  'ACTIVATED',
-  'VERIFY',
-  'REVOKED',
-  'LOCKED',
-  'UNLOCKED',
-  'RECOVERY_CODES_GENERATED',
-  'RECOVERY_CODE_USED',
-  'IMPORTED',
-  'REKEYED',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+export { AUDIT_EVENT_TYPES, type AuditEventType } from '@totp-service/core';
 
 /** What the caller of an operation is, for the audit trail. */
 export interface Actor {
@@ -57,6 +45,35 @@ export interface UserRecord {
   readonly lastVerifiedAt: number | null;
   readonly recoveryCodesRemaining: number;
 }
+
+/** What both stores are made with (TOTP_AUDIT_MAX_EVENTS, TOTP_AUDIT_USER_MAX_EVENTS, TOTP_ALLOW_EVICTION). */
+export interface StoreOptions {
+  /** Audit events kept over all buckets (and as many again about ids with nothing enrolled). */
+  readonly auditMaxEvents: number;
+  /** Audit events kept per user. */
+  readonly auditUserMaxEvents: number;
+  /** Redis only: an evicting maxmemory-policy is a warning instead of a reason to stop. */
+  readonly allowEviction?: boolean;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Which store to make, and how to reach it: config.ts builds it from the environment. */
+export type StoreSettings = { readonly options: StoreOptions } & (
+  | { readonly kind: 'embedded' }
+  | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly password: string | null; readonly keyPrefix: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly HostPort[];
+      readonly master: string;
+      readonly password: string | null;
+      readonly keyPrefix: string;
+    }
+);
 
 export type EnrollResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'ALREADY_ENROLLED' };
 
@@ -245,10 +262,13 @@ export interface Store {
   recordEvent(req: { type: AuditEventType; now: number; actor: Actor; detail?: string }): Promise<void>;
 
   /**
-   * Members of one bucket's enrollment indexes (the user id in base64url, see keys.ts) after
-   * `after`, in byte order, at most `count` from each index, both read at one instant.
+   * One page of enrollments (users ACTIVE or PENDING, or either), in a fixed order that concurrent
+   * enrollments and revocations do not disturb; `after` is a page's `endCursor` (anything else is
+   * BAD_USER_INPUT naming `after`).
    */
-  indexRange(req: { bucket: number; after: string | null; count: number; status: EnrollmentStatus | null }): Promise<IndexSlice>;
+  enrollments(q: { status: EnrollmentStatus | null; first: number; after: string | null; now: number }): Promise<Page<UserRecord>>;
+  /** Every enrolled user's id, in batches of about `batch` (for rekeyTotp). */
+  userIds(batch: number): AsyncIterable<readonly string[]>;
   /** The sealed values of each user (null for a user with no record). */
   sealedValues(userIds: readonly string[]): Promise<(SealedValues | null)[]>;
   /**

@@ -8,6 +8,7 @@ import { InvalidInputError } from '@totp-service/core';
  * user's events, or anything that is not a cursor at all, is refused as BAD_USER_INPUT naming
  * `after`; a position is never trusted to be more than a position.
  */
+
 export type CursorKind = 'audit' | 'enrollments';
 
 const VERSION = 1;

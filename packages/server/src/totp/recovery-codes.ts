@@ -13,6 +13,7 @@ import { createHmac, randomBytes } from 'node:crypto';
  * sealed with the key ring (so a stolen database alone cannot test guesses offline, and a rekey
  * re-seals the key without invalidating the codes).
  */
+
 export const RECOVERY_CODE_COUNT = 10;
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const LENGTH = 12;

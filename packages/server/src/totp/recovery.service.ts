@@ -7,9 +7,8 @@ import {
   normalizeRecoveryCode,
   recoveryKeyContext,
 } from './recovery-codes.js';
-import type { VerifyResult } from './totp.service.js';
 import { checkClientIp, checkUserId } from './validate.js';
-import { runAttempt, verifyResult } from './verify-result.js';
+import { runAttempt, verifyResult, type VerifyResult } from './attempt.js';
 
 /**
  * Recovery codes: generateRecoveryCodes and verifyRecoveryCode. A recovery code is verified on
@@ -17,6 +16,7 @@ import { runAttempt, verifyResult } from './verify-result.js';
  * reservation counts the attempt before the check), and consumed atomically by the settlement
  * (HDEL of its keyed hash: of two concurrent uses of one code, exactly one is ACCEPTED).
  */
+
 export interface RecoveryServiceDeps {
   readonly store: Store;
   readonly keyRing: KeyRing;

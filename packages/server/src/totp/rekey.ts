@@ -1,9 +1,7 @@
 import { SealError, type KeyRing } from '@totp-service/core';
-import { BUCKETS, decodeId } from '../store/keys.js';
 import type { SealSwap, SealedField, SealedValues, Store } from '../store/store.js';
-import { BucketWalk } from './enrollments.js';
 import { recoveryKeyContext } from './recovery-codes.js';
-import { secretContext } from './totp.service.js';
+import { secretContext } from './state.js';
 
 /**
  * rekeyTotp: re-seal every sealed value (active and pending secrets, recovery-code keys) that the
@@ -15,6 +13,8 @@ import { secretContext } from './totp.service.js';
  * yet, is picked up by the next run: running it again is always safe, and rewrites only what
  * still needs it.
  */
+
+/** Users read and re-sealed per round. */
 export const REKEY_BATCH = 100;
 const ATTEMPTS = 3;
 
@@ -58,9 +58,9 @@ function swapsFor(ring: KeyRing, userId: string, values: SealedValues, failures:
   return swaps;
 }
 
-async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failures: Map<string, RekeyFailure>, now: () => number): Promise<number> {
+async function rekeyUsers(store: Store, ring: KeyRing, userIds: readonly string[], failures: Map<string, RekeyFailure>, now: () => number): Promise<number> {
   let rewritten = 0;
-  let todo = userIds;
+  let todo: readonly string[] = userIds;
   for (let attempt = 0; attempt < ATTEMPTS && todo.length > 0; attempt++) {
     const values = await store.sealedValues(todo);
     const results = await Promise.all(
@@ -80,14 +80,6 @@ async function rekeyUsers(store: Store, ring: KeyRing, userIds: string[], failur
 export async function rekeyAll(store: Store, ring: KeyRing, now: () => number, batch = REKEY_BATCH): Promise<RekeyReport> {
   const failures = new Map<string, RekeyFailure>();
   let rewritten = 0;
-  for (let bucket = 0; bucket < BUCKETS; bucket++) {
-    const walk = new BucketWalk(store, bucket, null, null, batch, batch);
-    for (;;) {
-      if (walk.needsFetch) await walk.fetch();
-      const members = walk.drain();
-      if (members.length === 0) break;
-      rewritten += await rekeyUsers(store, ring, members.map(decodeId), failures, now);
-    }
-  }
+  for await (const userIds of store.userIds(batch)) rewritten += await rekeyUsers(store, ring, userIds, failures, now);
   return { rewritten, failures: [...failures.values()] };
 }

@@ -28,7 +28,7 @@ export class ImportTotpInput {
 
 /*
  * Argument lists as classes: type-graphql keeps a class's field order, whereas separate @Arg
- * parameters come out reversed, and the printed schema should read like API.md.
+ * parameters come out reversed, and the printed schema should read like docs/api.md.
  */
 @ArgsType()
 export class VerifyArgs {

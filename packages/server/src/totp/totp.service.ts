@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   ErrorCode,
-  InvalidInputError,
   TotpError,
   buildKeyUri,
   clampDrift,
   encodeBase32,
   generateSecret,
-  lockoutMillis,
   matchCode,
   normalizeCode,
   renderQr,
@@ -16,15 +14,17 @@ import {
   type Policy,
   type VerifyOutcome,
 } from '@totp-service/core';
-import type { AttemptLimits, Actor, Reservation, Store, UserRecord } from '../store/store.js';
-import { checkClientIp, checkLabel, checkNote, checkUserId } from './validate.js';
-import { runAttempt, verifyResult, type AttemptDeps, type Checked } from './verify-result.js';
+import type { AttemptLimits, Actor, Reservation, Store } from '../store/store.js';
+import { attemptLimits, runAttempt, verifyResult, type AttemptDeps, type Checked, type VerifyResult } from './attempt.js';
+import { secretContext, toState, type TotpState } from './state.js';
+import { checkClientIp, checkCodeShape, checkLabel, checkNote, checkUserId } from './validate.js';
 
 /**
  * The TOTP use cases: enroll, verify, revoke, status, unlock. Resolvers adapt GraphQL to these;
  * the store keeps state; the core computes. Expected outcomes (a wrong or replayed code, a lockout)
  * are values; only bad input, misconfiguration and a failing store throw.
  */
+
 export interface TotpServiceDeps {
   readonly store: Store;
   readonly keyRing: KeyRing;
@@ -66,82 +66,19 @@ export interface Enrollment {
   readonly expiresAt: Date;
 }
 
-export interface VerifyResult {
-  readonly valid: boolean;
-  readonly outcome: VerifyOutcome;
-  readonly activated: boolean;
-  readonly retryAfterSeconds: number | null;
-  readonly remainingAttempts: number | null;
-  readonly driftSteps: number | null;
-}
-
-export interface TotpState {
-  readonly userId: string;
-  readonly status: 'PENDING' | 'ACTIVE';
-  readonly algorithm: Algorithm;
-  readonly digits: number;
-  readonly period: number;
-  readonly issuer: string;
-  readonly accountName: string;
-  readonly createdAt: Date;
-  readonly activatedAt: Date | null;
-  readonly lastVerifiedAt: Date | null;
-  readonly failedAttempts: number;
-  readonly lockedUntil: Date | null;
-  readonly recoveryCodesRemaining: number;
-  readonly pendingExpiresAt: Date | null;
-}
-
-/** The context a sealed secret is bound to: its owner. */
-export const secretContext = (userId: string) => `totp-secret:${userId}`;
-
-export function toState(r: UserRecord): TotpState {
-  const f = (r.active ?? r.pending)!;
-  return {
-    userId: r.userId,
-    status: r.active ? 'ACTIVE' : 'PENDING',
-    algorithm: f.algorithm,
-    digits: f.digits,
-    period: f.period,
-    issuer: f.issuer,
-    accountName: f.accountName,
-    createdAt: new Date(f.createdAt),
-    activatedAt: r.active ? new Date(r.active.activatedAt) : null,
-    lastVerifiedAt: r.lastVerifiedAt === null ? null : new Date(r.lastVerifiedAt),
-    failedAttempts: r.failures,
-    lockedUntil: r.lockedUntil > 0 ? new Date(r.lockedUntil) : null,
-    recoveryCodesRemaining: r.recoveryCodesRemaining,
-    pendingExpiresAt: r.pending ? new Date(r.pending.expiresAt) : null,
-  };
-}
-
 export class TotpService {
   readonly limits: AttemptLimits;
   private readonly attempts: AttemptDeps;
 
   constructor(private readonly deps: TotpServiceDeps) {
-    const { policy } = deps;
-    const lockouts: number[] = [];
-    for (let i = 0; i < 32; i++) {
-      lockouts.push(lockoutMillis(policy, i));
-      if (lockouts.at(-1)! >= policy.lockoutMaxSeconds * 1000) break;
-    }
-    this.limits = Object.freeze({
-      maxFailures: policy.maxFailures,
-      lockoutMillis: lockouts,
-      clientLimit: policy.clientLimit,
-      clientWindowMillis: 60_000,
-    });
+    this.limits = attemptLimits(deps.policy);
     this.attempts = { store: deps.store, limits: this.limits, clock: deps.clock, onLockout: deps.onLockout };
   }
 
   async enroll(actor: Actor, input: EnrollInput): Promise<Enrollment> {
     const userId = checkUserId(input.userId);
     const algorithm = input.algorithm ?? 'SHA1';
-    const digits = input.digits ?? 6;
-    const period = input.period ?? 30;
-    if (digits !== 6 && digits !== 7 && digits !== 8) throw new InvalidInputError('digits', 'digits must be 6, 7 or 8');
-    if (period !== 30 && period !== 60) throw new InvalidInputError('period', 'period must be 30 or 60');
+    const { digits, period } = checkCodeShape(input.digits ?? 6, input.period ?? 30);
     const issuer = checkLabel(input.issuer ?? this.deps.issuer, 'issuer');
     const accountName = checkLabel(input.accountName ?? userId, 'accountName');
 
@@ -189,7 +126,7 @@ export class TotpService {
     };
   }
 
-  /** The verify path of ARCHITECTURE.md: shape check, reserve, compare in process, settle. */
+  /** The verify path of docs/architecture.md: shape check, reserve, compare in process, settle. */
   async verify(actor: Actor, rawUserId: string, rawCode: string, rawClientIp?: string | null): Promise<VerifyResult> {
     const userId = checkUserId(rawUserId);
     const client = checkClientIp(rawClientIp);

@@ -4,9 +4,10 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { AUDIT_EVENT_TYPES } from '../store/store.js';
 
 /**
- * The GraphQL types of API.md, field for field. Every @Field names its type explicitly, so the
+ * The GraphQL types of docs/api.md, field for field. Every @Field names its type explicitly, so the
  * schema does not depend on decorator metadata (vitest and tsx compile without it).
  */
+
 const asEnum = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
 
 export const TotpAlgorithm = asEnum(ALGORITHMS);

@@ -6,6 +6,7 @@ import { InvalidInputError, type Digits, type Period } from '@totp-service/core'
  * Checks on the arguments that GraphQL types cannot express. Each failure names its argument
  * (BAD_USER_INPUT) and never echoes a value that might be a secret.
  */
+
 const CONTROL = /\p{Cc}/u;
 
 /** 1 to 256 UTF-8 bytes of well-formed Unicode without control characters; compared byte for byte. */

@@ -9,7 +9,7 @@ export function enrollContract(factory: StoreFactory): void {
     let h: Harness;
     freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
 
-    it('starts PENDING with the defaults of API.md', async () => {
+    it('starts PENDING with the defaults of docs/api.md', async () => {
       const e = await h.service.enroll(APP, { userId: 'alice' });
       expect(e).toMatchObject({ userId: 'alice', status: 'PENDING', algorithm: 'SHA1', digits: 6, period: 30, issuer: 'Test Issuer', accountName: 'alice' });
       expect(e.secret).toMatch(/^[A-Z2-7]{32}$/);

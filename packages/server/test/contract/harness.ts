@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach } from 'vitest';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
-import type { RedisStoreOptions } from '../../src/store/redis-store.js';
-import type { Store } from '../../src/store/store.js';
-import { AdminService } from '../../src/totp/admin.service.js';
-import { RecoveryService } from '../../src/totp/recovery.service.js';
-import { TotpService, secretContext } from '../../src/totp/totp.service.js';
+import type { Store, StoreOptions } from '../../src/store/store.js';
+import { buildServices } from '../../src/services.js';
+import type { AdminService } from '../../src/totp/admin.service.js';
+import type { RecoveryService } from '../../src/totp/recovery.service.js';
+import { secretContext } from '../../src/totp/state.js';
+import type { TotpService } from '../../src/totp/totp.service.js';
 
 /** A store made fresh for one test, and how to throw it away. */
 export interface StoreHandle {
@@ -13,7 +14,7 @@ export interface StoreHandle {
   dispose(): Promise<void>;
 }
 /** A fresh store; `options` sets its audit caps (small ones, to see trimming). */
-export type StoreFactory = (options?: Partial<RedisStoreOptions>) => Promise<StoreHandle>;
+export type StoreFactory = (options?: Partial<StoreOptions>) => Promise<StoreHandle>;
 
 /** A clock the test moves. Starts 5 s into a 60 s boundary (so 30 s and 60 s steps align) near now. */
 export class TestClock {
@@ -90,9 +91,7 @@ export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRi
   const clock = sharedClock ?? new TestClock();
   const ring = keyRing ?? new CountingKeyRing([K1]);
   const policy = Object.freeze({ ...DEFAULT_POLICY, ...overrides });
-  const service = new TotpService({ store, keyRing: ring, policy, issuer: 'Test Issuer', clock: clock.read });
-  const recovery = new RecoveryService({ store, keyRing: ring, clock: clock.read, limits: service.limits });
-  const admin = new AdminService({ store, keyRing: ring, issuer: 'Test Issuer', clock: clock.read });
+  const { totp: service, recovery, admin } = buildServices({ store, keyRing: ring, policy, issuer: 'Test Issuer', clock: clock.read });
   const h: Harness = {
     store,
     clock,

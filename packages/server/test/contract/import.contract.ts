@@ -12,7 +12,7 @@ export function importContract(factory: StoreFactory): void {
     const codeOf = (secret: Uint8Array, params: { algorithm: Algorithm; digits: 6 | 7 | 8; period: 30 | 60 }, offset = 0) =>
       codeAtStep(secret, h.clock.step(params.period) + offset, params);
 
-    it('makes an ACTIVE factor at once, with the defaults of API.md, that verifies', async () => {
+    it('makes an ACTIVE factor at once, with the defaults of docs/api.md, that verifies', async () => {
       const secret = randomBytes(20);
       const state = await h.admin.importTotp(ADMIN, { userId: 'u', secret: encodeBase32(secret) });
       expect(state).toMatchObject({

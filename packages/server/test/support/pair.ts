@@ -50,7 +50,7 @@ if (redisUrl) {
   storePairs.push(['Redis store', async () => {
     const keyPrefix = `t${randomBytes(4).toString('hex')}:`;
     const open = async () => {
-      const client = new Redis(redisUrl!, { ...FAIL_FAST, keyPrefix, lazyConnect: true });
+      const client = new Redis(redisUrl, { ...FAIL_FAST, keyPrefix, lazyConnect: true });
       await client.connect();
       return new RedisStore(client, { auditMaxEvents: 100_000, auditUserMaxEvents: 10_000 });
     };

@@ -1,10 +1,11 @@
 --[[
   revoke: remove a user's factors, recovery codes and counters, and record it.
 
-  KEYS[1]  the user's hash           KEYS[5]  the bucket's ACTIVE index
-  KEYS[2]  the user's recovery codes KEYS[6]  the bucket's PENDING index
-  KEYS[3]  the user's event ids    KEYS[7]  the bucket's pending-expiry index
-  KEYS[4]  the bucket's audit stream
+  KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[5] is unused.
+  KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
+  KEYS[2]  the user's recovery codes       KEYS[6]  the bucket's ACTIVE index
+  KEYS[3]  the user's event ids            KEYS[7]  the bucket's PENDING index
+  KEYS[4]  the bucket's audit stream       KEYS[8]  the bucket's pending-expiry index
 
   ARGV[1]  now, epoch ms          ARGV[2]  the user id, base64url (index member)
   ARGV[3]  the user id            ARGV[4]  actor
@@ -20,9 +21,9 @@ local pe = tonumber(v[2])
 local enrolled = v[1] or (pe and pe > now)
 
 redis.call('DEL', h, KEYS[2])
-redis.call('ZREM', KEYS[5], ARGV[2])
 redis.call('ZREM', KEYS[6], ARGV[2])
 redis.call('ZREM', KEYS[7], ARGV[2])
+redis.call('ZREM', KEYS[8], ARGV[2])
 if not enrolled then return 0 end
 
 appendAudit(KEYS[4], KEYS[3], ARGV[6], ARGV[7], true, now,

@@ -3,11 +3,11 @@
   accepted step, update failures, lockout, drift and activation, and write the audit events, all
   in one atomic step.
 
-  KEYS[1]  the user's hash          KEYS[4]  the bucket's ACTIVE index
-  KEYS[2]  the user's event ids    KEYS[5]  the bucket's PENDING index
-  KEYS[3]  the bucket's audit stream KEYS[6] the bucket's pending-expiry index
-  KEYS[7]  the user's recovery-code hash
-  KEYS[8]  the bucket's audit stream of ids that are not enrolled
+  KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS).
+  KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
+  KEYS[2]  the user's recovery codes       KEYS[6]  the bucket's ACTIVE index
+  KEYS[3]  the user's event ids            KEYS[7]  the bucket's PENDING index
+  KEYS[4]  the bucket's audit stream       KEYS[8]  the bucket's pending-expiry index
 
   ARGV[1]  now, epoch ms
   ARGV[2]  settlement: match | recovery | miss | release | none
@@ -26,7 +26,7 @@
   returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left}
            (an accepted recovery code is recorded with the number of codes left as its detail)
 ]]
-local h, events, audit = KEYS[1], KEYS[2], KEYS[3]
+local h, events, audit = KEYS[1], KEYS[3], KEYS[4]
 local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 
 local v = redis.call('HMGET', h, 'g', 'pg', 'pe', 'ls', 'f', 'lu', 'lc')
@@ -79,19 +79,19 @@ elseif kind == 'match' then
       if p[4] then redis.call('HSET', h, 'n', p[4]) else redis.call('HDEL', h, 'n') end
       redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
       redis.call('PERSIST', h)
-      redis.call('PERSIST', KEYS[7])
-      redis.call('ZREM', KEYS[5], ARGV[8])
-      redis.call('ZREM', KEYS[6], ARGV[8])
-      redis.call('ZADD', KEYS[4], 0, ARGV[8])
+      redis.call('PERSIST', KEYS[2])
+      redis.call('ZREM', KEYS[7], ARGV[8])
+      redis.call('ZREM', KEYS[8], ARGV[8])
+      redis.call('ZADD', KEYS[6], 0, ARGV[8])
       activated = 1
     end
   end
 elseif kind == 'recovery' then
-  if g and redis.call('HDEL', KEYS[7], ARGV[4]) == 1 then
+  if g and redis.call('HDEL', KEYS[2], ARGV[4]) == 1 then
     outcome = 'ACCEPTED'
     accept()
     redis.call('HSET', h, 'lv', now)
-    local left = redis.call('HLEN', KEYS[7])
+    local left = redis.call('HLEN', KEYS[2])
     detail = left .. ' codes left'
     -- the last code is used: its key opens nothing any more
     if left == 0 then redis.call('HDEL', h, 'rk') end
@@ -106,7 +106,7 @@ local lockedNow = failed and armed > 0 and lu == armed
 -- events about an id with nothing enrolled go to a stream of their own, never to a user's list:
 -- traffic about invented (or revoked) ids must not push enrolled users' events out of the log
 local stream = audit
-if not enrolled then stream = KEYS[8] end
+if not enrolled then stream = KEYS[5] end
 local auditMax, userMax = ARGV[12], ARGV[13]
 local function record(eventType, eventOutcome, eventDetail)
   appendAudit(stream, events, auditMax, userMax, enrolled, now,
@@ -117,5 +117,5 @@ if activated == 1 then record('ACTIVATED', '', '') end
 if lockedNow then record('LOCKED', '', 'locked for ' .. math.ceil((lu - now) / 1000) .. 's after ' .. f .. ' failures') end
 
 local left = 0
-if kind == 'recovery' then left = redis.call('HLEN', KEYS[7]) end
+if kind == 'recovery' then left = redis.call('HLEN', KEYS[2]) end
 return {outcome, activated, f, lu, left}

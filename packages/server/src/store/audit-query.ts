@@ -1,6 +1,6 @@
 import { InvalidInputError } from '@totp-service/core';
-import { AUDIT_STREAMS, bucketOf } from '../store/keys.js';
-import type { AuditEvent, AuditEventType, AuditQuery, Page } from '../store/store.js';
+import { AUDIT_STREAMS, bucketOf } from './keys.js';
+import type { AuditEvent, AuditEventType, AuditQuery, Page } from './store.js';
 
 /**
  * Reading the audit trail, the same way for every store. Events live in streams: per bucket, one

@@ -1,13 +1,24 @@
-import { BUCKETS, decodeId } from '../store/keys.js';
-import type { EnrollmentStatus, Store, UserRecord } from '../store/store.js';
+import { InvalidInputError } from '@totp-service/core';
+import { BUCKETS, decodeId } from './keys.js';
+import type { EnrollmentStatus, IndexSlice, Page, UserRecord } from './store.js';
 
 /**
- * Listing enrollments (totpEnrollments) from the per-bucket indexes, never from KEYS or SCAN, so
- * it works the same on a Redis Cluster. The 32 buckets are merged in the byte order of their
- * members (the user ids in base64url), and a page goes on after the last member it returned. A
- * member's place in that order never changes, so paging is stable under concurrent enrollments
- * and revocations: every user enrolled from the first page to the last is listed exactly once.
+ * Walking the enrollments, the same way for both stores: listing them (totpEnrollments) and
+ * visiting every user (rekeyTotp), from the per-bucket indexes, never from KEYS or SCAN, so it
+ * works the same on a Redis Cluster. The 32 buckets are merged in the byte order of their members
+ * (the user ids in base64url), and a page goes on after the last member it returned. A member's
+ * place in that order never changes, so paging is stable under concurrent enrollments and
+ * revocations: every user enrolled from the first page to the last is listed exactly once.
  */
+
+/** What a store provides: both of one bucket's indexes read at one instant, and a user's record. */
+export interface IndexSource {
+  indexRange(req: { bucket: number; after: string | null; count: number; status: EnrollmentStatus | null }): Promise<IndexSlice>;
+  getUser(userId: string, now: number): Promise<UserRecord | null>;
+}
+
+/** A listing position (an index member: a base64url user id), as a cursor may hold it. */
+const MEMBER = /^[A-Za-z0-9_-]{1,400}$/;
 
 /** Members one request may examine before it returns a partial page (bounds the work). */
 export const LIST_SCAN_BUDGET = 10_000;
@@ -18,7 +29,7 @@ export class BucketWalk {
   private done = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: IndexSource,
     readonly bucket: number,
     private after: string | null,
     private readonly status: EnrollmentStatus | null,
@@ -61,13 +72,6 @@ export class BucketWalk {
   }
 }
 
-export interface EnrollmentPage {
-  readonly nodes: readonly UserRecord[];
-  /** The member the next page starts after. */
-  readonly endCursor: string | null;
-  readonly hasNextPage: boolean;
-}
-
 const statusOf = (r: UserRecord): EnrollmentStatus => (r.active ? 'ACTIVE' : 'PENDING');
 
 /** Next members in global order, at most `count`. */
@@ -84,10 +88,14 @@ async function nextMembers(walks: readonly BucketWalk[], count: number): Promise
   return out;
 }
 
+/** One page of enrollments; `endCursor` is the member the next page starts after. */
 export async function listEnrollments(
-  store: Store,
+  store: IndexSource,
   q: { status: EnrollmentStatus | null; first: number; after: string | null; now: number },
-): Promise<EnrollmentPage> {
+): Promise<Page<UserRecord>> {
+  if (q.after !== null && !MEMBER.test(q.after)) {
+    throw new InvalidInputError('after', 'after is not a cursor; pass a pageInfo.endCursor of the same query');
+  }
   const want = q.first + 1;
   const batch = Math.min(Math.ceil((want * 2) / BUCKETS) + 4, 1000);
   const walks = Array.from({ length: BUCKETS }, (_, b) => new BucketWalk(store, b, q.after, q.status, batch));
@@ -114,4 +122,17 @@ export async function listEnrollments(
     endCursor: page.at(-1)?.member ?? q.after,
     hasNextPage: found.length > q.first,
   };
+}
+
+/** Every enrolled user's id, bucket by bucket, in batches of about `batch` (rekeyTotp's walk). */
+export async function* userIdBatches(store: IndexSource, batch: number): AsyncGenerator<string[]> {
+  for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    const walk = new BucketWalk(store, bucket, null, null, batch, batch);
+    for (;;) {
+      if (walk.needsFetch) await walk.fetch();
+      const members = walk.drain();
+      if (members.length === 0) break;
+      yield members.map(decodeId);
+    }
+  }
 }

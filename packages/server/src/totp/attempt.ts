@@ -1,11 +1,31 @@
-import { SealError, type VerifyOutcome } from '@totp-service/core';
+import { SealError, lockoutLevels, type Policy, type VerifyOutcome } from '@totp-service/core';
 import type { Actor, AttemptLimits, Reservation, Settlement, Store } from '../store/store.js';
-import type { VerifyResult } from './totp.service.js';
 
 /**
- * The answer of verifyTotp and verifyRecoveryCode, shaped the same way from what the two round
- * trips returned.
+ * One verify attempt, for TOTP and recovery codes alike: its limits, its sequence (reserve, check,
+ * settle) and its answer. See docs/architecture.md, "The verify path".
  */
+
+/** The answer of verifyTotp and verifyRecoveryCode (VerifyTotpResult). */
+export interface VerifyResult {
+  readonly valid: boolean;
+  readonly outcome: VerifyOutcome;
+  readonly activated: boolean;
+  readonly retryAfterSeconds: number | null;
+  readonly remainingAttempts: number | null;
+  readonly driftSteps: number | null;
+}
+
+/** What the store enforces for a policy: the failure budget, the lockout lengths, the client budget. */
+export function attemptLimits(policy: Policy): AttemptLimits {
+  return Object.freeze({
+    maxFailures: policy.maxFailures,
+    lockoutMillis: lockoutLevels(policy),
+    clientLimit: policy.clientLimit,
+    clientWindowMillis: 60_000,
+  });
+}
+
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 export function verifyResult(outcome: VerifyOutcome, extra: Partial<VerifyResult> = {}): VerifyResult {
@@ -65,8 +85,8 @@ export interface Checked {
 }
 
 /**
- * One verify attempt, for TOTP and recovery codes alike (ARCHITECTURE.md "the verify path"):
- * round trip 1 reserves the attempt, `check` compares the code in process, round trip 2 settles.
+ * One verify attempt: round trip 1 reserves the attempt, `check` compares the code in process,
+ * round trip 2 settles.
  * A refusal is settled as one (a reservation that the client budget refused is given back); a
  * sealed value that cannot be opened gives the attempt back, and then its error is thrown.
  */
