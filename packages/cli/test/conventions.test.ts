@@ -5,9 +5,10 @@
  * command that their messages name runs as written.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
 import { expectHintsRun, onTerminal, scriptTool } from './support/hints.js';
@@ -17,7 +18,28 @@ const PLUGINS = ['help', 'autocomplete', 'version'];
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const script = scriptTool();
 
+/** Where an installed package lives (its exports may hide its package.json). */
+function packageRoot(name: string): string {
+  let dir = dirname(createRequire(import.meta.url).resolve(name));
+  while (!existsSync(join(dir, 'package.json')) || (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name !== name) {
+    if (dirname(dir) === dir) throw new Error(`no package.json of ${name} above its entry point`);
+    dir = dirname(dir);
+  }
+  return dir;
+}
+
 beforeAll(() => assertBuilt());
+
+describe('start-up', () => {
+  it('every registered plugin ships an oclif manifest, so that none of its code loads until its command runs', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { oclif: { plugins: string[] } };
+    expect(pkg.oclif.plugins.toSorted()).toEqual(['@oclif/plugin-autocomplete', '@oclif/plugin-help', '@oclif/plugin-version']);
+    for (const plugin of pkg.oclif.plugins) {
+      const manifest = JSON.parse(readFileSync(join(packageRoot(plugin), 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+      expect(Object.keys(manifest.commands).length, plugin).toBeGreaterThan(0);
+    }
+  });
+});
 
 describe('help: `help`, `help <command>`, -h and --help (plugin-help)', () => {
   it('`help` is the grouped root help, the same as --help and as no command at all', async () => {
