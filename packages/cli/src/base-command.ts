@@ -119,6 +119,7 @@ function usageMessage(raw: string): string {
       // "Parsing --limit \n Expected …": keep the flag's name unless the message starts with it.
       .replace(/^Parsing (--[\w-]+)\s+(?=--)/, '')
       .replace(/^Parsing (--[\w-]+)\s+(\S)/, (_m, flag: string, c: string) => `${flag}: ${c.toLowerCase()}`)
-      .replace(/^Expected --([\w-]+)=(.*) to be one of: (.*)$/s, (_m, flag: string, value: string, options: string) => `--${flag} ${JSON.stringify(value)} must be one of: ${oneLine(options)}`),
+      .replace(/^Expected --([\w-]+)=(.*) to be one of: (.*)$/s, (_m, flag: string, value: string, options: string) => `--${flag} ${JSON.stringify(value)} must be one of: ${oneLine(options)}`)
+      .replace(/^Expected (.*) to be one of: (.*)$/s, (_m, value: string, options: string) => `${JSON.stringify(value)} must be one of: ${oneLine(options)}`),
   );
 }

@@ -1,10 +1,15 @@
 /**
  * Wrong usage (exit 2) on the built CLI as a process: each missing argument or flag on its own
- * line and then the command's usage, oclif's other parse errors in the CLI's words, and every
- * command that such a message names runs as written.
+ * line and then the command's usage, oclif's other parse errors in the CLI's words (the plugins'
+ * commands' too), and every command that such a message names runs as written.
  */
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
+import { assertBuilt, cleanEnv, json, runCli, stderrLines } from './support/cli.js';
 import { expectHintsRun, UNREACHABLE } from './support/hints.js';
 
 beforeAll(() => assertBuilt());
@@ -67,5 +72,43 @@ describe('usage errors: one line per problem, and the usage', () => {
     const result = await runCli(args, { env: UNREACHABLE });
     expect(result.code).toBe(2);
     await expectHintsRun(result.stderr, count);
+  });
+});
+
+describe("the oclif plugins' commands follow the same rules", () => {
+  it.each([
+    [['autocomplete', 'fish'], 'totp-admin: "fish" must be one of: zsh, bash, powershell; see `totp-admin autocomplete --help`'],
+    [['help', '--bogus'], 'totp-admin: unknown flag --bogus; see `totp-admin help --help` (usage: totp-admin help [<command>] [--nested-commands])'],
+    [['version', '--bogus'], 'totp-admin: unknown flag --bogus; see `totp-admin version --help` (usage: totp-admin version [flags])'],
+  ])('%j: exit 2 and one line', async (args, line) => {
+    const result = await runCli(args);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(stderrLines(result)).toEqual([line]);
+    await expectHintsRun(result.stderr, 1);
+  });
+
+  it('with --json, which help does not take, the error document', async () => {
+    const result = await runCli(['help', 'enroll', '--json']);
+    expect(result.code).toBe(2);
+    expect(json(result)).toMatchObject({ error: { code: 'USAGE', message: 'unknown flag --json', exitStatus: 2 } });
+  });
+});
+
+describe('a checkout that was not built', () => {
+  it('says so in one line, naming the command that builds it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'totp-unbuilt-'));
+    try {
+      const cli = fileURLToPath(new URL('..', import.meta.url));
+      for (const part of ['bin', 'package.json']) cpSync(join(cli, part), join(dir, 'cli', part), { recursive: true });
+      symlinkSync(fileURLToPath(new URL('../../../node_modules', import.meta.url)), join(dir, 'node_modules'));
+      for (const args of [['--help'], ['code', 'JBSWY3DPEHPK3PXP']]) {
+        const result = spawnSync(process.execPath, [join(dir, 'cli', 'bin', 'run.js'), ...args], { encoding: 'utf8', env: cleanEnv() });
+        expect(result.status).toBe(1);
+        expect(result.stderr).toBe('totp-admin: the CLI is not built (packages/cli/dist is missing); run `npm run build` at the repository root\n');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
