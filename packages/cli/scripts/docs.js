@@ -18,8 +18,8 @@ const docs = fileURLToPath(new URL('../../../docs/cli.md', import.meta.url));
 const oclif = join(dirname(createRequire(import.meta.url).resolve('oclif/package.json')), 'bin', 'run.js');
 const check = process.argv.includes('--check');
 
-const scratch = mkdtempSync(join(tmpdir(), 'totp-cli-docs-'));
-try {
+/** Regenerate (into a copy with --check); the problem, or null when all is well. */
+function generate(scratch) {
   const target = check ? join(scratch, 'cli.md') : docs;
   if (check) copyFileSync(docs, target);
   const env = { ...process.env, COLUMNS: '120', NO_COLOR: '1', XDG_CACHE_HOME: join(scratch, 'cache') };
@@ -29,23 +29,27 @@ try {
     [oclif, 'readme', '--readme-path', target, '--tsconfig-path', 'tsconfig.build.json', '--no-source-links'],
     { cwd: root, env, encoding: 'utf8' },
   );
-  if (readme.status !== 0) {
-    process.stderr.write(`oclif readme failed:\n${readme.stdout}${readme.stderr}`);
-    process.exit(1);
-  }
+  if (readme.status !== 0) return `oclif readme failed:\n${readme.stdout}${readme.stderr}`;
   if (check) {
     const [made, kept] = [readFileSync(target, 'utf8').split('\n'), readFileSync(docs, 'utf8').split('\n')];
     const line = made.findIndex((text, i) => text !== kept[i]);
     if (line !== -1 || made.length !== kept.length) {
       const at = line === -1 ? Math.min(made.length, kept.length) : line;
-      process.stderr.write(
+      return (
         `docs/cli.md is not current (line ${at + 1}: ${JSON.stringify(kept[at] ?? '')}, generated: ${JSON.stringify(made[at] ?? '')}); ` +
-          'run `npm run docs --workspace @totp-service/cli` and commit it\n',
+        'run `npm run docs --workspace @totp-service/cli` and commit it'
       );
-      process.exit(1);
     }
   }
-  process.stdout.write(check ? 'docs/cli.md is current\n' : 'docs/cli.md written\n');
+  return null;
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'totp-cli-docs-'));
+try {
+  const problem = generate(scratch);
+  if (problem) process.stderr.write(`${problem}\n`);
+  else process.stdout.write(check ? 'docs/cli.md is current\n' : 'docs/cli.md written\n');
+  process.exitCode = problem ? 1 : 0;
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
