@@ -3,7 +3,8 @@ import { Command } from '@oclif/core/command';
 import { CLIError } from '@oclif/core/errors';
 import * as Flags from '@oclif/core/flags';
 import { DEFAULT_SERVER_URL, GraphQLClient, normalizeServerUrl } from './client.js';
-import { CliFailure, EXIT, oneLine, usageError } from './errors.js';
+import { CliFailure, EXIT, oneLine, report, usageError } from './errors.js';
+import { parseProblems, usageLine, type CommandShape, type ParseErrorLike } from './usage.js';
 
 /**
  * The base of every command: `--json` (one JSON document on stdout and nothing else), and one
@@ -27,11 +28,10 @@ export abstract class LocalCommand extends Command {
   override async catch(error: Error): Promise<void> {
     // A parse failure lands here before run() parsed anything; that is not a programming error.
     this.parsed = true;
-    const failure = toFailure(error, `${this.config.bin} ${this.id ?? ''}`.trim());
-    if (this.jsonEnabled()) this.logJson(failure.document());
-    process.stderr.write(`${this.config.bin}: ${failure.line()}\n`);
+    const id = this.id ?? '';
+    const failure = toFailure(error, { bin: this.config.bin, id, shape: this.ctor as CommandShape });
+    report(this.config.bin, failure, this.jsonEnabled());
     if (process.env.DEBUG && !(error instanceof CliFailure)) process.stderr.write(`${error.stack ?? ''}\n`);
-    process.exitCode = failure.exit;
   }
 }
 
@@ -74,20 +74,35 @@ export const userIdArg = Args.string({
   description: "the user's id in your application (any 1-256 byte string, compared exactly)",
 });
 
+/** The command a failure happened in: its name and its static args and flags (for the usage). */
+export interface FailureSource {
+  readonly bin: string;
+  readonly id: string;
+  readonly shape: CommandShape;
+}
+
+// oclif's errors for a call of the wrong shape, after which the usage line helps.
+const SHAPE_ERROR = /^(Missing \d+ required arg|Nonexistent flag|Unexpected argument|The following errors? occurred)/;
+
 /** Turn anything thrown into a CliFailure: parse errors are wrong usage, the unexpected is 1. */
-export function toFailure(error: unknown, command: string): CliFailure {
+export function toFailure(error: unknown, source: FailureSource): CliFailure {
+  const command = `${source.bin} ${source.id.replaceAll(':', ' ')}`.trim();
+  const help = `see \`${command} --help\``;
   if (error instanceof CliFailure) {
     // oclif rewrites the message of an error thrown while parsing a flag: restore it.
     if (error.message.startsWith('Parsing --')) error.message = usageMessage(error.message);
     return error;
   }
   if (error instanceof CLIError && 'parse' in error) {
-    return usageError(usageMessage(error.message), `see \`${command} --help\``);
+    if (!SHAPE_ERROR.test(error.message)) return usageError(usageMessage(error.message), help);
+    const problems = parseProblems(error as ParseErrorLike, source.shape);
+    const usage = usageLine(source.bin, source.id, source.shape);
+    return usageError(problems.join('; '), help, { problems, usage });
   }
   if (error instanceof CLIError || (error instanceof Error && error.message.startsWith('Parsing --'))) {
     const exit = (error as CLIError).oclif?.exit === EXIT.FAILED ? EXIT.FAILED : EXIT.USAGE;
     const message = usageMessage(error.message);
-    return exit === EXIT.USAGE ? usageError(message, `see \`${command} --help\``) : new CliFailure(message, { code: 'FAILED' });
+    return exit === EXIT.USAGE ? usageError(message, help) : new CliFailure(message, { code: 'FAILED' });
   }
   const message = error instanceof Error ? error.message : String(error);
   return new CliFailure(`unexpected error: ${oneLine(message)}`, {
@@ -96,19 +111,15 @@ export function toFailure(error: unknown, command: string): CliFailure {
   });
 }
 
-/** oclif's parse messages, reworded to one short line in the CLI's own voice. */
+/** oclif's other messages (a flag value it refused), reworded to one short line in the CLI's voice. */
 function usageMessage(raw: string): string {
   return oneLine(
     raw
       .replace(/See more help with --help/gi, '')
-      .replace(/^The following errors? occurred:/i, '')
       // "Parsing --limit \n Expected …": keep the flag's name unless the message starts with it.
       .replace(/^Parsing (--[\w-]+)\s+(?=--)/, '')
       .replace(/^Parsing (--[\w-]+)\s+(\S)/, (_m, flag: string, c: string) => `${flag}: ${c.toLowerCase()}`)
-      .replace(/^Missing (\d+) required args?:\s*(\S+).*$/s, 'missing argument <$2>')
-      .replace(/Missing required flag ([\w-]+)/g, 'missing flag --$1')
-      .replace(/--([\w-]+)=\S+ cannot also be provided when using --([\w-]+)/g, '--$1 cannot be used with --$2')
-      .replace(/^Nonexistent flags?:/i, 'unknown flag')
-      .replace(/^Unexpected arguments?:/i, 'unexpected argument'),
+      .replace(/^Expected --([\w-]+)=(.*) to be one of: (.*)$/s, (_m, flag: string, value: string, options: string) => `--${flag} ${JSON.stringify(value)} must be one of: ${oneLine(options)}`)
+      .replace(/^Expected (.*) to be one of: (.*)$/s, (_m, value: string, options: string) => `${JSON.stringify(value)} must be one of: ${oneLine(options)}`),
   );
 }

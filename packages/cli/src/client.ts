@@ -1,4 +1,5 @@
 import { CliFailure, EXIT, usageError } from './errors.js';
+import { shellArg } from './format.js';
 
 /**
  * A small typed GraphQL client over Node's built-in fetch: one POST per operation, the API key as
@@ -89,8 +90,8 @@ export class GraphQLClient {
       body = undefined;
     }
     const first = Array.isArray(body?.errors) ? body.errors[0] : undefined;
-    if (first) throw apiError(first, response.status);
-    if (response.status === 401) throw apiError({ message: 'no valid API token', extensions: { code: 'UNAUTHENTICATED' } }, 401);
+    if (first) throw apiError(first, response.status, variables);
+    if (response.status === 401) throw apiError({ message: 'no valid API token', extensions: { code: 'UNAUTHENTICATED' } }, 401, variables);
     if (!response.ok || body === undefined || body.data === undefined || body.data === null) {
       throw new CliFailure(
         `the server at ${this.url} did not answer like the TOTP GraphQL API (HTTP ${response.status}${
@@ -118,21 +119,35 @@ export class GraphQLClient {
   }
 }
 
-/** What to do next for each public error code (API.md "Error codes"). */
-const HINTS: Readonly<Record<string, string>> = {
-  UNAUTHENTICATED:
-    'pass a valid API token with --token or the TOTP_TOKEN environment variable (the server prints an admin token at start-up when TOTP_API_KEYS is unset; `totp-admin keygen` makes one)',
-  FORBIDDEN: 'pass an admin key instead (`totp-admin keygen --role admin` makes one)',
-  BAD_USER_INPUT: 'correct that value and retry',
-  ALREADY_ENROLLED: 'pass --replace to enroll a new secret (the current one keeps working until the new one is confirmed)',
-  NOT_ENROLLED: 'enroll the user first with `totp-admin enroll <userId>`',
-  SERVICE_UNAVAILABLE: "the server cannot reach its store: check Redis and the server's GET /readyz, then retry",
-  INTERNAL_SERVER_ERROR: "see the server's log, then retry",
-  GRAPHQL_VALIDATION_FAILED: 'this server does not offer that operation: upgrade it to a version that implements the full API',
+// A command that makes an admin key as written; its entry goes into the servers' TOTP_API_KEYS.
+const KEYGEN = '`totp-admin keygen --name ops --role admin` makes one to add to TOTP_API_KEYS';
+
+/**
+ * What to do next for each public error code (API.md "Error codes"). A command in a hint runs as
+ * written: the user id of the request, quoted for the shell, rather than a placeholder.
+ */
+const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = {
+  UNAUTHENTICATED: () =>
+    `pass a valid API token with --token or the TOTP_TOKEN environment variable (the server prints an admin token at start-up when TOTP_API_KEYS is unset; ${KEYGEN})`,
+  FORBIDDEN: () => `pass an admin key instead (${KEYGEN})`,
+  BAD_USER_INPUT: () => 'correct that value and retry',
+  ALREADY_ENROLLED: () => 'pass --replace to enroll a new secret (the current one keeps working until the new one is confirmed)',
+  NOT_ENROLLED: (userId) =>
+    userId === undefined ? 'enroll the user first (totp-admin enroll, with their id)' : `enroll the user first with \`totp-admin enroll ${shellArg(userId)}\``,
+  SERVICE_UNAVAILABLE: () => "the server cannot reach its store: check Redis and the server's GET /readyz, then retry",
+  INTERNAL_SERVER_ERROR: () => "see the server's log, then retry",
+  GRAPHQL_VALIDATION_FAILED: () => 'this server does not offer that operation: upgrade it to a version that implements the full API',
 };
 
-function apiError(entry: GraphQLErrorEntry, status: number): ApiError {
+/** The user a request was about: `userId`, or `input.userId` (enroll, import). */
+function requestUser(variables: Record<string, unknown>): string | undefined {
+  const input = variables.input as { userId?: unknown } | undefined;
+  const userId = variables.userId ?? input?.userId;
+  return typeof userId === 'string' ? userId : undefined;
+}
+
+function apiError(entry: GraphQLErrorEntry, status: number, variables: Record<string, unknown>): ApiError {
   const code = typeof entry.extensions?.code === 'string' ? entry.extensions.code : `HTTP_${status}`;
   const message = `${code}: ${entry.message || 'the server refused the request'}`;
-  return new ApiError(code, message, HINTS[code]);
+  return new ApiError(code, message, HINTS[code]?.(requestUser(variables)));
 }

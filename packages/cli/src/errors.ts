@@ -14,6 +14,10 @@ export interface FailureOptions {
   readonly hint?: string;
   /** With `--json`: the document to print instead of the `{ "error": … }` envelope. */
   readonly json?: unknown;
+  /** Wrong usage found several things at once (two missing flags): one line each on stderr. */
+  readonly problems?: readonly string[];
+  /** How the command is called (`totp-admin keygen --name <name> --role <app|admin>`), for usage errors. */
+  readonly usage?: string;
 }
 
 /** A failure the CLI explains: printed as one line on stderr, never with a stack trace. */
@@ -23,6 +27,8 @@ export class CliFailure extends Error {
   readonly exit: ExitStatus;
   readonly hint: string | undefined;
   readonly json: unknown;
+  readonly problems: readonly string[];
+  readonly usage: string | undefined;
 
   constructor(message: string, options: FailureOptions) {
     super(message);
@@ -30,11 +36,24 @@ export class CliFailure extends Error {
     this.exit = options.exit ?? EXIT.FAILED;
     this.hint = options.hint;
     this.json = options.json;
+    this.problems = options.problems ?? [];
+    this.usage = options.usage;
   }
 
-  /** The single stderr line: message, then the next step. */
+  /** The single stderr line: message, then the next step (and how the command is called). */
   line(): string {
-    return oneLine(this.hint ? `${this.message}; ${this.hint}` : this.message);
+    const next = this.hint ? `${this.message}; ${this.hint}` : this.message;
+    return oneLine(this.usage ? `${next} (usage: ${this.usage})` : next);
+  }
+
+  /**
+   * What stderr gets: the one line, or, when usage went wrong in several ways at once, one line
+   * per problem and a last one with the usage and the next step.
+   */
+  lines(): string[] {
+    if (this.problems.length < 2) return [this.line()];
+    const last = [this.usage ? `usage: ${this.usage}` : undefined, this.hint].filter(Boolean).join('; ');
+    return [...this.problems.map(oneLine), ...(last ? [oneLine(last)] : [])];
   }
 
   /** The `--json` document for this failure. */
@@ -45,8 +64,18 @@ export class CliFailure extends Error {
 }
 
 /** Wrong usage caught before anything was sent: exit status 2. */
-export function usageError(message: string, hint?: string): CliFailure {
-  return new CliFailure(message, { code: 'USAGE', exit: EXIT.USAGE, ...(hint ? { hint } : {}) });
+export function usageError(message: string, hint?: string, more: Pick<FailureOptions, 'problems' | 'usage'> = {}): CliFailure {
+  return new CliFailure(message, { code: 'USAGE', exit: EXIT.USAGE, ...(hint ? { hint } : {}), ...more });
+}
+
+/**
+ * Report a failure: each of its lines on stderr after `bin: `, the `--json` document on stdout
+ * when asked for, and its exit status for when the process ends.
+ */
+export function report(bin: string, failure: CliFailure, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(failure.document(), null, 2)}\n`);
+  process.stderr.write(failure.lines().map((line) => `${bin}: ${line}\n`).join(''));
+  process.exitCode = failure.exit;
 }
 
 /** Collapse whitespace so that a message, whatever its source, stays on one line. */

@@ -1,5 +1,7 @@
 import { type Command } from '@oclif/core/command';
 import { Help } from '@oclif/core/help';
+import { report } from './errors.js';
+import { unknownCommand } from './unknown-command.js';
 
 /**
  * Root help that lists the commands by purpose rather than alphabetically, and ends with the
@@ -9,7 +11,13 @@ const GROUPS: readonly (readonly [string, readonly string[]])[] = [
   ['USER FACTORS', ['enroll', 'verify', 'status', 'revoke', 'unlock', 'recovery-codes']],
   ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'rekey']],
   ['LOCAL TOOLS (no server)', ['code', 'keygen']],
+  ['HELP AND SHELL', ['help', 'autocomplete', 'version']],
 ];
+
+/** For the plugins' commands that come without a summary. */
+const SUMMARIES: Readonly<Record<string, string>> = {
+  version: 'Show the version of totp-admin, Node.js and the platform (--verbose: more).',
+};
 
 const FOOTER: readonly (readonly [string, string])[] = [
   [
@@ -44,6 +52,20 @@ export default class GroupedHelp extends Help {
     return sections.filter(Boolean).join('\n\n');
   }
 
+  /**
+   * Help for a command that does not exist (`help enrol`, `enrol --help`) is wrong usage like
+   * the command itself: exit 2 and a line naming the command most likely meant.
+   */
+  override async showHelp(argv: string[]): Promise<void> {
+    try {
+      await super.showHelp(argv);
+    } catch (error) {
+      const missing = error instanceof Error ? /^Command (.+) not found\.$/.exec(error.message) : null;
+      if (!missing) throw error;
+      report(this.config.bin, unknownCommand(this.config, missing[1]!, [], true), argv.includes('--json'));
+    }
+  }
+
   protected override async showRootHelp(): Promise<void> {
     await super.showRootHelp();
     this.log(FOOTER.map(([title, body]) => this.section(title, body)).join('\n\n'));
@@ -53,7 +75,7 @@ export default class GroupedHelp extends Help {
   private renderGroup(title: string, commands: readonly Command.Loadable[]): string {
     if (commands.length === 0) return '';
     const body = this.renderList(
-      commands.map((c) => [c.id, this.summary(c) ?? '']),
+      commands.map((c) => [c.id, this.summary(c) ?? SUMMARIES[c.id] ?? '']),
       { indentation: 2, spacer: '\n', stripAnsi: this.opts.stripAnsi },
     );
     return this.section(title, body);
