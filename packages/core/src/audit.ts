@@ -13,5 +13,8 @@ export const AUDIT_EVENT_TYPES = [
   'RECOVERY_CODE_USED',
   'IMPORTED',
   'REKEYED',
+  // version 2
+  'EXPORTED',
+  'DEVICE_RENAMED',
 ] as const;
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -10,6 +10,9 @@ export const ErrorCode = {
   NOT_ENROLLED: 'NOT_ENROLLED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  // version 2
+  TOO_MANY_DEVICES: 'TOO_MANY_DEVICES',
+  EXPORT_DISABLED: 'EXPORT_DISABLED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

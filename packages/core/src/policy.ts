@@ -34,6 +34,8 @@ export interface Policy {
   readonly clientLimit: number;
   /** Life of an enrollment that was never confirmed. */
   readonly pendingTtlSeconds: number;
+  /** Devices a user may hold, pending ones included. */
+  readonly maxDevices: number;
 }
 
 export const DEFAULT_POLICY: Policy = Object.freeze({
@@ -44,6 +46,7 @@ export const DEFAULT_POLICY: Policy = Object.freeze({
   lockoutMaxSeconds: 3600,
   clientLimit: 60,
   pendingTtlSeconds: 900,
+  maxDevices: 5,
 });
 
 /** Length of the lockout that starts after `priorLockouts` earlier ones, in milliseconds. */

@@ -10,6 +10,7 @@ describe('DEFAULT_POLICY', () => {
       lockoutMaxSeconds: 3600,
       clientLimit: 60,
       pendingTtlSeconds: 900,
+      maxDevices: 5,
     });
     expect(Object.isFrozen(DEFAULT_POLICY)).toBe(true);
   });

@@ -167,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     lockoutMaxSeconds: int(env, 'TOTP_LOCKOUT_MAX_SECONDS', Math.max(DEFAULT_POLICY.lockoutMaxSeconds, lockoutSeconds), lockoutSeconds, 86_400 * 365),
     clientLimit: int(env, 'TOTP_CLIENT_LIMIT', DEFAULT_POLICY.clientLimit, 1, 1_000_000_000),
     pendingTtlSeconds: int(env, 'TOTP_PENDING_TTL_SECONDS', DEFAULT_POLICY.pendingTtlSeconds, 10, 86_400 * 30),
+    maxDevices: int(env, 'TOTP_MAX_DEVICES', DEFAULT_POLICY.maxDevices, 1, 100),
   });
 
   const logLevel = env.LOG_LEVEL?.trim() || 'info';

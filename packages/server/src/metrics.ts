@@ -21,6 +21,12 @@ export class Metrics {
     labelNames: ['revoked'] as const,
     registers: [this.registry],
   });
+  readonly userDevices = new Histogram({
+    name: 'totp_user_devices',
+    help: 'Devices the user holds, observed at each enrollment (the devices per user, never a user id).',
+    buckets: [1, 2, 3, 4, 5, 10],
+    registers: [this.registry],
+  });
   readonly lockouts = new Counter({ name: 'totp_lockouts_total', help: 'Lockouts started.', registers: [this.registry] });
   readonly requests = new Histogram({
     name: 'totp_http_request_duration_seconds',

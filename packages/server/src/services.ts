@@ -42,11 +42,14 @@ export function buildServices(deps: ServiceDeps): Services {
     clock,
     onVerify,
     onLockout,
-    onEnroll: () => metrics?.enroll.inc(),
+    onEnroll: (devices) => {
+      metrics?.enroll.inc();
+      metrics?.userDevices.observe(devices);
+    },
     onRevoke: (revoked) => metrics?.revoke.inc({ revoked: String(revoked) }),
     ...(deps.renderQr ? { renderQr: deps.renderQr } : {}),
   });
   const recovery = new RecoveryService({ store, keyRing, clock, limits: totp.limits, onVerify, onLockout });
-  const admin = new AdminService({ store, keyRing, issuer: deps.issuer, clock });
+  const admin = new AdminService({ store, keyRing, issuer: deps.issuer, clock, maxDevices: deps.policy.maxDevices });
   return { totp, recovery, admin };
 }

@@ -48,7 +48,7 @@ describe.skipIf(!redisUrl)('the cost of the admin operations at their worst, on 
       await Promise.all(Array.from({ length: 500 }, (_, j) => {
         const userId = `user-${i + j}`;
         const factor = { sealed: s.keyRing.seal(randomBytes(20), secretContext(userId)), generation: 'g', createdAt: now, algorithm: 'SHA1', digits: 6, period: 30, issuer: 'I', accountName: userId } as const;
-        return store.enroll({ userId, factor, replace: false, now, expiresAt: now, actor: { name: 'seed' }, mode: 'active' });
+        return store.enroll({ userId, deviceName: 'default', maxDevices: 5, factor, replace: false, now, expiresAt: now, actor: { name: 'seed' }, mode: 'active' });
       }));
     }
     // failed verifies, written into the bucket streams as settle.lua writes them (far faster)

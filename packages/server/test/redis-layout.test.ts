@@ -25,7 +25,7 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       const id = '3f1b2c4d-1111-2222-3333-444455556666';
       const f = await h.activate(id);
       const k = userKeys(id);
-      expect(Object.keys(await client.hgetall(k.user)).sort()).toEqual(['c', 'dr', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
+      expect(Object.keys(await client.hgetall(k.user)).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
       expect(await client.type(k.events)).toBe('list');
       const ids = await client.lrange(k.events, 0, -1);
       expect(ids).toHaveLength(3);

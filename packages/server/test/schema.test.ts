@@ -22,7 +22,8 @@ import { buildTotpSchema } from '../src/schema.js';
  * with types (nullability and lists included), enum values and default values. The built schema
  * may add; it may not rename, drop or change.
  */
-const contract = buildSchema(readFileSync(new URL('./fixtures/api-schema.graphql', import.meta.url), 'utf8'));
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const contract = buildSchema(`${fixture('api-schema.graphql')}\n${fixture('api-schema-v2.graphql')}`);
 
 const defaultOf = (a: GraphQLArgument | GraphQLInputField): string | null => {
   if (a.defaultValue === undefined) return null;

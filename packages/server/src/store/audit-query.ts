@@ -67,6 +67,7 @@ export function toAuditEvent(stream: number, entry: RawEntry): AuditEvent {
     at: parseStreamId(entry.id).ms,
     type: f.t as AuditEventType,
     userId: f.u ?? null,
+    deviceId: f.dv ?? null,
     actor: f.a ?? '',
     clientIp: f.ip ?? null,
     outcome: (f.o as AuditEvent['outcome']) ?? null,

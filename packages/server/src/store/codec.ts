@@ -1,24 +1,62 @@
 import type { Algorithm, Digits, Period } from '@totp-service/core';
-import type { StoredFactor, UserRecord } from './store.js';
+import type { SealedValues, StoredDevice, StoredFactor, UserRecord } from './store.js';
 
 /**
- * The stored form of a user's record: short field names (memory per user matters), the factor's
- * parameters packed as "ALGORITHM:digits:period". Shared by both stores so they hold the same thing.
+ * The stored form of a user's record, one hash per user in both stores: short field names (memory
+ * per user matters), the factor's parameters packed as "ALGORITHM:digits:period".
  *
- *   s m i n g c v        active: sealed secret, meta, issuer, account, generation, created, activated
- *   ps pm pi pn pg pc pe pending: the same, and its expiry
- *   ls dr                last accepted step, learned drift
+ * The user's own fields:
  *   f lu lc              failures, locked until (ms), lockouts so far
  *   lv                   last verified (ms)
  *   rk                   sealed recovery-code key
+ *   nd                   the next device id (absent: 1)
+ * Each device's fields, under the device id as a prefix ('1s', '1m', … for device 1; none for
+ * device 0, so a version 1 record is, unchanged, a user with one device, 0):
+ *   s m i n g c v        its secret: sealed, meta, issuer, account, generation, created, activated
+ *   ps pm pi pn pg pc pe its pending secret (a new device, or a replacement): the same, and expiry
+ *   ls dr                last accepted step of its secret (epoch s), learned drift (steps)
+ *   nm                   its name
  *
  * What most users hold is not stored (memory per user matters, see bench/): an account name equal
- * to the user id (the default) leaves n / pn out, and failures, lockout and lockouts at zero (a user
- * after an accepted code) leave f, lu and lc out. An absent field reads as that default.
+ * to the user id (the default) leaves n / pn out, the name 'default' leaves nm out, a drift of 0
+ * leaves dr out, and failures, lockout and lockouts at zero (a user after an accepted code) leave
+ * f, lu and lc out. An absent field reads as that default. scripts/_user.lua reads the same layout.
  */
 
 /** A user's hash as read from either store. */
 export type RawRecord = Readonly<Record<string, Buffer | string | undefined>>;
+
+export const DEVICE_FIELDS = ['s', 'm', 'i', 'n', 'g', 'c', 'v', 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe', 'ls', 'dr', 'nm'] as const;
+export const PENDING_FIELDS = ['ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe'] as const;
+const IS_DEVICE_FIELD: ReadonlySet<string> = new Set(DEVICE_FIELDS);
+
+/** The name of a device's field in the hash: device 0's fields carry no prefix. */
+export const fieldOf = (deviceId: string, field: string): string => (deviceId === '0' ? field : `${deviceId}${field}`);
+
+/** Which device a field belongs to, and its name there; null for a field of the user's own. */
+export function deviceFieldOf(key: string): { deviceId: string; field: string } | null {
+  const m = /^(\d+)([a-z]+)$/.exec(key);
+  if (m) return { deviceId: m[1]!, field: m[2]! };
+  return IS_DEVICE_FIELD.has(key) ? { deviceId: '0', field: key } : null;
+}
+
+/** A hash split into the user's own fields and each device's, device ids ascending (readUser in _user.lua). */
+export function splitRecord(r: RawRecord): { user: RawRecord; devices: Map<string, Record<string, Buffer | string | undefined>> } {
+  const user: Record<string, Buffer | string | undefined> = {};
+  const devices = new Map<string, Record<string, Buffer | string | undefined>>();
+  for (const [key, value] of Object.entries(r)) {
+    const at = deviceFieldOf(key);
+    if (!at) {
+      user[key] = value;
+      continue;
+    }
+    let d = devices.get(at.deviceId);
+    if (!d) devices.set(at.deviceId, (d = {}));
+    d[at.field] = value;
+  }
+  const ids = [...devices.keys()].sort((a, b) => Number(a) - Number(b));
+  return { user, devices: new Map(ids.map((id) => [id, devices.get(id)!])) };
+}
 
 export function packMeta(p: { algorithm: Algorithm; digits: Digits; period: Period }): string {
   return `${p.algorithm}:${p.digits}:${p.period}`;
@@ -29,8 +67,8 @@ export function unpackMeta(meta: string): { algorithm: Algorithm; digits: Digits
   return { algorithm: algorithm as Algorithm, digits: Number(digits) as Digits, period: Number(period) as Period };
 }
 
-const text = (v: Buffer | string | undefined): string | undefined => (v === undefined ? undefined : v.toString());
-const num = (v: Buffer | string | undefined): number | undefined => (v === undefined ? undefined : Number(v.toString()));
+export const text = (v: Buffer | string | undefined): string | undefined => (v === undefined ? undefined : v.toString());
+export const num = (v: Buffer | string | undefined): number | undefined => (v === undefined ? undefined : Number(v.toString()));
 const buf = (v: Buffer | string | undefined): Buffer => (typeof v === 'string' ? Buffer.from(v, 'latin1') : v!);
 
 /** The account name as stored: nothing when it is the user id. */
@@ -38,52 +76,66 @@ export function storedAccountName(accountName: string, userId: string): string {
   return accountName === userId ? '' : accountName;
 }
 
-/** A field of the embedded store's record that holds its default ('' or absent) is not stored. */
-export function setOrDelete(h: Record<string, Buffer | string>, field: string, value: Buffer | string | undefined): void {
-  if (value === undefined || value === '') delete h[field];
-  else h[field] = value;
+/** A device's name as stored: nothing when it is 'default'. */
+export function storedDeviceName(name: string): string {
+  return name === 'default' ? '' : name;
 }
 
-/** Failures, lockout and lockouts at zero: not stored. */
-export function clearCounters(h: Record<string, Buffer | string>): void {
-  delete h.f;
-  delete h.lu;
-  delete h.lc;
+/** A device's pending secret lapsed unconfirmed (it is then gone, and so is a device that had nothing else). */
+export function pendingLapsed(d: RawRecord, now: number): boolean {
+  return d.ps !== undefined && !((num(d.pe) ?? 0) > now);
 }
 
-function factor(r: RawRecord, p: '' | 'p', userId: string): StoredFactor | null {
-  const sealed = r[`${p}s`];
-  const meta = text(r[`${p}m`]);
+function factor(d: RawRecord, p: '' | 'p', userId: string): StoredFactor | null {
+  const sealed = d[`${p}s`];
+  const meta = text(d[`${p}m`]);
   if (sealed === undefined || meta === undefined) return null;
   return {
     sealed: buf(sealed),
     ...unpackMeta(meta),
-    issuer: text(r[`${p}i`]) ?? '',
-    accountName: text(r[`${p}n`]) || userId,
-    generation: text(r[`${p}g`]) ?? '',
-    createdAt: num(r[`${p}c`]) ?? 0,
+    issuer: text(d[`${p}i`]) ?? '',
+    accountName: text(d[`${p}n`]) || userId,
+    generation: text(d[`${p}g`]) ?? '',
+    createdAt: num(d[`${p}c`]) ?? 0,
   };
 }
 
-/** A record as read, or null when nothing (or only a lapsed pending factor) is enrolled. */
-export function decodeRecord(userId: string, r: RawRecord, recoveryCodes: number, now: number): UserRecord | null {
-  const active = factor(r, '', userId);
-  let pending = factor(r, 'p', userId);
-  const expiresAt = num(r.pe) ?? 0;
-  if (pending && expiresAt <= now) pending = null;
+function decodeDevice(id: string, d: RawRecord, userId: string, now: number): StoredDevice | null {
+  const active = factor(d, '', userId);
+  const pending = pendingLapsed(d, now) ? null : factor(d, 'p', userId);
   if (!active && !pending) return null;
-  const lockedUntil = num(r.lu) ?? 0;
+  return {
+    id,
+    name: text(d.nm) ?? 'default',
+    active: active && { ...active, activatedAt: num(d.v) ?? active.createdAt, lastStepAt: num(d.ls) ?? null },
+    pending: pending && { ...pending, expiresAt: num(d.pe) ?? 0 },
+  };
+}
+
+/** Whether a field of the hash holds a sealed value: a device's secret or pending secret, or the recovery key. */
+export const isSealedField = (key: string): boolean => key === 'rk' || /^\d*p?s$/.test(key);
+
+/** The sealed values of a user's hash, by field (null when it holds none), for rekeyTotp. */
+export function sealedOf(r: Readonly<Record<string, Buffer | string | undefined>>): SealedValues | null {
+  const out: Record<string, Buffer> = {};
+  for (const [key, value] of Object.entries(r)) if (value !== undefined && isSealedField(key)) out[key] = buf(value);
+  return Object.keys(out).length > 0 ? out : null;
+}
+
+/** A record as read, or null when no device is left (nothing enrolled, or only lapsed pending ones). */
+export function decodeRecord(userId: string, r: RawRecord, recoveryCodes: number, now: number): UserRecord | null {
+  const { user, devices } = splitRecord(r);
+  const live = [...devices].map(([id, d]) => decodeDevice(id, d, userId, now)).filter((d) => d !== null);
+  if (live.length === 0) return null;
+  const lockedUntil = num(user.lu) ?? 0;
   return {
     userId,
-    active: active && { ...active, activatedAt: num(r.v) ?? active.createdAt },
-    pending: pending && { ...pending, expiresAt },
-    lastStepAt: num(r.ls) ?? null,
-    drift: num(r.dr) ?? 0,
+    devices: live,
     // a lockout that has run out leaves a fresh budget (reserve writes that back lazily)
-    failures: lockedUntil > 0 && lockedUntil <= now ? 0 : (num(r.f) ?? 0),
+    failures: lockedUntil > 0 && lockedUntil <= now ? 0 : (num(user.f) ?? 0),
     lockedUntil: lockedUntil > now ? lockedUntil : 0,
-    lockouts: num(r.lc) ?? 0,
-    lastVerifiedAt: num(r.lv) ?? null,
+    lockouts: num(user.lc) ?? 0,
+    lastVerifiedAt: num(user.lv) ?? null,
     recoveryCodesRemaining: recoveryCodes,
   };
 }

@@ -72,7 +72,7 @@ export class BucketWalk {
   }
 }
 
-const statusOf = (r: UserRecord): EnrollmentStatus => (r.active ? 'ACTIVE' : 'PENDING');
+const statusOf = (r: UserRecord): EnrollmentStatus => (r.devices.some((d) => d.active) ? 'ACTIVE' : 'PENDING');
 
 /** Next members in global order, at most `count`. */
 async function nextMembers(walks: readonly BucketWalk[], count: number): Promise<string[]> {

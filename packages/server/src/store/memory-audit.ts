@@ -28,9 +28,10 @@ export class MemoryAuditLog {
    * bucket's stream and the user's own; one about an id with nothing enrolled to the bucket's
    * stream of such events only; one about no user (a rekey run) to the stream of bucket('').
    */
-  append(userId: string | null, enrolled: boolean, now: number, type: AuditEventType, actor: Actor, outcome = '', detail = ''): void {
+  append(userId: string | null, enrolled: boolean, now: number, type: AuditEventType, actor: Actor, outcome = '', detail = '', deviceId = ''): void {
     const fields: Record<string, string> = { t: type };
     if (userId !== null) fields.u = userId;
+    if (deviceId) fields.dv = deviceId;
     fields.a = actor.name;
     if (actor.clientIp) fields.ip = actor.clientIp;
     if (outcome) fields.o = outcome;

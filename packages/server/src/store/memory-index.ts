@@ -57,6 +57,7 @@ export class EnrollmentIndex {
 
   /** The user is PENDING only, until `expiresAt`. */
   pending(userId: string, expiresAt: number): void {
+    this.activeIdx[bucketOf(userId)]!.delete(encodeId(userId));
     this.pendingIdx[bucketOf(userId)]!.add(encodeId(userId));
     this.expiry.set(userId, expiresAt);
   }

@@ -1,5 +1,6 @@
 import { unpackMeta } from './codec.js';
 import type { RawEntry } from './audit-query.js';
+import type { SettleReply } from './scripts.js';
 import type { CandidateFactor, Reservation, SettleResult } from './store.js';
 import type { VerifyOutcome } from '@totp-service/core';
 
@@ -15,34 +16,38 @@ export function parseReservation(reply: unknown[]): Reservation {
   if (status === 'N') return { kind: 'refused', outcome: 'NOT_ENROLLED' };
   if (status === 'M') return { kind: 'refused', outcome: 'MALFORMED' };
   if (status === 'L') return { kind: 'refused', outcome: 'LOCKED', retryAfterMillis: Number(reply[1]) };
-  const [, failures, armedUntil, lastStep, drift, s, m, g, ps, pm, pg, rk] = reply;
+  const [, failures, armedUntil, rk] = reply;
   const candidates: CandidateFactor[] = [];
-  const add = (slot: 'active' | 'pending', sealed: unknown, meta: unknown, generation: unknown) => {
-    if (!Buffer.isBuffer(sealed)) return;
-    candidates.push({ slot, sealed, generation: str(generation)!, ...unpackMeta(str(meta)!) });
-  };
-  add('active', s, m, g);
-  add('pending', ps, pm, pg);
+  for (let i = 4; i + 6 < reply.length; i += 7) {
+    const [deviceId, slot, sealed, meta, generation, lastStep, drift] = reply.slice(i, i + 7).map((v, j) => (j === 2 ? v : str(v)));
+    candidates.push({
+      deviceId: deviceId as string,
+      slot: slot as 'active' | 'pending',
+      sealed: sealed as Buffer,
+      generation: generation as string,
+      ...unpackMeta(meta as string),
+      lastStepAt: lastStep ? Number(lastStep) : null,
+      drift: Number(drift || 0),
+    });
+  }
   return {
     kind: 'reserved',
     hold: { failures: Number(failures), armedUntil: Number(armedUntil) },
     candidates,
-    lastStepAt: lastStep === null ? null : Number(str(lastStep)),
-    drift: Number(drift),
     ...(Buffer.isBuffer(rk) ? { recoveryKey: rk } : {}),
   };
 }
 
-
 /** settle.lua's reply (see its header). */
-export function parseSettlement(reply: [string, number, number, number, number], recovery: boolean): SettleResult {
-  const [outcome, activated, failures, lockedUntil, left] = reply;
+export function parseSettlement(reply: SettleReply, recovery: boolean): SettleResult {
+  const [outcome, activated, failures, lockedUntil, left, deviceId, deviceName] = reply;
   return {
     outcome: (outcome || null) as VerifyOutcome | null,
     activated: activated === 1,
     failures,
     lockedUntil,
     ...(recovery ? { recoveryCodesRemaining: left } : {}),
+    device: deviceId ? { id: String(deviceId), name: String(deviceName) } : null,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { queryAudit, type AuditSource } from './audit-query.js';
 import { FollowedClock } from './clock.js';
-import { decodeRecord, packMeta, storedAccountName } from './codec.js';
+import { decodeRecord, packMeta, sealedOf, storedAccountName } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { BUCKETS, auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
@@ -11,8 +11,9 @@ import {
   StoreUnavailableError,
   type Actor,
   type IndexSlice,
+  type EnrollResult,
+  type RenameResult,
   type Reservation,
-  type SealedValues,
   type Settlement,
   type SettleResult,
   type Store,
@@ -152,9 +153,9 @@ export class RedisStore implements Store, IndexSource {
     return decodeRecord(userId, record, codes, now);
   }
 
-  async enroll(req: Parameters<Store['enroll']>[0]) {
+  async enroll(req: Parameters<Store['enroll']>[0]): Promise<EnrollResult> {
     const f = req.factor;
-    const reply = await redis(
+    const [status, deviceId, deviceName, devices] = await redis(
       this.scripts.enroll(userKeys(req.userId), {
         ...this.audited(req.userId, req.actor),
         now: req.now,
@@ -168,14 +169,26 @@ export class RedisStore implements Store, IndexSource {
         generation: f.generation,
         eventType: req.mode === 'active' ? 'IMPORTED' : 'ENROLLED',
         detail: req.detail ?? (req.replace ? 'replace' : ''),
+        deviceName: req.deviceName,
+        maxDevices: req.maxDevices,
+        lastStepAt: req.lastStepAt ?? null,
       }),
     );
-    return reply === 'OK' ? ({ ok: true } as const) : ({ ok: false, reason: 'ALREADY_ENROLLED' } as const);
+    if (status === 'OK') return { ok: true, deviceId: deviceId!, deviceName: deviceName!, devices: devices! };
+    return { ok: false, reason: status === 'TOO_MANY_DEVICES' ? 'TOO_MANY_DEVICES' : 'ALREADY_ENROLLED' };
   }
 
   async revoke(req: Parameters<Store['revoke']>[0]) {
-    const args = { ...this.audited(req.userId, req.actor), now: req.now, reason: req.reason ?? '' };
+    const args = { ...this.audited(req.userId, req.actor), now: req.now, reason: req.reason ?? '', deviceId: req.deviceId ?? '' };
     return (await redis(this.scripts.revoke(userKeys(req.userId), args))) === 1;
+  }
+
+  async renameDevice(req: Parameters<Store['renameDevice']>[0]): Promise<RenameResult> {
+    const args = { ...this.audited(req.userId, req.actor), now: req.now, deviceId: req.deviceId, name: req.name };
+    const [status] = await redis(this.scripts.rename(userKeys(req.userId), args));
+    if (status !== 'OK') return { ok: false, reason: status === 'NAME_TAKEN' ? 'NAME_TAKEN' : 'NOT_ENROLLED' };
+    const record = await this.getUser(req.userId, req.now);
+    return record ? { ok: true, record } : { ok: false, reason: 'NOT_ENROLLED' };
   }
 
   async unlock(req: Parameters<Store['unlock']>[0]) {
@@ -274,11 +287,8 @@ export class RedisStore implements Store, IndexSource {
   }
 
   async sealedValues(userIds: readonly string[]) {
-    const replies = await redis(Promise.all(userIds.map((userId) => this.client.hmgetBuffer(userKeys(userId).user, 's', 'ps', 'rk'))));
-    return replies.map(([s, ps, rk]): SealedValues | null => {
-      if (!s && !ps && !rk) return null;
-      return { ...(s ? { s } : {}), ...(ps ? { ps } : {}), ...(rk ? { rk } : {}) };
-    });
+    const records = await redis(Promise.all(userIds.map((userId) => this.client.hgetallBuffer(userKeys(userId).user))));
+    return records.map((r) => sealedOf(r));
   }
 
   async reseal(req: Parameters<Store['reseal']>[0]) {

@@ -17,33 +17,36 @@ type Arg = string | number | Buffer;
 /** The fixed order of a user's keys (and its bucket's) in KEYS: KEYS[1] is always the user's hash. */
 export const USER_KEYS = ['user', 'recovery', 'events', 'audit', 'stray', 'activeIndex', 'pendingIndex', 'pendingExpiry'] as const;
 
+/** Each script's file, how many KEYS it takes, and the shared preludes prepended to it. */
 const SCRIPTS = {
-  totpReserve: { file: 'reserve.lua', keys: 2, audit: false },
-  totpSettle: { file: 'settle.lua', keys: 8, audit: true },
-  totpGiveBack: { file: 'giveback.lua', keys: 1, audit: false },
-  totpEnroll: { file: 'enroll.lua', keys: 8, audit: true },
-  totpRevoke: { file: 'revoke.lua', keys: 8, audit: true },
-  totpUnlock: { file: 'unlock.lua', keys: 4, audit: true },
-  totpRecovery: { file: 'recovery.lua', keys: 4, audit: true },
-  totpReseal: { file: 'reseal.lua', keys: 1, audit: false },
+  totpReserve: { file: 'reserve.lua', keys: 2, preludes: ['_user'] },
+  totpSettle: { file: 'settle.lua', keys: 8, preludes: ['_user', '_audit'] },
+  totpGiveBack: { file: 'giveback.lua', keys: 1, preludes: [] },
+  totpEnroll: { file: 'enroll.lua', keys: 8, preludes: ['_user', '_audit'] },
+  totpRevoke: { file: 'revoke.lua', keys: 8, preludes: ['_user', '_audit'] },
+  totpRename: { file: 'rename.lua', keys: 4, preludes: ['_user', '_audit'] },
+  totpUnlock: { file: 'unlock.lua', keys: 4, preludes: ['_user', '_audit'] },
+  totpRecovery: { file: 'recovery.lua', keys: 4, preludes: ['_user', '_audit'] },
+  totpReseal: { file: 'reseal.lua', keys: 1, preludes: ['_user'] },
   // not per user: their keys are named in their calls below
-  totpClient: { file: 'client.lua', keys: 1, audit: false },
-  totpUnclient: { file: 'unclient.lua', keys: 1, audit: false },
-  totpIndex: { file: 'index.lua', keys: 2, audit: false },
-  totpEvent: { file: 'event.lua', keys: 1, audit: true },
-  totpEvents: { file: 'events.lua', keys: 2, audit: false },
-  totpTime: { file: 'time.lua', keys: 1, audit: false },
-} as const;
+  totpClient: { file: 'client.lua', keys: 1, preludes: [] },
+  totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },
+  totpIndex: { file: 'index.lua', keys: 2, preludes: [] },
+  totpEvent: { file: 'event.lua', keys: 1, preludes: ['_audit'] },
+  totpEvents: { file: 'events.lua', keys: 2, preludes: [] },
+  totpTime: { file: 'time.lua', keys: 1, preludes: [] },
+} as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[] }>;
 
 type Name = keyof typeof SCRIPTS;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     totpReserveBuffer(...args: Arg[]): Result<unknown[], Context>;
-    totpSettle(...args: Arg[]): Result<[string, number, number, number, number], Context>;
+    totpSettle(...args: Arg[]): Result<SettleReply, Context>;
     totpGiveBack(...args: Arg[]): Result<number, Context>;
-    totpEnroll(...args: Arg[]): Result<string, Context>;
+    totpEnroll(...args: Arg[]): Result<[string, string?, string?, number?], Context>;
     totpRevoke(...args: Arg[]): Result<number, Context>;
+    totpRename(...args: Arg[]): Result<[string, string?], Context>;
     totpUnlock(...args: Arg[]): Result<number, Context>;
     totpRecovery(...args: Arg[]): Result<number, Context>;
     totpReseal(...args: Arg[]): Result<[number, number], Context>;
@@ -60,11 +63,13 @@ function source(file: string): string {
   return readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
 }
 
+/** settle.lua's reply: outcome, activated, failures, lockedUntil, codes left, device id, device name. */
+export type SettleReply = [string, number, number, number, number, string, string];
+
 /** Define every script on a client (idempotent per client). */
 export function defineScripts(client: Redis | Cluster): void {
-  const prelude = source('_audit.lua');
   for (const [name, s] of Object.entries(SCRIPTS)) {
-    const lua = s.audit ? `${prelude}\n${source(s.file)}` : source(s.file);
+    const lua = [...s.preludes.map((p) => source(`${p}.lua`)), source(s.file)].join('\n');
     client.defineCommand(name, { numberOfKeys: s.keys, lua });
   }
 }
@@ -96,7 +101,7 @@ export interface ReserveArgs {
 
 /** What settle.lua is asked to do (see its header); the shapes of Store's Settlement, flattened. */
 export type SettleWhat =
-  | { readonly kind: 'match'; readonly slot: string; readonly generation: string; readonly stepAt: number; readonly drift: number }
+  | { readonly kind: 'match'; readonly deviceId: string; readonly slot: string; readonly generation: string; readonly stepAt: number; readonly drift: number }
   | { readonly kind: 'recovery'; readonly hash: string }
   | { readonly kind: 'miss' }
   | { readonly kind: 'release' | 'none'; readonly outcome: string; readonly detail: string };
@@ -108,16 +113,17 @@ export interface SettleArgs extends AuditArgs {
   readonly eventType: 'VERIFY' | 'RECOVERY_CODE_USED';
 }
 
-function settleSlots(w: SettleWhat): [Arg, Arg, Arg, Arg] {
+/** ARGV[4…8] of settle.lua. */
+function settleSlots(w: SettleWhat): [Arg, Arg, Arg, Arg, Arg] {
   switch (w.kind) {
     case 'match':
-      return [w.slot, w.generation, w.stepAt, w.drift];
+      return [w.deviceId, w.slot, w.generation, w.stepAt, w.drift];
     case 'recovery':
-      return [w.hash, '', 0, 0];
+      return [w.hash, '', '', 0, 0];
     case 'miss':
-      return ['', '', 0, 0];
+      return ['', '', '', 0, 0];
     default:
-      return [w.outcome, w.detail, 0, 0];
+      return [w.outcome, w.detail, '', 0, 0];
   }
 }
 
@@ -134,6 +140,10 @@ export interface EnrollArgs extends AuditArgs {
   readonly generation: string;
   readonly eventType: 'ENROLLED' | 'IMPORTED';
   readonly detail: string;
+  readonly deviceName: string;
+  readonly maxDevices: number;
+  /** Active mode: the last step already used (epoch s), or null. */
+  readonly lastStepAt: number | null;
 }
 
 /** The scripts of one client, as typed functions. */
@@ -157,13 +167,18 @@ export class Scripts {
   enroll(k: UserKeys, a: EnrollArgs) {
     return this.redis.totpEnroll(
       ...keysOf('totpEnroll', k),
-      a.now, a.mode, a.replace ? 1 : 0, a.expiresAt, Math.max(1, a.expiresAt - a.now),
+      a.now, a.mode, a.replace ? 1 : 0, a.expiresAt,
       a.sealed, a.meta, a.issuer, a.accountName, a.generation, k.id, ...audited(a), a.eventType, a.detail,
+      a.deviceName, a.maxDevices, a.lastStepAt ?? '',
     );
   }
 
-  revoke(k: UserKeys, a: AuditArgs & { readonly now: number; readonly reason: string }) {
-    return this.redis.totpRevoke(...keysOf('totpRevoke', k), a.now, k.id, ...audited(a), a.reason);
+  revoke(k: UserKeys, a: AuditArgs & { readonly now: number; readonly reason: string; readonly deviceId: string }) {
+    return this.redis.totpRevoke(...keysOf('totpRevoke', k), a.now, k.id, ...audited(a), a.reason, a.deviceId);
+  }
+
+  rename(k: UserKeys, a: AuditArgs & { readonly now: number; readonly deviceId: string; readonly name: string }) {
+    return this.redis.totpRename(...keysOf('totpRename', k), a.now, ...audited(a), a.deviceId, a.name);
   }
 
   unlock(k: UserKeys, a: AuditArgs & { readonly now: number }) {

@@ -31,13 +31,26 @@ export interface StoredFactor extends FactorParams {
   readonly createdAt: number;
 }
 
+/** One of a user's authenticators: its confirmed secret, a pending one (new, or a replacement), or both. */
+export interface StoredDevice {
+  /** Made by the store, never reused while the user has devices: '0', '1', … */
+  readonly id: string;
+  /** Unique within the user. */
+  readonly name: string;
+  readonly active:
+    | (StoredFactor & {
+        readonly activatedAt: number;
+        /** Start of the last accepted time step, epoch seconds (comparable across 30 s and 60 s periods). */
+        readonly lastStepAt: number | null;
+      })
+    | null;
+  readonly pending: (StoredFactor & { readonly expiresAt: number }) | null;
+}
+
 export interface UserRecord {
   readonly userId: string;
-  readonly active: (StoredFactor & { readonly activatedAt: number }) | null;
-  readonly pending: (StoredFactor & { readonly expiresAt: number }) | null;
-  /** Start of the last accepted time step, epoch seconds (comparable across 30 s and 60 s periods). */
-  readonly lastStepAt: number | null;
-  readonly drift: number;
+  /** Every device that is ACTIVE or has a pending secret that has not lapsed, oldest first. */
+  readonly devices: readonly StoredDevice[];
   readonly failures: number;
   /** Epoch ms; 0 when not locked. */
   readonly lockedUntil: number;
@@ -75,7 +88,11 @@ export type StoreSettings = { readonly options: StoreOptions } & (
     }
 );
 
-export type EnrollResult = { readonly ok: true } | { readonly ok: false; readonly reason: 'ALREADY_ENROLLED' };
+export type EnrollResult =
+  | { readonly ok: true; readonly deviceId: string; readonly deviceName: string; /** Devices the user holds now. */ readonly devices: number }
+  | { readonly ok: false; readonly reason: 'ALREADY_ENROLLED' | 'TOO_MANY_DEVICES' };
+
+export type RenameResult = { readonly ok: true; readonly record: UserRecord } | { readonly ok: false; readonly reason: 'NOT_ENROLLED' | 'NAME_TAKEN' };
 
 /** Limits the store enforces atomically; all arithmetic is done by the caller (policy). */
 export interface AttemptLimits {
@@ -86,13 +103,19 @@ export interface AttemptLimits {
   readonly clientWindowMillis: number;
 }
 
+/** A secret a code is checked against: a device's confirmed secret, or its pending one. */
 export interface CandidateFactor {
+  readonly deviceId: string;
   readonly slot: 'active' | 'pending';
   readonly sealed: Buffer;
   readonly generation: string;
   readonly algorithm: Algorithm;
   readonly digits: Digits;
   readonly period: Period;
+  /** The secret's last accepted step (epoch s); null for none (always for a pending secret). */
+  readonly lastStepAt: number | null;
+  /** Learned drift of the device's clock, in steps (0 for a pending secret). */
+  readonly drift: number;
 }
 
 /** What round trip 1 hands back. */
@@ -107,9 +130,8 @@ export type Reservation =
   | {
       readonly kind: 'reserved';
       readonly hold: AttemptHold;
+      /** Every secret of every device of the user whose length fits the code. */
       readonly candidates: readonly CandidateFactor[];
-      readonly lastStepAt: number | null;
-      readonly drift: number;
       /** The sealed recovery-code key (recovery verifies only). */
       readonly recoveryKey?: Buffer;
     };
@@ -123,9 +145,10 @@ export interface AttemptHold {
 }
 
 export type Settlement =
-  /** The code matched `slot` at the step starting `stepAt` (epoch s): accept if later than the last accepted. */
+  /** The code matched a device's `slot` at the step starting `stepAt` (epoch s): accept if later than its last accepted. */
   | {
       readonly kind: 'match';
+      readonly deviceId: string;
       readonly slot: 'active' | 'pending';
       readonly generation: string;
       readonly stepAt: number;
@@ -148,6 +171,8 @@ export interface SettleResult {
   /** Epoch ms, 0 when not locked. */
   readonly lockedUntil: number;
   readonly recoveryCodesRemaining?: number;
+  /** With ACCEPTED for a TOTP code: the device that matched. */
+  readonly device: { readonly id: string; readonly name: string } | null;
 }
 
 export interface AuditEvent {
@@ -155,6 +180,7 @@ export interface AuditEvent {
   readonly at: number;
   readonly type: AuditEventType;
   readonly userId: string | null;
+  readonly deviceId: string | null;
   readonly actor: string;
   readonly clientIp: string | null;
   readonly outcome: VerifyOutcome | null;
@@ -200,11 +226,15 @@ export interface Store {
 
   getUser(userId: string, now: number): Promise<UserRecord | null>;
   /**
-   * Write `factor` as the user's pending factor (replacing any pending one). Refused with
-   * ALREADY_ENROLLED when the user is ACTIVE and `replace` is false.
+   * Write `factor` as the pending secret of the user's device named `deviceName`: a new device
+   * when the user has none of that name (refused with TOO_MANY_DEVICES past `maxDevices`, pending
+   * ones included), a replacement of a PENDING device's secret, or of an ACTIVE device's only with
+   * `replace` (else ALREADY_ENROLLED).
    */
   enroll(req: {
     userId: string;
+    deviceName: string;
+    maxDevices: number;
     factor: StoredFactor;
     replace: boolean;
     now: number;
@@ -212,13 +242,20 @@ export interface Store {
     actor: Actor;
     /**
      * 'pending' (enrollTotp, the default) or 'active': the factor is ACTIVE at once (importTotp,
-     * recorded as IMPORTED with `detail`).
+     * recorded as IMPORTED with `detail`; an ACTIVE device of that name is ALREADY_ENROLLED).
      */
     mode?: 'pending' | 'active';
+    /** Active mode: steps starting at or before this (epoch s) count as used. */
+    lastStepAt?: number | null;
     detail?: string;
   }): Promise<EnrollResult>;
-  /** Remove every factor, recovery code and counter of the user. False when nothing was enrolled. */
-  revoke(req: { userId: string; now: number; actor: Actor; reason?: string | undefined }): Promise<boolean>;
+  /**
+   * Remove one device, or (without `deviceId`) every device, recovery code and counter of the
+   * user; removing the last device removes everything. False when there was nothing to remove.
+   */
+  revoke(req: { userId: string; now: number; actor: Actor; reason?: string | undefined; deviceId?: string | undefined }): Promise<boolean>;
+  /** Give a device a new name, unique within the user; recorded as DEVICE_RENAMED. */
+  renameDevice(req: { userId: string; deviceId: string; name: string; now: number; actor: Actor }): Promise<RenameResult>;
   /** Clear failures and any lockout. Null when nothing is enrolled. */
   unlock(req: { userId: string; now: number; actor: Actor }): Promise<UserRecord | null>;
 
@@ -286,9 +323,12 @@ export interface IndexSlice {
   readonly pending: readonly string[];
 }
 
-/** The fields of a user's record that hold sealed values: active secret, pending secret, recovery key. */
-export type SealedField = 's' | 'ps' | 'rk';
-export type SealedValues = Readonly<Partial<Record<SealedField, Buffer>>>;
+/**
+ * The fields of a user's record that hold sealed values: each device's secret and pending secret
+ * (s, ps, with the device's prefix: '1s', '1ps', …) and the recovery key (rk).
+ */
+export type SealedField = string;
+export type SealedValues = Readonly<Record<SealedField, Buffer>>;
 export interface SealSwap {
   readonly field: SealedField;
   readonly from: Buffer;

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
+import { ErrorCode, InvalidInputError, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
 import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
 import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
 import { rekeyAll, type RekeyFailure } from './rekey.js';
 import { secretContext, toState, type TotpState } from './state.js';
-import { checkCodeShape, checkFirst, checkLabel, checkRange, checkUserId } from './validate.js';
+import { refusal } from './refusals.js';
+import { checkCodeShape, checkDeviceName, checkFirst, checkLabel, checkRange, checkUserId } from './validate.js';
 
 /**
  * The operators' use cases (admin keys): listing enrollments, reading the audit log, importing
@@ -16,6 +17,8 @@ export interface AdminServiceDeps {
   readonly keyRing: KeyRing;
   readonly issuer: string;
   readonly clock: () => number;
+  /** TOTP_MAX_DEVICES. */
+  readonly maxDevices: number;
 }
 
 export interface ImportInput {
@@ -26,6 +29,10 @@ export interface ImportInput {
   readonly algorithm?: Algorithm | null;
   readonly digits?: number | null;
   readonly period?: number | null;
+  /** The device to import into; default 'default'. */
+  readonly deviceName?: string | null;
+  /** Steps that start at or before this count as used (REPLAYED): replay protection across the move. */
+  readonly lastUsedAt?: Date | null;
 }
 
 export interface Connection<T> {
@@ -54,22 +61,29 @@ export class AdminService {
     const { digits, period } = checkCodeShape(input.digits ?? 6, input.period ?? 30);
     const issuer = checkLabel(input.issuer ?? this.deps.issuer, 'issuer');
     const accountName = checkLabel(input.accountName ?? userId, 'accountName');
-    const secret = parseBase32Secret(input.secret, 'secret');
+    const deviceName = checkDeviceName(input.deviceName ?? 'default', 'deviceName');
     const now = this.deps.clock();
+    const lastStepAt = checkLastUsed(input.lastUsedAt, now);
+    const secret = parseBase32Secret(input.secret, 'secret');
     const sealed = this.deps.keyRing.seal(secret, secretContext(userId));
     secret.fill(0);
     const result = await this.deps.store.enroll({
       userId,
+      deviceName,
+      maxDevices: this.deps.maxDevices,
       factor: { sealed, generation: randomBytes(8).toString('hex'), createdAt: now, algorithm, digits, period, issuer, accountName },
       replace: false,
       now,
       expiresAt: now,
       actor,
       mode: 'active',
+      lastStepAt,
       detail: `${algorithm}, ${digits} digits, ${period} s`,
     });
+    if (!result.ok && result.reason === 'TOO_MANY_DEVICES') throw refusal(result, userId, deviceName, this.deps.maxDevices);
     if (!result.ok) {
-      throw new TotpError(ErrorCode.ALREADY_ENROLLED, 'this user already has an active factor; revoke it first to import another');
+      const which = deviceName === 'default' ? 'an active factor' : `an active device named "${deviceName}"`;
+      throw new TotpError(ErrorCode.ALREADY_ENROLLED, `this user already has ${which}; revoke it first to import another`);
     }
     const record = await this.deps.store.getUser(userId, now);
     if (!record) throw new Error('an imported factor was not found right after the import');
@@ -123,6 +137,15 @@ export class AdminService {
     }
     return { rekeyed: report.rewritten, activeKeyId: kid };
   }
+}
+
+/** lastUsedAt as the last used step's start (epoch s); a time to come is refused (the factor could not be used until then). */
+function checkLastUsed(lastUsedAt: Date | null | undefined, now: number): number | null {
+  if (lastUsedAt === undefined || lastUsedAt === null) return null;
+  const t = lastUsedAt.getTime();
+  if (!Number.isFinite(t)) throw new InvalidInputError('lastUsedAt', 'lastUsedAt is not a valid time');
+  if (t > now + 60_000) throw new InvalidInputError('lastUsedAt', 'lastUsedAt is in the future');
+  return Math.floor(Math.max(0, t) / 1000);
 }
 
 /** "3 sealed values could not be opened: 2 sealed with key "k0", which is not in …". */

@@ -14,6 +14,9 @@ export interface VerifyResult {
   readonly retryAfterSeconds: number | null;
   readonly remainingAttempts: number | null;
   readonly driftSteps: number | null;
+  /** With ACCEPTED for a TOTP code: the device that matched. */
+  readonly deviceId: string | null;
+  readonly deviceName: string | null;
 }
 
 /** What the store enforces for a policy: the failure budget, the lockout lengths, the client budget. */
@@ -36,13 +39,15 @@ export function verifyResult(outcome: VerifyOutcome, extra: Partial<VerifyResult
     retryAfterSeconds: null,
     remainingAttempts: null,
     driftSteps: null,
+    deviceId: null,
+    deviceName: null,
     ...extra,
   };
 }
 
 export function settledResult(
   r: Reservation,
-  s: { outcome: VerifyOutcome | null; activated: boolean },
+  s: { outcome: VerifyOutcome | null; activated: boolean; device: { id: string; name: string } | null },
   driftSteps: number | null,
   maxFailures: number,
 ): VerifyResult {
@@ -58,6 +63,8 @@ export function settledResult(
     activated: s.activated,
     remainingAttempts,
     driftSteps: outcome === 'ACCEPTED' ? driftSteps : null,
+    deviceId: outcome === 'ACCEPTED' ? (s.device?.id ?? null) : null,
+    deviceName: outcome === 'ACCEPTED' ? (s.device?.name ?? null) : null,
   });
 }
 

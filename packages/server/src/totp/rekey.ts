@@ -18,11 +18,8 @@ import { secretContext } from './state.js';
 export const REKEY_BATCH = 100;
 const ATTEMPTS = 3;
 
-const CONTEXT: Readonly<Record<SealedField, (userId: string) => string>> = {
-  s: secretContext,
-  ps: secretContext,
-  rk: recoveryKeyContext,
-};
+/** What a sealed value is bound to: the recovery key (rk) to its own context, every device's secret to the secret's. */
+const contextOf = (field: SealedField, userId: string): string => (field === 'rk' ? recoveryKeyContext(userId) : secretContext(userId));
 
 export interface RekeyFailure {
   readonly userId: string;
@@ -40,10 +37,8 @@ export interface RekeyReport {
 /** New values for what the active key did not seal; failures are collected, not thrown. */
 function swapsFor(ring: KeyRing, userId: string, values: SealedValues, failures: Map<string, RekeyFailure>): SealSwap[] {
   const swaps: SealSwap[] = [];
-  for (const field of ['s', 'ps', 'rk'] as const) {
-    const from = values[field];
-    if (!from) continue;
-    const context = CONTEXT[field](userId);
+  for (const [field, from] of Object.entries(values)) {
+    const context = contextOf(field, userId);
     try {
       if (!ring.needsRekey(from)) continue;
       const plain = ring.unseal(from, context);

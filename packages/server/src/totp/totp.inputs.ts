@@ -13,6 +13,7 @@ export class EnrollTotpInput {
   @Field(() => Int, { nullable: true, defaultValue: 30, description: '30 or 60' }) period?: number | null;
   @Field(() => Boolean, { nullable: true, defaultValue: false, description: 're-enroll a user who is ACTIVE' })
   replace?: boolean | null;
+  @Field(() => String, { nullable: true, description: 'default "default"' }) deviceName?: string | null;
 }
 
 @InputType({ description: 'admin: migrate a factor from another system, ACTIVE at once' })
@@ -24,6 +25,9 @@ export class ImportTotpInput {
   @Field(() => TotpAlgorithm, { nullable: true, defaultValue: 'SHA1' }) algorithm?: Algorithm | null;
   @Field(() => Int, { nullable: true, defaultValue: 6 }) digits?: number | null;
   @Field(() => Int, { nullable: true, defaultValue: 30 }) period?: number | null;
+  @Field(() => String, { nullable: true, description: 'default "default"' }) deviceName?: string | null;
+  @Field(() => DateTime, { nullable: true, description: 'steps that start at or before it count as used (REPLAYED)' })
+  lastUsedAt?: Date | null;
 }
 
 /*
@@ -41,6 +45,14 @@ export class VerifyArgs {
 export class RevokeArgs {
   @Field(() => ID) userId!: string;
   @Field(() => String, { nullable: true }) reason?: string | null;
+  @Field(() => ID, { nullable: true, description: 'that device only' }) deviceId?: string | null;
+}
+
+@ArgsType()
+export class RenameDeviceArgs {
+  @Field(() => ID) userId!: string;
+  @Field(() => ID) deviceId!: string;
+  @Field(() => String) name!: string;
 }
 
 @ArgsType()

@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
-import { EnrollTotpInput, RevokeArgs, VerifyArgs } from './totp.inputs.js';
-import { RecoveryCodes, RevokeTotpResult, TotpEnrollment, TotpState, VerifyTotpResult } from './totp.types.js';
+import { EnrollTotpInput, RenameDeviceArgs, RevokeArgs, VerifyArgs } from './totp.inputs.js';
+import { RecoveryCodes, RevokeTotpResult, TotpDevice, TotpEnrollment, TotpState, VerifyTotpResult } from './totp.types.js';
 
 /** Adapts GraphQL to TotpService; no logic of its own. */
 @Resolver()
@@ -27,7 +27,13 @@ export class TotpResolver {
   @Authorized('app')
   @Mutation(() => RevokeTotpResult)
   async revokeTotp(@Args(() => RevokeArgs) a: RevokeArgs, @Ctx() ctx: Context) {
-    return { revoked: await ctx.totp.revoke(ctx.principal, a.userId, a.reason) };
+    return { revoked: await ctx.totp.revoke(ctx.principal, a.userId, a.reason, a.deviceId) };
+  }
+
+  @Authorized('app')
+  @Mutation(() => TotpDevice)
+  renameTotpDevice(@Args(() => RenameDeviceArgs) a: RenameDeviceArgs, @Ctx() ctx: Context) {
+    return ctx.totp.renameDevice(ctx.principal, a.userId, a.deviceId, a.name);
   }
 
   @Authorized('app')

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   ErrorCode,
+  InvalidInputError,
   TotpError,
   buildKeyUri,
-  clampDrift,
   encodeBase32,
   generateSecret,
-  matchCode,
   normalizeCode,
   renderQr,
   type Algorithm,
@@ -14,10 +13,12 @@ import {
   type Policy,
   type VerifyOutcome,
 } from '@totp-service/core';
-import type { AttemptLimits, Actor, Reservation, Store } from '../store/store.js';
-import { attemptLimits, runAttempt, verifyResult, type AttemptDeps, type Checked, type VerifyResult } from './attempt.js';
-import { secretContext, toState, type TotpState } from './state.js';
-import { checkClientIp, checkCodeShape, checkLabel, checkNote, checkUserId } from './validate.js';
+import type { AttemptLimits, Actor, Store } from '../store/store.js';
+import { attemptLimits, runAttempt, verifyResult, type AttemptDeps, type VerifyResult } from './attempt.js';
+import { checkCode } from './check.js';
+import { describe, refusal } from './refusals.js';
+import { secretContext, toDeviceView, toState, type TotpDeviceView, type TotpState } from './state.js';
+import { checkClientIp, checkCodeShape, checkDeviceId, checkDeviceName, checkLabel, checkNote, checkUserId } from './validate.js';
 
 /**
  * The TOTP use cases: enroll, verify, revoke, status, unlock. Resolvers adapt GraphQL to these;
@@ -35,7 +36,8 @@ export interface TotpServiceDeps {
   /** Observers, for metrics. */
   readonly onVerify?: (outcome: VerifyOutcome, kind: 'totp' | 'recovery') => void;
   readonly onLockout?: () => void;
-  readonly onEnroll?: () => void;
+  /** An enrollment started; `devices` is how many devices the user holds now. */
+  readonly onEnroll?: (devices: number) => void;
   readonly onRevoke?: (revoked: boolean) => void;
   /** Renders the QR images of an otpauth URI; in this thread unless the server gives a pool. */
   readonly renderQr?: (uri: string) => Promise<{ dataUrl: string; svg: string }>;
@@ -49,6 +51,8 @@ export interface EnrollInput {
   readonly digits?: number | null;
   readonly period?: number | null;
   readonly replace?: boolean | null;
+  /** The device to enroll (a new one, or a replacement); default 'default'. */
+  readonly deviceName?: string | null;
 }
 
 export interface Enrollment {
@@ -64,6 +68,8 @@ export interface Enrollment {
   readonly issuer: string;
   readonly accountName: string;
   readonly expiresAt: Date;
+  readonly deviceId: string;
+  readonly deviceName: string;
 }
 
 export class TotpService {
@@ -81,12 +87,15 @@ export class TotpService {
     const { digits, period } = checkCodeShape(input.digits ?? 6, input.period ?? 30);
     const issuer = checkLabel(input.issuer ?? this.deps.issuer, 'issuer');
     const accountName = checkLabel(input.accountName ?? userId, 'accountName');
+    const deviceName = checkDeviceName(input.deviceName ?? 'default', 'deviceName');
 
     const secret = generateSecret(algorithm);
     const now = this.deps.clock();
     const expiresAt = now + this.deps.policy.pendingTtlSeconds * 1000;
     const result = await this.deps.store.enroll({
       userId,
+      deviceName,
+      maxDevices: this.deps.policy.maxDevices,
       factor: {
         sealed: this.deps.keyRing.seal(secret, secretContext(userId)),
         generation: randomBytes(8).toString('hex'),
@@ -103,9 +112,10 @@ export class TotpService {
       actor,
     });
     if (!result.ok) {
-      throw new TotpError(ErrorCode.ALREADY_ENROLLED, `${describe(userId)} already has an active factor; pass replace: true to re-enroll`);
+      secret.fill(0);
+      throw refusal(result, userId, deviceName, this.deps.policy.maxDevices);
     }
-    this.deps.onEnroll?.();
+    this.deps.onEnroll?.(result.devices);
     const base32 = encodeBase32(secret);
     secret.fill(0);
     const otpauthUri = buildKeyUri({ secret: base32, issuer, accountName, algorithm, digits, period });
@@ -123,6 +133,8 @@ export class TotpService {
       issuer,
       accountName,
       expiresAt: new Date(expiresAt),
+      deviceId: result.deviceId,
+      deviceName: result.deviceName,
     };
   }
 
@@ -137,42 +149,10 @@ export class TotpService {
     const result = await runAttempt(
       this.attempts,
       { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: code.length },
-      (r, now) => this.check(r, userId, code, now),
+      (r, now) => checkCode(this.deps, userId, r.candidates, code, now),
     );
     this.deps.onVerify?.(result.outcome, 'totp');
     return result;
-  }
-
-  /** The code against every candidate secret of the window: the latest matching step wins. */
-  private check(r: Extract<Reservation, { kind: 'reserved' }>, userId: string, code: string, now: number): Checked {
-    let best: { slot: 'active' | 'pending'; generation: string; stepAt: number; driftSteps: number } | null = null;
-    for (const c of r.candidates) {
-      if (c.digits !== code.length) continue;
-      const secret = this.deps.keyRing.unseal(c.sealed, secretContext(userId));
-      const m = matchCode({
-        secret,
-        params: c,
-        code,
-        epochSeconds: now / 1000,
-        window: this.deps.policy.window,
-        drift: c.slot === 'active' ? r.drift : 0,
-      });
-      secret.fill(0);
-      if (m && (!best || m.step * c.period > best.stepAt)) {
-        best = { slot: c.slot, generation: c.generation, stepAt: m.step * c.period, driftSteps: m.driftSteps };
-      }
-    }
-    if (!best) return { settlement: { kind: 'miss' } };
-    return {
-      settlement: {
-        kind: 'match',
-        slot: best.slot,
-        generation: best.generation,
-        stepAt: best.stepAt,
-        drift: clampDrift(this.deps.policy, best.driftSteps),
-      },
-      driftSteps: best.driftSteps,
-    };
   }
 
   private result(outcome: VerifyOutcome): VerifyResult {
@@ -180,10 +160,12 @@ export class TotpService {
     return verifyResult(outcome);
   }
 
-  async revoke(actor: Actor, rawUserId: string, rawReason?: string | null): Promise<boolean> {
+  /** Everything the user has, or (with `deviceId`) that device only; the last device takes everything. */
+  async revoke(actor: Actor, rawUserId: string, rawReason?: string | null, rawDeviceId?: string | null): Promise<boolean> {
     const userId = checkUserId(rawUserId);
     const reason = checkNote(rawReason, 'reason');
-    const revoked = await this.deps.store.revoke({ userId, now: this.deps.clock(), actor, reason });
+    const deviceId = rawDeviceId === undefined || rawDeviceId === null ? undefined : checkDeviceId(rawDeviceId);
+    const revoked = await this.deps.store.revoke({ userId, now: this.deps.clock(), actor, reason, deviceId });
     this.deps.onRevoke?.(revoked);
     return revoked;
   }
@@ -194,14 +176,21 @@ export class TotpService {
     return record && toState(record);
   }
 
+  /** renameTotpDevice: NOT_ENROLLED for a device the user does not have, BAD_USER_INPUT for a name in use. */
+  async renameDevice(actor: Actor, rawUserId: string, rawDeviceId: string, rawName: string): Promise<TotpDeviceView> {
+    const userId = checkUserId(rawUserId);
+    const deviceId = checkDeviceId(rawDeviceId);
+    const name = checkDeviceName(rawName, 'name');
+    const r = await this.deps.store.renameDevice({ userId, deviceId, name, now: this.deps.clock(), actor });
+    if (!r.ok && r.reason === 'NAME_TAKEN') throw new InvalidInputError('name', `${describe(userId)} already has a device named "${name}"`);
+    const device = r.ok ? r.record.devices.find((d) => d.id === deviceId) : undefined;
+    if (!device) throw new TotpError(ErrorCode.NOT_ENROLLED, `${describe(userId)} has no device "${deviceId}"`);
+    return toDeviceView(device);
+  }
+
   async unlock(actor: Actor, rawUserId: string): Promise<TotpState | null> {
     const userId = checkUserId(rawUserId);
     const record = await this.deps.store.unlock({ userId, now: this.deps.clock(), actor });
     return record && toState(record);
   }
-}
-
-/** A user id for a message: quoted, shortened. */
-function describe(userId: string): string {
-  return `user "${userId.length > 64 ? `${userId.slice(0, 61)}...` : userId}"`;
 }

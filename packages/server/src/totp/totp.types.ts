@@ -48,6 +48,8 @@ export class TotpEnrollment {
   @Field(() => String) accountName!: string;
   @Field(() => DateTimeResolver, { nullable: true, description: 'when this PENDING enrollment lapses unconfirmed' })
   expiresAt?: Date | null;
+  @Field(() => ID, { description: 'the device enrolled (a new one, or the one whose secret is replaced)' }) deviceId!: string;
+  @Field(() => String) deviceName!: string;
 }
 
 @ObjectType()
@@ -61,6 +63,26 @@ export class VerifyTotpResult {
   remainingAttempts?: number | null;
   @Field(() => Int, { nullable: true, description: 'with ACCEPTED: the matched step minus the current step' })
   driftSteps?: number | null;
+  @Field(() => ID, { nullable: true, description: 'with ACCEPTED: the device that matched' }) deviceId?: string | null;
+  @Field(() => String, { nullable: true }) deviceName?: string | null;
+}
+
+@ObjectType({ description: "One of a user's authenticators, each with its own secret." })
+export class TotpDevice {
+  @Field(() => ID, { description: 'made by the server, stable, unique within the user' }) id!: string;
+  @Field(() => String, { description: "the caller's label, unique within the user; 1-64 characters" }) name!: string;
+  @Field(() => TotpStatus) status!: string;
+  @Field(() => TotpAlgorithm) algorithm!: string;
+  @Field(() => Int) digits!: number;
+  @Field(() => Int) period!: number;
+  @Field(() => String) issuer!: string;
+  @Field(() => String) accountName!: string;
+  @Field(() => DateTimeResolver) createdAt!: Date;
+  @Field(() => DateTimeResolver, { nullable: true }) activatedAt?: Date | null;
+  @Field(() => DateTimeResolver, { nullable: true, description: 'start of the last accepted step: no code of it or earlier is accepted again' })
+  lastUsedAt?: Date | null;
+  @Field(() => DateTimeResolver, { nullable: true, description: 'when its pending secret (new, or a replacement) lapses' })
+  pendingExpiresAt?: Date | null;
 }
 
 @ObjectType()
@@ -83,6 +105,8 @@ export class TotpState {
     description: 'when a pending enrollment (a first one, or a replacement of an ACTIVE one) lapses',
   })
   pendingExpiresAt?: Date | null;
+  @Field(() => [TotpDevice], { description: 'every device, oldest first; the fields above describe the oldest ACTIVE one' })
+  devices!: TotpDevice[];
 }
 
 @ObjectType()
@@ -112,6 +136,7 @@ export class AuditEvent {
   @Field(() => String, { nullable: true }) clientIp?: string | null;
   @Field(() => VerifyOutcome, { nullable: true, description: 'with VERIFY and RECOVERY_CODE_USED' }) outcome?: string | null;
   @Field(() => String, { nullable: true }) detail?: string | null;
+  @Field(() => ID, { nullable: true, description: 'on every event about one device' }) deviceId?: string | null;
 }
 
 @ObjectType()

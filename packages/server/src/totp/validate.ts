@@ -31,6 +31,22 @@ export function checkLabel(value: string, argument: string): string {
   return value;
 }
 
+/** A device's name: 1 to 64 characters of well-formed text without control characters. */
+export function checkDeviceName(value: string, argument: string): string {
+  if (typeof value !== 'string' || value.trim().length === 0) throw new InvalidInputError(argument, `${argument} must not be empty`);
+  if (value.length > 64) throw new InvalidInputError(argument, `${argument} must be at most 64 characters`);
+  if (!value.isWellFormed() || CONTROL.test(value)) {
+    throw new InvalidInputError(argument, `${argument} must be well-formed text without control characters`);
+  }
+  return value;
+}
+
+/** A device id as the server makes them ('0', '1', …); anything else names no device. */
+export function checkDeviceId(value: string, argument = 'deviceId'): string {
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) throw new InvalidInputError(argument, `${argument} is not a device id (devices are listed in totpStatus)`);
+  return value;
+}
+
 /** Free text for the audit trail (a revoke reason): at most 512 characters, no control characters. */
 export function checkNote(value: string | undefined | null, argument: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;

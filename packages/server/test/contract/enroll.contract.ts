@@ -30,7 +30,7 @@ export function enrollContract(factory: StoreFactory): void {
     it('activates on the first accepted code', async () => {
       const f = await h.enroll('bob');
       const r = await h.verify('bob', h.code(f));
-      expect(r).toEqual({ valid: true, outcome: 'ACCEPTED', activated: true, retryAfterSeconds: null, remainingAttempts: 5, driftSteps: 0 });
+      expect(r).toEqual({ valid: true, outcome: 'ACCEPTED', activated: true, retryAfterSeconds: null, remainingAttempts: 5, driftSteps: 0, deviceId: '0', deviceName: 'default' });
       const s = await h.service.status('bob');
       expect(s).toMatchObject({ status: 'ACTIVE', failedAttempts: 0 });
       expect(s?.activatedAt?.getTime()).toBe(h.clock.now);

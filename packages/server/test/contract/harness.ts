@@ -124,6 +124,8 @@ export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRi
       const now = clock.now;
       const r = await store.enroll({
         userId,
+        deviceName: 'default',
+        maxDevices: policy.maxDevices,
         factor: { sealed: ring.seal(secret, secretContext(userId)), generation: randomBytes(8).toString('hex'), createdAt: now, ...params, issuer: 'Seed', accountName: userId },
         replace: false,
         now,

@@ -1,4 +1,5 @@
 import { auditContract } from './audit.contract.js';
+import { devicesContract } from './devices.contract.js';
 import { enrollContract } from './enroll.contract.js';
 import { importContract } from './import.contract.js';
 import { listingContract } from './listing.contract.js';
@@ -14,6 +15,7 @@ export type { StoreFactory, StoreHandle } from './harness.js';
 export function storeContract(factory: StoreFactory): void {
   enrollContract(factory);
   verifyContract(factory);
+  devicesContract(factory);
   racesContract(factory);
   recoveryContract(factory);
   importContract(factory);

@@ -31,7 +31,7 @@ export function recoveryContract(factory: StoreFactory): void {
       await h.activate('u');
       const { codes } = await h.recovery.generate(APP, 'u');
       expect(await h.recovery.verify(APP, 'u', codes[3]!)).toEqual({
-        valid: true, outcome: 'ACCEPTED', activated: false, retryAfterSeconds: null, remainingAttempts: 5, driftSteps: null,
+        valid: true, outcome: 'ACCEPTED', activated: false, retryAfterSeconds: null, remainingAttempts: 5, driftSteps: null, deviceId: null, deviceName: null,
       });
       expect((await h.service.status('u'))?.recoveryCodesRemaining).toBe(9);
       expect(await h.recovery.verify(APP, 'u', codes[3]!)).toMatchObject({ outcome: 'INVALID_CODE', valid: false, remainingAttempts: 4 });

@@ -135,7 +135,7 @@ export function rekeyContract(factory: StoreFactory): void {
         },
       });
       const ring = new CountingKeyRing([K2, K1]);
-      await new AdminService({ store: racing, keyRing: ring, issuer: 'x', clock: h.clock.read }).rekey(ADMIN);
+      await new AdminService({ store: racing, keyRing: ring, issuer: 'x', clock: h.clock.read, maxDevices: 5 }).rekey(ADMIN);
       expect(changes.size).toBe(0);
       await withRing(K2, K1).admin.rekey(ADMIN);
       expect(await sealedBy(h, ['re-enrolled', 'activated', 'revoked', 'new-codes'])).toEqual([

@@ -92,7 +92,7 @@ export function verifyContract(factory: StoreFactory): void {
 
     it('answers NOT_ENROLLED for an unknown user', async () => {
       expect(await h.verify('nobody', '123456')).toEqual({
-        valid: false, outcome: 'NOT_ENROLLED', activated: false, retryAfterSeconds: null, remainingAttempts: null, driftSteps: null,
+        valid: false, outcome: 'NOT_ENROLLED', activated: false, retryAfterSeconds: null, remainingAttempts: null, driftSteps: null, deviceId: null, deviceName: null,
       });
     });
 

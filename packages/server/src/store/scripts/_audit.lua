@@ -5,7 +5,7 @@
     user's list of event ids (newest first). The id's time is the server's `now` when the stream
     allows it. The stream is capped (approximate MAXLEN: whole nodes are trimmed, so at least the
     cap is kept), the user's list exactly. `fields` is a flat list of name/value pairs: t type,
-    u user id, a actor, ip, o outcome, d detail.
+    u user id, dv device id, a actor, ip, o outcome, d detail.
 
     A user's list holds ids, not copies: a user's query reads the user's ids and then those entries
     of the bucket stream, so it costs in proportion to that user's events, while a user costs a
@@ -24,9 +24,10 @@ local function appendAudit(auditKey, eventsKey, auditMax, userMax, toUser, now, 
 end
 
 -- event fields without the empty ones
-local function eventFields(eventType, userId, actor, clientIp, outcome, detail)
+local function eventFields(eventType, userId, actor, clientIp, outcome, detail, deviceId)
   local f = {'t', eventType}
   if userId ~= '' then f[#f + 1] = 'u'; f[#f + 1] = userId end
+  if deviceId and deviceId ~= '' then f[#f + 1] = 'dv'; f[#f + 1] = deviceId end
   f[#f + 1] = 'a'; f[#f + 1] = actor
   if clientIp ~= '' then f[#f + 1] = 'ip'; f[#f + 1] = clientIp end
   if outcome ~= '' then f[#f + 1] = 'o'; f[#f + 1] = outcome end

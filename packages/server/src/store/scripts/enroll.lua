@@ -1,7 +1,9 @@
 --[[
-  enroll: write a new factor for a user, as PENDING (enrollTotp) or ACTIVE at once (importTotp).
-  A pending factor replaces any earlier pending one; an ACTIVE user is refused unless `replace`,
-  and then (pending mode) keeps the old factor working until the new one is confirmed.
+  enroll: write a new secret for one of a user's devices, as PENDING (enrollTotp) or ACTIVE at once
+  (importTotp). The device is found by name: a name the user does not have adds a device (at most
+  `max devices`, pending ones included); the name of a PENDING device replaces its pending secret
+  (an import takes the device over); the name of an ACTIVE device is refused unless `replace`, and
+  then (pending mode) its secret keeps working until the new one is confirmed.
 
   KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[5] is unused.
   Recovery codes made during a pending enrollment (KEYS[2]) share its life.
@@ -12,29 +14,31 @@
 
   ARGV[1]  now, epoch ms           ARGV[2]  mode: pending | active
   ARGV[3]  replace: 1 | 0          ARGV[4]  pending: expiresAt, epoch ms
-  ARGV[5]  pending: its life in ms
-  ARGV[6]  sealed secret           ARGV[7]  meta "ALGORITHM:digits:period"
-  ARGV[8]  issuer                  ARGV[9]  account name ('' when it is the user id: not stored)
-  ARGV[10] generation              ARGV[11] the user id, base64url (index member)
-  ARGV[12] the user id             ARGV[13] actor
-  ARGV[14] client address ('' when none)
-  ARGV[15] bucket audit cap        ARGV[16] user audit cap
-  ARGV[17] event type: ENROLLED | IMPORTED
-  ARGV[18] event detail
+  ARGV[5]  sealed secret           ARGV[6]  meta "ALGORITHM:digits:period"
+  ARGV[7]  issuer                  ARGV[8]  account name ('' when it is the user id: not stored)
+  ARGV[9]  generation              ARGV[10] the user id, base64url (index member)
+  ARGV[11] the user id             ARGV[12] actor
+  ARGV[13] client address ('' when none)
+  ARGV[14] bucket audit cap        ARGV[15] user audit cap
+  ARGV[16] event type: ENROLLED | IMPORTED
+  ARGV[17] event detail            ARGV[18] device name
+  ARGV[19] most devices a user may hold (TOTP_MAX_DEVICES)
+  ARGV[20] active mode: the last step already used, epoch s ('' when none)
 
-  returns  'OK' | 'ALREADY_ENROLLED'
+  returns  {'OK', device id, device name, devices the user now holds} | {'ALREADY_ENROLLED'} | {'TOO_MANY_DEVICES'}
 ]]
-local h = KEYS[1]
+local h, codes = KEYS[1], KEYS[2]
 local now, mode, replace = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
-local member = ARGV[11]
+local member, name = ARGV[10], ARGV[18]
 
-local v = redis.call('HMGET', h, 's', 'pe')
-local active = v[1] ~= false
-if active and not replace then return 'ALREADY_ENROLLED' end
--- a record whose only enrollment has lapsed is gone, even if its TTL has not fired yet (clock
--- skew between servers and Redis): start afresh, without its counters or recovery codes
-local pe = tonumber(v[2])
-if not active and not (pe and pe > now) then redis.call('DEL', h, KEYS[2]) end
+local user, devices, ids = readUser(h)
+ids = dropLapsed(h, devices, ids, now)
+-- a record whose devices have all lapsed is gone, even if its TTL has not fired yet (clock skew
+-- between servers and Redis): start afresh, without its counters or recovery codes
+if #ids == 0 then
+  redis.call('DEL', h, codes)
+  user = {}
+end
 
 -- lapsed pending enrollments of this bucket leave its indexes (a few per call: bounded work)
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 16)
@@ -43,34 +47,45 @@ for _, m in ipairs(lapsed) do
   redis.call('ZREM', KEYS[8], m)
 end
 
+local d
+for _, id in ipairs(ids) do
+  if deviceName(devices[id]) == name then d = devices[id] end
+end
+if d then
+  if d.s and (mode == 'active' or not replace) then return {'ALREADY_ENROLLED'} end
+else
+  if #ids >= tonumber(ARGV[19]) then return {'TOO_MANY_DEVICES'} end
+  local id = '0'
+  if #ids > 0 then
+    id = tostring(tonumber(user.nd) or 1)
+    redis.call('HSET', h, 'nd', tonumber(id) + 1)
+  end
+  d = {id = id}
+  devices[id] = d
+  ids[#ids + 1] = id
+  if name == 'default' then redis.call('HDEL', h, prefix(id) .. 'nm') else redis.call('HSET', h, prefix(id) .. 'nm', name) end
+end
+
+local p = prefix(d.id)
 -- the account name when it is not the user id (the default), else nothing
 local function accountName(field)
-  if ARGV[9] == '' then redis.call('HDEL', h, field) else redis.call('HSET', h, field, ARGV[9]) end
+  if ARGV[8] == '' then redis.call('HDEL', h, p .. field) else redis.call('HSET', h, p .. field, ARGV[8]) end
 end
 
 if mode == 'pending' then
-  redis.call('HSET', h, 'ps', ARGV[6], 'pm', ARGV[7], 'pi', ARGV[8],
-    'pg', ARGV[10], 'pc', now, 'pe', ARGV[4])
+  redis.call('HSET', h, p .. 'ps', ARGV[5], p .. 'pm', ARGV[6], p .. 'pi', ARGV[7], p .. 'pg', ARGV[9], p .. 'pc', now, p .. 'pe', ARGV[4])
   accountName('pn')
-  if not active then
-    -- nothing else to keep: the record lives exactly as long as the pending enrollment
-    redis.call('PEXPIRE', h, ARGV[5])
-    if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[5]) end
-    redis.call('ZADD', KEYS[7], 0, member)
-    redis.call('ZADD', KEYS[8], ARGV[4], member)
-  end
+  d.ps, d.pe = ARGV[5], ARGV[4]
 else
-  redis.call('HSET', h, 's', ARGV[6], 'm', ARGV[7], 'i', ARGV[8],
-    'g', ARGV[10], 'c', now, 'v', now)
+  redis.call('HSET', h, p .. 's', ARGV[5], p .. 'm', ARGV[6], p .. 'i', ARGV[7], p .. 'g', ARGV[9], p .. 'c', now, p .. 'v', now)
   accountName('n')
-  redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
-  redis.call('PERSIST', h)
-  redis.call('PERSIST', KEYS[2])
-  redis.call('ZREM', KEYS[7], member)
-  redis.call('ZREM', KEYS[8], member)
-  redis.call('ZADD', KEYS[6], 0, member)
+  hdelDevice(h, d.id, PENDING_FIELDS)
+  redis.call('HDEL', h, p .. 'dr')
+  if ARGV[20] == '' then redis.call('HDEL', h, p .. 'ls') else redis.call('HSET', h, p .. 'ls', ARGV[20]) end
+  d.s, d.ps = ARGV[5], nil
 end
+reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], member, devices, ids, now)
 
-appendAudit(KEYS[4], KEYS[3], ARGV[15], ARGV[16], true, now,
-  eventFields(ARGV[17], ARGV[12], ARGV[13], ARGV[14], '', ARGV[18]))
-return 'OK'
+appendAudit(KEYS[4], KEYS[3], ARGV[14], ARGV[15], true, now,
+  eventFields(ARGV[16], ARGV[11], ARGV[12], ARGV[13], '', ARGV[17], d.id))
+return {'OK', d.id, name, #ids}

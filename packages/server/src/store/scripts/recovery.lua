@@ -19,10 +19,11 @@
   (settle) or an import (enroll) makes them permanent with it.
 ]]
 local h, codes, now = KEYS[1], KEYS[2], tonumber(ARGV[1])
-local v = redis.call('HMGET', h, 's', 'pe')
-local pe = tonumber(v[2])
-local pendingOnly = not v[1]
-if pendingOnly and not (pe and pe > now) then return -1 end
+local user, devices, ids = readUser(h)
+ids = dropLapsed(h, devices, ids, now)
+if not isEnrolled(devices, ids) then return -1 end
+local pendingOnly = true
+for _, id in ipairs(ids) do if devices[id].s then pendingOnly = false end end
 
 local replaced = redis.call('HLEN', codes)
 redis.call('DEL', codes)

@@ -1,5 +1,6 @@
 --[[
-  revoke: remove a user's factors, recovery codes and counters, and record it.
+  revoke: remove one device of a user, or everything the user has (every device, the recovery
+  codes, the counters), and record it. Removing the last device removes everything.
 
   KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[5] is unused.
   KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
@@ -11,21 +12,30 @@
   ARGV[3]  the user id            ARGV[4]  actor
   ARGV[5]  client address ('' when none)
   ARGV[6]  bucket audit cap       ARGV[7]  user audit cap
-  ARGV[8]  reason ('' when none)
+  ARGV[8]  reason ('' when none)  ARGV[9]  the device to remove ('' for everything)
 
-  returns  1 when something was enrolled, else 0
+  returns  1 when something was removed, else 0
 ]]
-local h, now = KEYS[1], tonumber(ARGV[1])
-local v = redis.call('HMGET', h, 's', 'pe')
-local pe = tonumber(v[2])
-local enrolled = v[1] or (pe and pe > now)
+local h, codes, now, deviceId = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[9]
+local user, devices, ids = readUser(h)
+ids = dropLapsed(h, devices, ids, now)
 
-redis.call('DEL', h, KEYS[2])
-redis.call('ZREM', KEYS[6], ARGV[2])
-redis.call('ZREM', KEYS[7], ARGV[2])
-redis.call('ZREM', KEYS[8], ARGV[2])
-if not enrolled then return 0 end
+if deviceId ~= '' then
+  if not devices[deviceId] then return 0 end
+  hdelDevice(h, deviceId, ALL_DEVICE_FIELDS)
+  devices[deviceId] = nil
+  local left = {}
+  for _, id in ipairs(ids) do if id ~= deviceId then left[#left + 1] = id end end
+  -- the last device takes the recovery codes and counters with it (reindex deletes the record)
+  reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], ARGV[2], devices, left, now)
+else
+  redis.call('DEL', h, codes)
+  redis.call('ZREM', KEYS[6], ARGV[2])
+  redis.call('ZREM', KEYS[7], ARGV[2])
+  redis.call('ZREM', KEYS[8], ARGV[2])
+  if not isEnrolled(devices, ids) then return 0 end
+end
 
 appendAudit(KEYS[4], KEYS[3], ARGV[6], ARGV[7], true, now,
-  eventFields('REVOKED', ARGV[3], ARGV[4], ARGV[5], '', ARGV[8]))
+  eventFields('REVOKED', ARGV[3], ARGV[4], ARGV[5], '', ARGV[8], deviceId))
 return 1

@@ -1,7 +1,7 @@
 --[[
-  settle: round trip 2 of a verify. Decide the outcome with a compare-and-set on the user's last
-  accepted step, update failures, lockout, drift and activation, and write the audit events, all
-  in one atomic step.
+  settle: round trip 2 of a verify. Decide the outcome with a compare-and-set on the matched
+  secret's last accepted step, update failures, lockout, drift and activation, and write the audit
+  events, all in one atomic step.
 
   KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS).
   KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
@@ -12,34 +12,71 @@
   ARGV[1]  now, epoch ms
   ARGV[2]  settlement: match | recovery | miss | release | none
   ARGV[3]  armedUntil of the reservation (0 when it armed no lockout)
-  ARGV[4]  match: slot (active | pending); recovery: the code's keyed hash;
-           none, release: the outcome to record ('' for none)
-  ARGV[5]  match: the generation of the matched secret; none, release: detail to record
-  ARGV[6]  match: the start of the matched step, epoch seconds (steps of 30 s and 60 s compare)
-  ARGV[7]  match: the drift to remember
-  ARGV[8]  the user id, base64url (index member)
-  ARGV[9]  the user id
-  ARGV[10] actor             ARGV[11] client address ('' when none)
-  ARGV[12] bucket audit cap  ARGV[13] user audit cap
-  ARGV[14] event type: VERIFY | RECOVERY_CODE_USED
+  ARGV[4…8] match: device id, slot (active | pending), generation of the matched secret, start of
+           the matched step in epoch seconds (steps of 30 s and 60 s compare), drift to remember;
+           recovery: the code's keyed hash; none, release: the outcome to record ('' for none),
+           the detail to record
+  ARGV[9]  the user id, base64url (index member)
+  ARGV[10] the user id
+  ARGV[11] actor             ARGV[12] client address ('' when none)
+  ARGV[13] bucket audit cap  ARGV[14] user audit cap
+  ARGV[15] event type: VERIFY | RECOVERY_CODE_USED
 
-  returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left}
-           (an accepted recovery code is recorded with the number of codes left as its detail)
+  returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left, device id, device name}
+           (device id and name '' unless a device's code was ACCEPTED)
 ]]
-local h, events, audit = KEYS[1], KEYS[3], KEYS[4]
+local h, codes, events, audit = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 
-local v = redis.call('HMGET', h, 'g', 'pg', 'pe', 'ls', 'f', 'lu', 'lc')
-local g, pg, pe, ls = v[1], v[2], tonumber(v[3]), tonumber(v[4])
-local f, lu, lc = tonumber(v[5]) or 0, tonumber(v[6]) or 0, tonumber(v[7]) or 0
-if pg and (not pe or pe <= now) then pg = false end
-local enrolled = g or pg
+local user, devices, ids = readUser(h)
+ids = dropLapsed(h, devices, ids, now)
+local enrolled = isEnrolled(devices, ids)
+local f, lu, lc = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0
 
-local outcome, activated, detail = nil, 0, ''
+local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
 -- counters at zero are not stored (codec.ts)
 local function accept()
   f, lu, lc = 0, 0, 0
   redis.call('HDEL', h, 'f', 'lu', 'lc')
+  redis.call('HSET', h, 'lv', now)
+end
+
+-- a device's pending secret becomes its secret (a new device is confirmed, or a replacement)
+local function promote(d)
+  local p = prefix(d.id)
+  redis.call('HSET', h, p .. 's', d.ps, p .. 'm', d.pm, p .. 'i', d.pi, p .. 'g', d.pg, p .. 'c', d.pc, p .. 'v', now)
+  -- no pn: the account name is the user id, and so stays unstored
+  if d.pn then redis.call('HSET', h, p .. 'n', d.pn) else redis.call('HDEL', h, p .. 'n') end
+  hdelDevice(h, d.id, PENDING_FIELDS)
+  d.s, d.ps = d.ps, nil
+  reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], ARGV[9], devices, ids, now)
+end
+
+local function settleMatch()
+  local d = devices[ARGV[4]]
+  local slot, generation, step = ARGV[5], ARGV[6], tonumber(ARGV[7])
+  -- a pending secret confirmed meanwhile (a concurrent verify promoted it) is the device's secret
+  -- now: its code is then judged as a code of that secret (REPLAYED for the same step)
+  if d and slot == 'pending' and d.pg ~= generation and d.g == generation then slot = 'active' end
+  local current = d and (slot == 'active' and d.g or d.pg)
+  if not current or current ~= generation then
+    outcome, detail = 'INVALID_CODE', 'factor replaced during verify'
+  elseif slot == 'active' and d.ls and step <= tonumber(d.ls) then
+    -- the last step is the secret's own: a pending secret has accepted nothing yet (its first
+    -- accepted code promotes it), so its codes are judged by its own, empty, history
+    outcome = 'REPLAYED'
+  else
+    outcome, deviceId, name = 'ACCEPTED', d.id, deviceName(d)
+    accept()
+    local p = prefix(d.id)
+    redis.call('HSET', h, p .. 'ls', step)
+    if ARGV[8] == '0' then redis.call('HDEL', h, p .. 'dr') else redis.call('HSET', h, p .. 'dr', ARGV[8]) end
+    if ARGV[8] ~= '0' then detail = 'drift ' .. ARGV[8] end
+    if slot == 'pending' then
+      promote(d)
+      activated = 1
+    end
+  end
 end
 
 if kind == 'none' then
@@ -54,44 +91,15 @@ elseif kind == 'release' then
 elseif kind == 'miss' then
   outcome = 'INVALID_CODE'
 elseif kind == 'match' then
-  local slot, generation, step = ARGV[4], ARGV[5], tonumber(ARGV[6])
-  -- a pending secret confirmed meanwhile (a concurrent verify activated it) is the active one now:
-  -- its code is then judged as a code of the active secret (REPLAYED for the same step)
-  if slot == 'pending' and pg ~= generation and g == generation then slot = 'active' end
-  local current = g
-  if slot == 'pending' then current = pg end
-  if not current or current ~= generation then
-    outcome = 'INVALID_CODE'
-    detail = 'factor replaced during verify'
-  elseif slot == 'active' and ls and step <= ls then
-    -- the last accepted step is the active secret's: a pending secret has accepted nothing yet
-    -- (its first accepted code promotes it), so its codes are judged by its own, empty, history
-    outcome = 'REPLAYED'
-  else
-    outcome = 'ACCEPTED'
-    accept()
-    redis.call('HSET', h, 'lv', now, 'ls', step, 'dr', ARGV[7])
-    if ARGV[7] ~= '0' then detail = 'drift ' .. ARGV[7] end
-    if slot == 'pending' then
-      local p = redis.call('HMGET', h, 'ps', 'pm', 'pi', 'pn', 'pc')
-      redis.call('HSET', h, 's', p[1], 'm', p[2], 'i', p[3], 'g', pg, 'c', p[5], 'v', now)
-      -- no pn: the account name is the user id, and so stays unstored
-      if p[4] then redis.call('HSET', h, 'n', p[4]) else redis.call('HDEL', h, 'n') end
-      redis.call('HDEL', h, 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe')
-      redis.call('PERSIST', h)
-      redis.call('PERSIST', KEYS[2])
-      redis.call('ZREM', KEYS[7], ARGV[8])
-      redis.call('ZREM', KEYS[8], ARGV[8])
-      redis.call('ZADD', KEYS[6], 0, ARGV[8])
-      activated = 1
-    end
-  end
+  settleMatch()
 elseif kind == 'recovery' then
-  if g and redis.call('HDEL', KEYS[2], ARGV[4]) == 1 then
+  -- recovery codes work once a device is confirmed (those made during set-up wait for it)
+  local confirmed = false
+  for _, id in ipairs(ids) do if devices[id].s then confirmed = true end end
+  if confirmed and redis.call('HDEL', codes, ARGV[4]) == 1 then
     outcome = 'ACCEPTED'
     accept()
-    redis.call('HSET', h, 'lv', now)
-    local left = redis.call('HLEN', KEYS[2])
+    local left = redis.call('HLEN', codes)
     detail = left .. ' codes left'
     -- the last code is used: its key opens nothing any more
     if left == 0 then redis.call('HDEL', h, 'rk') end
@@ -107,15 +115,15 @@ local lockedNow = failed and armed > 0 and lu == armed
 -- traffic about invented (or revoked) ids must not push enrolled users' events out of the log
 local stream = audit
 if not enrolled then stream = KEYS[5] end
-local auditMax, userMax = ARGV[12], ARGV[13]
-local function record(eventType, eventOutcome, eventDetail)
+local auditMax, userMax = ARGV[13], ARGV[14]
+local function record(eventType, eventOutcome, eventDetail, device)
   appendAudit(stream, events, auditMax, userMax, enrolled, now,
-    eventFields(eventType, ARGV[9], ARGV[10], ARGV[11], eventOutcome, eventDetail))
+    eventFields(eventType, ARGV[10], ARGV[11], ARGV[12], eventOutcome, eventDetail, device))
 end
-record(ARGV[14], outcome, detail)
-if activated == 1 then record('ACTIVATED', '', '') end
-if lockedNow then record('LOCKED', '', 'locked for ' .. math.ceil((lu - now) / 1000) .. 's after ' .. f .. ' failures') end
+record(ARGV[15], outcome, detail, deviceId)
+if activated == 1 then record('ACTIVATED', '', '', deviceId) end
+if lockedNow then record('LOCKED', '', 'locked for ' .. math.ceil((lu - now) / 1000) .. 's after ' .. f .. ' failures', '') end
 
 local left = 0
-if kind == 'recovery' then left = redis.call('HLEN', KEYS[2]) end
-return {outcome, activated, f, lu, left}
+if kind == 'recovery' then left = redis.call('HLEN', codes) end
+return {outcome, activated, f, lu, left, deviceId, name}

@@ -13,12 +13,12 @@
   returns  1 when something is enrolled (and was unlocked), else 0
 ]]
 local h, now = KEYS[1], tonumber(ARGV[1])
-local v = redis.call('HMGET', h, 's', 'pe', 'f', 'lu')
-local pe = tonumber(v[2])
-if not (v[1] or (pe and pe > now)) then return 0 end
+local user, devices, ids = readUser(h)
+ids = dropLapsed(h, devices, ids, now)
+if not isEnrolled(devices, ids) then return 0 end
 
 local was = ''
-if (tonumber(v[4]) or 0) > now then was = 'was locked' end
+if (tonumber(user.lu) or 0) > now then was = 'was locked' end
 -- counters at zero are not stored (codec.ts)
 redis.call('HDEL', h, 'f', 'lu', 'lc')
 appendAudit(KEYS[4], KEYS[3], ARGV[5], ARGV[6], true, now,

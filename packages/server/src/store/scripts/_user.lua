@@ -1,0 +1,106 @@
+--[[ shared prelude of the per-user scripts: a user's hash, read as the user's own fields and the
+  user's devices.
+
+  A user's hash holds the user's fields (f lu lc failures and lockout, lv last verified, rk sealed
+  recovery key, nd next device id) and, for each device, the device's fields (codec.ts) under the
+  device id as a prefix: '1s', '1m', … for device 1. Device 0 has no prefix: those are exactly the
+  fields of a version 1 user, who is therefore, unchanged, a user with one device, 0, named
+  'default' (a name field, nm, is stored only when the name is not 'default').
+
+  readUser(h)                     → user, devices (id → fields, with .id), ids ascending
+  dropLapsed(h, devices, ids, now) → ids of the devices left: a lapsed replacement loses its
+                                     fields, a lapsed new device (never confirmed) is removed
+  deviceName(d)                   → its name
+  isEnrolled(devices, ids)        → any device left
+  reindex(…)                      → the user's place in the bucket's indexes and the TTL of the
+                                     hash, from its devices (ACTIVE when any device is)
+]]
+local DEVICE_FIELD = {s = 1, m = 1, i = 1, n = 1, g = 1, c = 1, v = 1, ps = 1, pm = 1, pi = 1, pn = 1, pg = 1, pc = 1, pe = 1,
+  ls = 1, dr = 1, nm = 1}
+local PENDING_FIELDS = {'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe'}
+local ALL_DEVICE_FIELDS = {'s', 'm', 'i', 'n', 'g', 'c', 'v', 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe', 'ls', 'dr', 'nm'}
+
+local function prefix(id)
+  if id == '0' then return '' end
+  return id
+end
+
+local function readUser(h)
+  local flat = redis.call('HGETALL', h)
+  local user, devices, ids = {}, {}, {}
+  for i = 1, #flat, 2 do
+    local k, v = flat[i], flat[i + 1]
+    local id, name = string.match(k, '^(%d+)(%l+)$')
+    if not id and DEVICE_FIELD[k] then id, name = '0', k end
+    if id then
+      local d = devices[id]
+      if not d then
+        d = {id = id}
+        devices[id] = d
+        ids[#ids + 1] = id
+      end
+      d[name] = v
+    else
+      user[k] = v
+    end
+  end
+  table.sort(ids, function(a, b) return tonumber(a) < tonumber(b) end)
+  return user, devices, ids
+end
+
+local function hdelDevice(h, id, fields)
+  local p, names = prefix(id), {}
+  for _, f in ipairs(fields) do names[#names + 1] = p .. f end
+  redis.call('HDEL', h, unpack(names))
+end
+
+local function dropLapsed(h, devices, ids, now)
+  local live = {}
+  for _, id in ipairs(ids) do
+    local d = devices[id]
+    if d.ps and not ((tonumber(d.pe) or 0) > now) then
+      hdelDevice(h, id, d.s and PENDING_FIELDS or ALL_DEVICE_FIELDS)
+      for _, f in ipairs(PENDING_FIELDS) do d[f] = nil end
+    end
+    if d.s or d.ps then live[#live + 1] = id else devices[id] = nil end
+  end
+  return live
+end
+
+local function deviceName(d)
+  return d.nm or 'default'
+end
+
+local function isEnrolled(devices, ids)
+  return #ids > 0
+end
+
+-- keys: the user's hash, recovery codes, and the bucket's ACTIVE, PENDING and pending-expiry indexes
+local function reindex(h, codes, activeIdx, pendingIdx, pendingExp, member, devices, ids, now)
+  local active, lastExpiry = false, 0
+  for _, id in ipairs(ids) do
+    local d = devices[id]
+    if d.s then active = true end
+    if d.ps then lastExpiry = math.max(lastExpiry, tonumber(d.pe)) end
+  end
+  if active then
+    redis.call('ZREM', pendingIdx, member)
+    redis.call('ZREM', pendingExp, member)
+    redis.call('ZADD', activeIdx, 0, member)
+    redis.call('PERSIST', h)
+    redis.call('PERSIST', codes)
+  elseif lastExpiry > 0 then
+    -- nothing confirmed yet: the record lives exactly as long as its last pending device
+    redis.call('ZREM', activeIdx, member)
+    redis.call('ZADD', pendingIdx, 0, member)
+    redis.call('ZADD', pendingExp, lastExpiry, member)
+    local life = math.max(1, lastExpiry - now)
+    redis.call('PEXPIRE', h, life)
+    if redis.call('EXISTS', codes) == 1 then redis.call('PEXPIRE', codes, life) end
+  else
+    redis.call('DEL', h, codes)
+    redis.call('ZREM', activeIdx, member)
+    redis.call('ZREM', pendingIdx, member)
+    redis.call('ZREM', pendingExp, member)
+  end
+end
