@@ -8,6 +8,9 @@
  * for each of them, as base32, hex, base64 and base64url, and for the raw secret bytes.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dumpRedis, oathCode, type RedisValue } from './support/inspect.js';
@@ -16,6 +19,8 @@ import { requireTool } from './support/tools.js';
 
 const redisUrl = inject('redisUrl');
 const oathtool = requireTool('oathtool');
+const age = requireTool('age');
+const ageKeygen = requireTool('age-keygen');
 
 const ENROLL = `mutation($input: EnrollTotpInput!) { enrollTotp(input: $input) { secret otpauthUri qrCodeDataUrl qrCodeSvg } }`;
 const VERIFY = 'mutation($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { outcome } }';
@@ -27,7 +32,7 @@ function forms(bytes: Buffer, text?: string): string[] {
   return out;
 }
 
-describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
+describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', () => {
   const prefix = `lk${randomBytes(3).toString('hex')}:`;
   let server: ServerProcess;
   /** Everything the server answered, but the enrollment answers that carry the secret by design. */
@@ -36,8 +41,15 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
   const codes: string[] = [];
   const recovery: string[] = [];
 
+  /** The age identity file the exports are encrypted to (the operator's). */
+  let identityFile = '';
   beforeAll(async () => {
-    server = await startServer({ env: { REDIS_URL: redisUrl!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: prefix, LOG_LEVEL: 'trace' } });
+    identityFile = join(mkdtempSync(join(tmpdir(), 'leaks-')), 'key.txt');
+    execFileSync(ageKeygen!, ['-o', identityFile], { stdio: 'ignore' });
+    const recipient = execFileSync(ageKeygen!, ['-y', identityFile], { encoding: 'utf8' }).trim();
+    server = await startServer({
+      env: { REDIS_URL: redisUrl!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: prefix, LOG_LEVEL: 'trace', TOTP_EXPORT_RECIPIENTS: recipient },
+    });
   });
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
@@ -140,10 +152,28 @@ describe.skipIf(!redisUrl || !oathtool)('nothing leaks', () => {
     await call('query($s: DateTime) { auditEvents(since: $s) { nodes { id } } }', { s: s1 }, ADMIN_TOKEN);
     await call('query($a: String) { totpEnrollments(after: $a) { nodes { userId } } }', { a: Buffer.from(s1).toString('base64url') }, ADMIN_TOKEN);
     await call('mutation { rekeyTotp { rekeyed } }', {}, ADMIN_TOKEN);
+    // a second device, renamed, and an export of everything, in pages (and a secret as its cursor)
+    const s3 = await enroll('alice@example.com', { deviceName: 'backup' });
+    expect((await call(VERIFY, { u: 'alice@example.com', c: code(s3, 1) })).data!.verifyTotp!.outcome).toBe('ACCEPTED');
+    await call('mutation { renameTotpDevice(userId: "alice@example.com", deviceId: "1", name: "drawer") { id name } }', {});
+    const EXPORT = 'query($a: String) { exportTotp(first: 1, after: $a) { ciphertext count pageInfo { endCursor hasNextPage } } }';
+    type Page = { ciphertext: string; pageInfo: { endCursor: string; hasNextPage: boolean } };
+    let after: string | null = null;
+    let plaintext = '';
+    for (let page = 0; page < 10; page++) {
+      const r = (await call(EXPORT, { a: after }, ADMIN_TOKEN)).data!.exportTotp as unknown as Page;
+      plaintext += execFileSync(age!, ['-d', '-i', identityFile], { input: r.ciphertext, encoding: 'utf8' });
+      if (!r.pageInfo.hasNextPage) break;
+      after = r.pageInfo.endCursor;
+    }
+    // the export did carry the secrets (to the operator's key, and nowhere else)
+    for (const s of [s2, s3, importedBase32]) expect(plaintext).toContain(s);
+    await call(EXPORT, { a: s3 }, ADMIN_TOKEN);
+    await call('{ exportTotp { count } }', {}, APP_TOKEN);
     await call('{ auditEvents(first: 1000) { nodes { id at type userId actor clientIp outcome detail } } }', {}, ADMIN_TOKEN);
     await call('{ totpEnrollments { nodes { userId status recoveryCodesRemaining } } }', {}, ADMIN_TOKEN);
     await call('{ totpEnrollments(status: ACTIVE, first: 1) { nodes { userId } pageInfo { endCursor } } }', {}, ADMIN_TOKEN);
-    expect(secrets).toHaveLength(4);
+    expect(secrets).toHaveLength(5);
   });
 
   it('finds no secret, code or token in any output channel or Redis value', async () => {

@@ -15,7 +15,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Programs looked up on PATH. */
-export type ToolName = 'oathtool' | 'zbarimg' | 'redis-server' | 'redis-cli' | 'docker-compose';
+export type ToolName = 'oathtool' | 'zbarimg' | 'redis-server' | 'redis-cli' | 'docker-compose' | 'age' | 'age-keygen';
 /** What a test can require: a program on PATH, or `pyotp`, a Python that can import pyotp. */
 export type Requirement = ToolName | 'pyotp';
 
@@ -26,6 +26,8 @@ const HOW_TO_GET: Readonly<Record<Requirement, string>> = {
   'redis-server': 'apt-get install redis-server',
   'redis-cli': 'apt-get install redis-tools (a dependency of redis-server)',
   pyotp: 'apt-get install python3-pyotp, or pip install pyotp',
+  age: 'apt-get install age',
+  'age-keygen': 'apt-get install age',
   'docker-compose': 'apt-get install docker-compose (validates docker-compose.yml without a Docker engine)',
 };
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import type { HostPort, StoreSettings } from './store/store.js';
+import { makeEncrypter } from './totp/export.js';
 
 /**
  * Configuration: read once from the environment, validated, frozen. A missing or malformed
@@ -37,6 +38,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** SHUTDOWN_GRACE_MS: how long a SIGTERM waits for requests in flight before closing them. */
   readonly shutdownGraceMs: number;
+  /** TOTP_EXPORT_RECIPIENTS: age recipients (age1…) that export pages are encrypted to; empty: export is off. */
+  readonly exportRecipients: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -187,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     production: env.NODE_ENV === 'production',
     maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    exportRecipients: Object.freeze(parseRecipients(env.TOTP_EXPORT_RECIPIENTS)),
   });
 }
 
@@ -219,4 +223,18 @@ function storeSettings(env: Env): StoreSettings {
   if (nodes) return { kind: 'cluster', nodes, password, keyPrefix, options };
   if (sentinels) return { kind: 'sentinel', sentinels, master, password, keyPrefix, options };
   return { kind: 'embedded', options };
+}
+
+/** TOTP_EXPORT_RECIPIENTS: comma-separated age recipients, each one age accepts (a public key: quoting it is safe). */
+function parseRecipients(spec: string | undefined): string[] {
+  const list = (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  list.forEach((r, i) => {
+    try {
+      if (!r.startsWith('age1')) throw new Error('not an age recipient');
+      makeEncrypter([r]);
+    } catch {
+      throw new ConfigError('TOTP_EXPORT_RECIPIENTS', `entry ${i + 1} ("${r.slice(0, 80)}") is not an age recipient (age1…; make one with age-keygen)`);
+    }
+  });
+  return list;
 }

@@ -42,7 +42,7 @@ export const GRAPHQL_LIMITS = Object.freeze({
 });
 
 /** Root fields whose work grows with the store, not with what they return. */
-export const SCANNING_FIELDS: ReadonlySet<string> = new Set(['auditEvents', 'totpEnrollments', 'rekeyTotp']);
+export const SCANNING_FIELDS: ReadonlySet<string> = new Set(['auditEvents', 'totpEnrollments', 'rekeyTotp', 'exportTotp']);
 
 export const QUERY_TOO_COMPLEX = 'QUERY_TOO_COMPLEX';
 

@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     production: config.production,
     bodyLimit: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
+    exportRecipients: config.exportRecipients,
   });
   // signals are handled before the banner is printed: whoever waits for it may send one at once
   stopOnSignals(server, store, config, logger);

@@ -31,6 +31,8 @@ export interface ServerDeps {
   readonly requestTimeoutMs?: number;
   /** Worker threads rendering QR codes; 0 renders on the main thread. Default: cores - 1, at least 1. */
   readonly qrThreads?: number;
+  /** TOTP_EXPORT_RECIPIENTS: age recipients of export pages (none: exportTotp answers EXPORT_DISABLED). */
+  readonly exportRecipients?: readonly string[];
   /** How long stop() lets requests in flight finish before closing their connections (ms). */
   readonly shutdownGraceMs?: number;
 }
@@ -86,6 +88,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     clock: deps.clock ?? (() => deps.store.now()),
     metrics,
     renderQr: qr.render,
+    exportRecipients: deps.exportRecipients ?? [],
   });
   const httpServer = httpServerWithLimits(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
   const apollo = await buildApollo({

@@ -4,6 +4,7 @@ import { recordOutcome } from './observe.js';
 import type { Store } from './store/store.js';
 import { AdminService } from './totp/admin.service.js';
 import { RecoveryService } from './totp/recovery.service.js';
+import { makeEncrypter } from './totp/export.js';
 import { TotpService } from './totp/totp.service.js';
 
 /** The use cases the resolvers call, built once per server over one store and one clock. */
@@ -22,6 +23,8 @@ export interface ServiceDeps {
   readonly clock: () => number;
   /** Counted when given (a server); tests build services without. */
   readonly metrics?: Metrics;
+  /** TOTP_EXPORT_RECIPIENTS: the age recipients export pages are encrypted to (none: export is off). */
+  readonly exportRecipients?: readonly string[];
   /** Renders the QR images of an otpauth URI; in this thread unless a pool is given. */
   readonly renderQr?: (uri: string) => Promise<{ dataUrl: string; svg: string }>;
 }
@@ -50,6 +53,7 @@ export function buildServices(deps: ServiceDeps): Services {
     ...(deps.renderQr ? { renderQr: deps.renderQr } : {}),
   });
   const recovery = new RecoveryService({ store, keyRing, clock, limits: totp.limits, onVerify, onLockout });
-  const admin = new AdminService({ store, keyRing, issuer: deps.issuer, clock, maxDevices: deps.policy.maxDevices });
+  const encrypter = makeEncrypter(deps.exportRecipients ?? []);
+  const admin = new AdminService({ store, keyRing, issuer: deps.issuer, clock, maxDevices: deps.policy.maxDevices, encrypter });
   return { totp, recovery, admin };
 }

@@ -111,7 +111,7 @@ describe('GraphQL limits', () => {
       ]) {
         const r = await s.gql(doc, {}, ADMIN_TOKEN);
         expectLimit(r, 'scans');
-        expect(r.json!.errors![0]!.message).toBe('Query too complex: at most 1 of auditEvents, totpEnrollments, rekeyTotp per request, found more.');
+        expect(r.json!.errors![0]!.message).toBe('Query too complex: at most 1 of auditEvents, totpEnrollments, rekeyTotp, exportTotp per request, found more.');
       }
       expect(await rekeys()).toBe(before);
     });

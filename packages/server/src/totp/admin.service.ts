@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Encrypter } from 'age-encryption';
 import { ErrorCode, InvalidInputError, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
 import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
 import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
 import { rekeyAll, type RekeyFailure } from './rekey.js';
 import { secretContext, toState, type TotpState } from './state.js';
+import { exportedFactors, sealPage } from './export.js';
 import { refusal } from './refusals.js';
 import { checkCodeShape, checkDeviceName, checkFirst, checkLabel, checkRange, checkUserId } from './validate.js';
 
@@ -19,6 +21,14 @@ export interface AdminServiceDeps {
   readonly clock: () => number;
   /** TOTP_MAX_DEVICES. */
   readonly maxDevices: number;
+  /** Encrypts export pages to TOTP_EXPORT_RECIPIENTS; null when export is off. */
+  readonly encrypter?: Encrypter | null;
+}
+
+export interface ExportPage {
+  readonly ciphertext: string;
+  readonly count: number;
+  readonly pageInfo: { readonly endCursor: string | null; readonly hasNextPage: boolean };
 }
 
 export interface ImportInput {
@@ -100,6 +110,30 @@ export class AdminService {
     return {
       nodes: page.nodes.map(toState),
       pageInfo: { endCursor: page.endCursor === null ? null : encodeCursor('enrollments', scope, page.endCursor), hasNextPage: page.hasNextPage },
+    };
+  }
+
+  /**
+   * exportTotp: the next `first` users' factors (every device of each, of `status` when given),
+   * encrypted to the configured age recipients; each page recorded as one EXPORTED event.
+   */
+  async exportTotp(actor: Actor, args: { status?: EnrollmentStatus | null; first?: number | null; after?: string | null }): Promise<ExportPage> {
+    const encrypter = this.deps.encrypter ?? null;
+    if (!encrypter) await sealPage(null, []);
+    const first = checkFirst(args.first, 1000);
+    const status = args.status ?? null;
+    const scope = status ?? 'ALL';
+    const after = args.after === undefined || args.after === null ? null : decodeCursor(args.after, 'export', scope);
+    const now = this.deps.clock();
+    const page = await this.deps.store.enrollments({ status: null, first, after, now });
+    const factors = exportedFactors(this.deps.keyRing, page.nodes, status);
+    const ciphertext = await sealPage(encrypter, factors);
+    const detail = `${factors.length} factor${factors.length === 1 ? '' : 's'} of ${page.nodes.length} user${page.nodes.length === 1 ? '' : 's'}${status ? ` (${status})` : ''}`;
+    await this.deps.store.recordEvent({ type: 'EXPORTED', now, actor, detail });
+    return {
+      ciphertext,
+      count: factors.length,
+      pageInfo: { endCursor: page.endCursor === null ? null : encodeCursor('export', scope, page.endCursor), hasNextPage: page.hasNextPage },
     };
   }
 

@@ -9,7 +9,9 @@ import { InvalidInputError } from '@totp-service/core';
  * `after`; a position is never trusted to be more than a position.
  */
 
-export type CursorKind = 'audit' | 'enrollments';
+export type CursorKind = 'audit' | 'enrollments' | 'export';
+
+const QUERY_OF: Readonly<Record<CursorKind, string>> = { audit: 'auditEvents', enrollments: 'totpEnrollments', export: 'exportTotp' };
 
 const VERSION = 1;
 const MAX_LENGTH = 1024;
@@ -36,7 +38,7 @@ export function decodeCursor(cursor: string, kind: CursorKind, scope: string): s
   if (!Array.isArray(parts) || parts.length !== 4 || parts[0] !== VERSION || typeof parts[3] !== 'string') throw bad('is not a cursor');
   // exactly as this module writes it: no trailing characters, no other spelling of the same bytes
   if (encodeCursor(parts[1] as CursorKind, String(parts[2]), parts[3]) !== cursor) throw bad('is not a cursor');
-  if (parts[1] !== kind) throw bad(`is a cursor of ${kind === 'audit' ? 'totpEnrollments' : 'auditEvents'}`);
+  if (parts[1] !== kind) throw bad(`is a cursor of ${QUERY_OF[parts[1] as CursorKind] ?? 'another query'}`);
   if (parts[2] !== scope) throw bad('is a cursor of another query');
   return parts[3];
 }

@@ -63,6 +63,13 @@ export class EnrollmentsArgs {
 }
 
 @ArgsType()
+export class ExportArgs {
+  @Field(() => TotpStatus, { nullable: true }) status?: 'PENDING' | 'ACTIVE' | null;
+  @Field(() => Int, { nullable: true, defaultValue: 1000, description: 'users per page (each with all its devices)' }) first?: number | null;
+  @Field(() => String, { nullable: true }) after?: string | null;
+}
+
+@ArgsType()
 export class AuditEventsArgs {
   @Field(() => ID, { nullable: true }) userId?: string | null;
   @Field(() => [AuditEventType], { nullable: true }) types?: AuditEventTypeName[] | null;

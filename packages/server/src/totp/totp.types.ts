@@ -145,6 +145,13 @@ export class PageInfo {
   @Field(() => Boolean) hasNextPage!: boolean;
 }
 
+@ObjectType({ description: 'One page of an export: its factors as an age file only the operator can read.' })
+export class TotpExportPage {
+  @Field(() => String, { description: 'ASCII-armored age file, encrypted to every TOTP_EXPORT_RECIPIENTS recipient' }) ciphertext!: string;
+  @Field(() => Int, { description: 'factors (devices) in this page' }) count!: number;
+  @Field(() => PageInfo) pageInfo!: PageInfo;
+}
+
 @ObjectType()
 export class AuditEventConnection {
   @Field(() => [AuditEvent]) nodes!: AuditEvent[];
