@@ -38,6 +38,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** SHUTDOWN_GRACE_MS: how long a SIGTERM waits for requests in flight before closing them. */
   readonly shutdownGraceMs: number;
+  /** TOTP_ALLOW_MISSING_KEYS: start although sealed values need a key that is not configured (and warn). */
+  readonly allowMissingKeys: boolean;
   /** TOTP_EXPORT_RECIPIENTS: age recipients (age1…) that export pages are encrypted to; empty: export is off. */
   readonly exportRecipients: readonly string[];
 }
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     exportRecipients: Object.freeze(parseRecipients(env.TOTP_EXPORT_RECIPIENTS)),
+    allowMissingKeys: bool(env, 'TOTP_ALLOW_MISSING_KEYS'),
   });
 }
 

@@ -5,6 +5,7 @@ import { createLogger, flushLogs, type Logger } from './logger.js';
 import { createServer, type TotpServer } from './server.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
+import { keyReport, missingKeys } from './totp/keys.js';
 
 /** Environment → server → listen; drain on SIGTERM. Everything else lives in createServer. */
 
@@ -65,6 +66,7 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     process.exit(1);
   }
   reportClockSkew(store, logger);
+  await checkKeys(store, config, logger);
   if (store.kind === 'embedded') {
     logger.warn('embedded store: data lives in this process\'s memory and ends with it; for one process only (set REDIS_URL for production)');
   }
@@ -72,6 +74,31 @@ async function openStore(config: Config, logger: Logger): Promise<Store> {
     logger.warn('TOTP_ENCRYPTION_KEYS is unset: secrets are sealed with a random key made at start-up and lost with the process');
   }
   return store;
+}
+
+/**
+ * Refuse to start (exit 2) when the store holds values sealed with a key that is not configured:
+ * one line per key, with its count. A store written before the counts existed is counted first.
+ */
+async function checkKeys(store: Store, config: Config, logger: Logger): Promise<void> {
+  let usage = await store.keyUsage();
+  if (!usage.counted) {
+    const started = Date.now();
+    await store.recountKeys();
+    usage = await store.keyUsage();
+    logger.info({ ms: Date.now() - started }, 'counted what each encryption key seals (a store written before version 2)');
+  }
+  const missing = missingKeys(keyReport(config.keyRing, usage));
+  if (missing.length === 0) return;
+  if (config.allowMissingKeys) {
+    for (const line of missing) logger.warn(`${line}: those values cannot be opened (TOTP_ALLOW_MISSING_KEYS=true); revoke what it sealed`);
+    return;
+  }
+  for (const line of missing) process.stderr.write(`totp-service: ${line}\n`);
+  process.stderr.write('totp-service: refusing to start: add the missing key(s) to TOTP_ENCRYPTION_KEYS (after the active one); if a key is truly lost, TOTP_ALLOW_MISSING_KEYS=true starts anyway\n');
+  flushLogs(logger);
+  await store.close();
+  process.exit(2);
 }
 
 /** SIGTERM or SIGINT: finish requests in flight (up to the grace period), close the store, exit 0. */

@@ -33,7 +33,7 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       expect(entries.map((e) => e[0]![1][1])).toEqual(['ACTIVATED', 'VERIFY', 'ENROLLED']);
       expect(await client.zscore(k.activeIndex, k.id)).toBe('0');
       const keys = (await client.keys(`${prefix}*`)).map((key) => key.slice(prefix.length)).sort();
-      expect(keys).toEqual([k.audit, k.events, k.activeIndex, k.user].sort());
+      expect(keys).toEqual([k.audit, k.events, k.activeIndex, k.user, k.keyCounts].sort());
 
       // failures are stored while they count, and dropped again by the next accepted code
       h.clock.advance(30_000);

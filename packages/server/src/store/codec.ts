@@ -122,6 +122,31 @@ export function sealedOf(r: Readonly<Record<string, Buffer | string | undefined>
   return Object.keys(out).length > 0 ? out : null;
 }
 
+/** The key id that sealed a value (core's seal format: version, kid length, kid, …). */
+export const kidOf = (sealed: Buffer): string => sealed.subarray(2, 2 + (sealed[1] ?? 0)).toString('latin1');
+
+/** What a record's sealed values add to the key counts: nothing while it has no confirmed device (_user.lua). */
+export function contributionOf(r: RawRecord): Map<string, number> {
+  const out = new Map<string, number>();
+  const { devices } = splitRecord(r);
+  if (![...devices.values()].some((d) => d.s !== undefined)) return out;
+  for (const [key, value] of Object.entries(r)) {
+    if (value !== undefined && isSealedField(key)) out.set(kidOf(buf(value)), (out.get(kidOf(buf(value))) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** The buckets' count hashes summed; counted only when every bucket has been. */
+export function sumKeyCounts(hashes: readonly Readonly<Record<string, string>>[]): { counts: Record<string, number>; counted: boolean } {
+  const counts: Record<string, number> = {};
+  let counted = true;
+  for (const h of hashes) {
+    if (h['#counted'] === undefined) counted = false;
+    for (const [kid, n] of Object.entries(h)) if (kid !== '#counted' && Number(n) !== 0) counts[kid] = (counts[kid] ?? 0) + Number(n);
+  }
+  return { counts, counted };
+}
+
 /** A record as read, or null when no device is left (nothing enrolled, or only lapsed pending ones). */
 export function decodeRecord(userId: string, r: RawRecord, recoveryCodes: number, now: number): UserRecord | null {
   const { user, devices } = splitRecord(r);

@@ -10,6 +10,7 @@
  *   {b07}:audit    stream  the bucket's audit events
  *   {b07}:ax       stream  the bucket's audit events about ids with nothing enrolled (kept apart,
  *                          so traffic about invented ids never pushes enrolled users' events out)
+ *   {b07}:kc       hash    sealed values of the bucket's users by key id (for the start-up check)
  *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>)
  *   {b07}:ip       zset    PENDING-only users (score 0, lexicographic)
  *   {b07}:px       zset    PENDING-only users by expiry (score = expiresAt ms), for cleanup
@@ -40,6 +41,7 @@ export interface UserKeys {
   readonly events: string;
   readonly audit: string;
   readonly stray: string;
+  readonly keyCounts: string;
   readonly activeIndex: string;
   readonly pendingIndex: string;
   readonly pendingExpiry: string;
@@ -83,6 +85,7 @@ export function bucketKeys(bucket: number) {
   return {
     audit: `${tag}:audit`,
     stray: `${tag}:ax`,
+    keyCounts: `${tag}:kc`,
     activeIndex: `${tag}:ia`,
     pendingIndex: `${tag}:ip`,
     pendingExpiry: `${tag}:px`,

@@ -1,12 +1,12 @@
 import { queryAudit } from './audit-query.js';
-import { PENDING_FIELDS, decodeRecord, num, packMeta, sealedOf, storedAccountName, storedDeviceName } from './codec.js';
+import { PENDING_FIELDS, contributionOf, decodeRecord, num, packMeta, sealedOf, storedAccountName, storedDeviceName } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { BUCKETS } from './keys.js';
 import { reserveAttempt, settleAttempt, type AttemptState } from './memory-attempt.js';
 import { MemoryAuditLog } from './memory-audit.js';
 import { EnrollmentIndex } from './memory-index.js';
 import { UserHash, deviceName, isActive, type Device, type Fields } from './memory-user.js';
-import type { EnrollResult, IndexSlice, RenameResult, Reservation, SettleResult, Store, StoreOptions } from './store.js';
+import type { EnrollResult, IndexSlice, KeyUsage, RenameResult, Reservation, SettleResult, Store, StoreOptions } from './store.js';
 
 /**
  * The embedded store: the same state and the same rules as the Redis scripts, in this process.
@@ -192,6 +192,23 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
   async recordEvent(req: Parameters<Store['recordEvent']>[0]) {
     this.audit.append(null, false, req.now, req.type, req.actor, '', req.detail ?? '');
   }
+
+  /**
+   * Counted from the users in memory (the embedded store starts empty and holds one process's
+   * users: no reason to keep counts), with the Redis scripts' rule: confirmed users only.
+   */
+  async keyUsage(): Promise<KeyUsage> {
+    const counts: Record<string, number> = {};
+    const now = this.now();
+    for (const u of this.users.values()) {
+      if (u.expiresAt > 0 && u.expiresAt <= now) continue;
+      // as on Redis, a lapsed pending secret counts until something removes it (a verify, a rekey)
+      for (const [kid, n] of contributionOf(u.fields)) counts[kid] = (counts[kid] ?? 0) + n;
+    }
+    return { counts, counted: true };
+  }
+
+  async recountKeys(): Promise<void> {}
 
   enrollments(q: Parameters<Store['enrollments']>[0]) {
     return listEnrollments(this, q);

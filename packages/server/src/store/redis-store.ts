@@ -1,7 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { queryAudit, type AuditSource } from './audit-query.js';
 import { FollowedClock } from './clock.js';
-import { decodeRecord, packMeta, sealedOf, storedAccountName } from './codec.js';
+import { decodeRecord, packMeta, sealedOf, storedAccountName, sumKeyCounts } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { BUCKETS, auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
@@ -12,6 +12,7 @@ import {
   type Actor,
   type IndexSlice,
   type EnrollResult,
+  type KeyUsage,
   type RenameResult,
   type Reservation,
   type Settlement,
@@ -270,6 +271,16 @@ export class RedisStore implements Store, IndexSource {
         detail: req.detail ?? '',
       }),
     );
+  }
+
+  async keyUsage(): Promise<KeyUsage> {
+    const hashes = await redis(Promise.all(Array.from({ length: BUCKETS }, (_, b) => this.client.hgetall(bucketKeys(b).keyCounts))));
+    return sumKeyCounts(hashes);
+  }
+
+  async recountKeys(): Promise<void> {
+    const prefix = this.client instanceof Cluster ? (this.client.options.keyPrefix ?? '') : (this.client.options.keyPrefix ?? '');
+    for (let b = 0; b < BUCKETS; b++) await redis(this.scripts.recount(b, `${prefix}${bucketTag(b)}:u:`));
   }
 
   enrollments(q: Parameters<Store['enrollments']>[0]) {

@@ -15,19 +15,20 @@ import { bucketKeys, type UserKeys } from './keys.js';
 type Arg = string | number | Buffer;
 
 /** The fixed order of a user's keys (and its bucket's) in KEYS: KEYS[1] is always the user's hash. */
-export const USER_KEYS = ['user', 'recovery', 'events', 'audit', 'stray', 'activeIndex', 'pendingIndex', 'pendingExpiry'] as const;
+export const USER_KEYS = ['user', 'recovery', 'keyCounts', 'events', 'audit', 'stray', 'activeIndex', 'pendingIndex', 'pendingExpiry'] as const;
 
 /** Each script's file, how many KEYS it takes, and the shared preludes prepended to it. */
 const SCRIPTS = {
-  totpReserve: { file: 'reserve.lua', keys: 2, preludes: ['_user'] },
-  totpSettle: { file: 'settle.lua', keys: 8, preludes: ['_user', '_audit'] },
+  totpReserve: { file: 'reserve.lua', keys: 3, preludes: ['_user'] },
+  totpSettle: { file: 'settle.lua', keys: 9, preludes: ['_user', '_audit'] },
   totpGiveBack: { file: 'giveback.lua', keys: 1, preludes: [] },
-  totpEnroll: { file: 'enroll.lua', keys: 8, preludes: ['_user', '_audit'] },
-  totpRevoke: { file: 'revoke.lua', keys: 8, preludes: ['_user', '_audit'] },
-  totpRename: { file: 'rename.lua', keys: 4, preludes: ['_user', '_audit'] },
-  totpUnlock: { file: 'unlock.lua', keys: 4, preludes: ['_user', '_audit'] },
-  totpRecovery: { file: 'recovery.lua', keys: 4, preludes: ['_user', '_audit'] },
-  totpReseal: { file: 'reseal.lua', keys: 1, preludes: ['_user'] },
+  totpEnroll: { file: 'enroll.lua', keys: 9, preludes: ['_user', '_audit'] },
+  totpRevoke: { file: 'revoke.lua', keys: 9, preludes: ['_user', '_audit'] },
+  totpRename: { file: 'rename.lua', keys: 5, preludes: ['_user', '_audit'] },
+  totpUnlock: { file: 'unlock.lua', keys: 5, preludes: ['_user', '_audit'] },
+  totpRecovery: { file: 'recovery.lua', keys: 5, preludes: ['_user', '_audit'] },
+  totpReseal: { file: 'reseal.lua', keys: 3, preludes: ['_user'] },
+  totpRecount: { file: 'recount.lua', keys: 2, preludes: ['_user'] },
   // not per user: their keys are named in their calls below
   totpClient: { file: 'client.lua', keys: 1, preludes: [] },
   totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },
@@ -56,6 +57,7 @@ declare module 'ioredis' {
     totpEvent(...args: Arg[]): Result<string, Context>;
     totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
     totpTime(...args: Arg[]): Result<[string, string], Context>;
+    totpRecount(...args: Arg[]): Result<number, Context>;
   }
 }
 
@@ -216,6 +218,12 @@ export class Scripts {
   /** A user's events in XREVRANGE's bounds and shape. */
   events(k: UserKeys, end: string, start: string, count: number) {
     return this.redis.totpEvents(k.events, k.audit, end, start, count);
+  }
+
+  /** Count again what each key seals in a bucket; `userKeyHead` is what precedes a member in a user hash's full name. */
+  recount(bucket: number, userKeyHead: string) {
+    const b = bucketKeys(bucket);
+    return this.redis.totpRecount(b.keyCounts, b.activeIndex, userKeyHead);
   }
 
   /** Redis's TIME, from the node that owns `key`. */

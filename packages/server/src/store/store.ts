@@ -304,6 +304,14 @@ export interface Store {
    * BAD_USER_INPUT naming `after`).
    */
   enrollments(q: { status: EnrollmentStatus | null; first: number; after: string | null; now: number }): Promise<Page<UserRecord>>;
+  /**
+   * How many sealed values each key id seals, over every user with a confirmed device, kept as
+   * values are sealed, re-sealed and removed (so that reading it costs nothing per user);
+   * `counted` is false while a store written before the counts existed has not been counted.
+   */
+  keyUsage(): Promise<KeyUsage>;
+  /** Count again from the users themselves, bucket by bucket (an upgrade; rekeyTotp). */
+  recountKeys(): Promise<void>;
   /** Every enrolled user's id, in batches of about `batch` (for rekeyTotp). */
   userIds(batch: number): AsyncIterable<readonly string[]>;
   /** The sealed values of each user (null for a user with no record). */
@@ -316,6 +324,11 @@ export interface Store {
 }
 
 export type EnrollmentStatus = 'ACTIVE' | 'PENDING';
+
+export interface KeyUsage {
+  readonly counts: Readonly<Record<string, number>>;
+  readonly counted: boolean;
+}
 
 /** Index members (base64url user ids), each list ascending. */
 export interface IndexSlice {

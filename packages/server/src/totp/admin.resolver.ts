@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { Context } from '../context.js';
 import { AuditEventsArgs, EnrollmentsArgs, ExportArgs, ImportTotpInput } from './totp.inputs.js';
-import { AuditEventConnection, RekeyResult, TotpExportPage, TotpState, TotpStateConnection } from './totp.types.js';
+import { AuditEventConnection, EncryptionKeyUsage, RekeyResult, TotpExportPage, TotpState, TotpStateConnection } from './totp.types.js';
 
 /** The operators' operations (admin keys); adapts GraphQL to AdminService, no logic of its own. */
 @Resolver()
@@ -16,6 +16,12 @@ export class AdminResolver {
   @Query(() => AuditEventConnection, { description: 'admin; newest first' })
   auditEvents(@Args(() => AuditEventsArgs) a: AuditEventsArgs, @Ctx() ctx: Context) {
     return ctx.admin.auditEvents(a);
+  }
+
+  @Authorized('admin')
+  @Query(() => [EncryptionKeyUsage], { description: 'admin: what each encryption key seals, and whether it is configured' })
+  encryptionKeys(@Ctx() ctx: Context) {
+    return ctx.admin.encryptionKeys();
   }
 
   @Authorized('admin')

@@ -6,6 +6,7 @@ import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
 import { rekeyAll, type RekeyFailure } from './rekey.js';
 import { secretContext, toState, type TotpState } from './state.js';
 import { exportedFactors, sealPage } from './export.js';
+import { keyReport, type EncryptionKeyUsage } from './keys.js';
 import { refusal } from './refusals.js';
 import { checkCodeShape, checkDeviceName, checkFirst, checkLabel, checkRange, checkUserId } from './validate.js';
 
@@ -135,6 +136,11 @@ export class AdminService {
       count: factors.length,
       pageInfo: { endCursor: page.endCursor === null ? null : encodeCursor('export', scope, page.endCursor), hasNextPage: page.hasNextPage },
     };
+  }
+
+  /** encryptionKeys: every configured key and every key the store's sealed values need, with counts. */
+  async encryptionKeys(): Promise<EncryptionKeyUsage[]> {
+    return keyReport(this.deps.keyRing, await this.deps.store.keyUsage());
   }
 
   /** auditEvents: newest first. */

@@ -145,6 +145,15 @@ export class PageInfo {
   @Field(() => Boolean) hasNextPage!: boolean;
 }
 
+@ObjectType({ description: 'What one encryption key seals in the store' })
+export class EncryptionKeyUsage {
+  @Field(() => String) keyId!: string;
+  @Field(() => Int, { description: 'sealed values of confirmed users (secrets, pending secrets, recovery keys) under this key' })
+  sealedValues!: number;
+  @Field(() => Boolean, { description: 'in TOTP_ENCRYPTION_KEYS' }) configured!: boolean;
+  @Field(() => Boolean, { description: 'the key new values are sealed with (the first configured)' }) active!: boolean;
+}
+
 @ObjectType({ description: 'One page of an export: its factors as an age file only the operator can read.' })
 export class TotpExportPage {
   @Field(() => String, { description: 'ASCII-armored age file, encrypted to every TOTP_EXPORT_RECIPIENTS recipient' }) ciphertext!: string;

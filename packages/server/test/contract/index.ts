@@ -2,6 +2,7 @@ import { auditContract } from './audit.contract.js';
 import { devicesContract } from './devices.contract.js';
 import { enrollContract } from './enroll.contract.js';
 import { importContract } from './import.contract.js';
+import { keysContract } from './keys.contract.js';
 import { listingContract } from './listing.contract.js';
 import type { StoreFactory } from './harness.js';
 import { racesContract } from './races.contract.js';
@@ -22,4 +23,5 @@ export function storeContract(factory: StoreFactory): void {
   listingContract(factory);
   auditContract(factory);
   rekeyContract(factory);
+  keysContract(factory);
 }

@@ -8,8 +8,12 @@
   'default' (a name field, nm, is stored only when the name is not 'default').
 
   readUser(h)                     → user, devices (id → fields, with .id), ids ascending
-  dropLapsed(h, devices, ids, now) → ids of the devices left: a lapsed replacement loses its
+  dropLapsed(h, devices, ids, now, counts)
+                                  → ids of the devices left: a lapsed replacement loses its
                                      fields, a lapsed new device (never confirmed) is removed
+  contributionOf(user, devices, ids), contribution(h), countDiff(counts, before, after)
+                                  → the record's sealed values by key id, and the bucket's counts
+                                     ({bNN}:kc) kept in step with them
   deviceName(d)                   → its name
   isEnrolled(devices, ids)        → any device left
   reindex(…)                      → the user's place in the bucket's indexes and the TTL of the
@@ -54,17 +58,63 @@ local function hdelDevice(h, id, fields)
   redis.call('HDEL', h, unpack(names))
 end
 
-local function dropLapsed(h, devices, ids, now)
-  local live = {}
+--[[ Key counts: the bucket's hash {bNN}:kc holds, per key id, how many sealed values of its
+  users that key sealed, so that the server can tell at start-up, without reading every user,
+  whether the keys it was given can open everything (a lost key is found before a user is).
+  Only records that do not expire count: a record with no confirmed device carries a TTL and may
+  vanish unseen, so its values are counted when a device is confirmed, and uncounted when the
+  last confirmed device goes. A script that changes sealed values takes the record's
+  contribution before and after, and applies the difference. ]]
+local function kidOf(sealed)
+  return string.sub(sealed, 3, 2 + string.byte(sealed, 2))
+end
+
+local function contributionOf(user, devices, ids)
+  local out, confirmed = {}, false
+  for _, id in ipairs(ids) do if devices[id].s then confirmed = true end end
+  if not confirmed then return out end
+  local function add(v)
+    if v then
+      local k = kidOf(v)
+      out[k] = (out[k] or 0) + 1
+    end
+  end
+  add(user.rk)
+  for _, id in ipairs(ids) do
+    add(devices[id].s)
+    add(devices[id].ps)
+  end
+  return out
+end
+
+local function countDiff(counts, before, after)
+  for k, n in pairs(after) do
+    if n ~= (before[k] or 0) then redis.call('HINCRBY', counts, k, n - (before[k] or 0)) end
+  end
+  for k, n in pairs(before) do
+    if not after[k] then redis.call('HINCRBY', counts, k, -n) end
+  end
+end
+
+local function dropLapsed(h, devices, ids, now, counts)
+  local live, confirmed = {}, false
+  for _, id in ipairs(ids) do if devices[id].s then confirmed = true end end
   for _, id in ipairs(ids) do
     local d = devices[id]
     if d.ps and not ((tonumber(d.pe) or 0) > now) then
+      if confirmed then redis.call('HINCRBY', counts, kidOf(d.ps), -1) end
       hdelDevice(h, id, d.s and PENDING_FIELDS or ALL_DEVICE_FIELDS)
       for _, f in ipairs(PENDING_FIELDS) do d[f] = nil end
     end
     if d.s or d.ps then live[#live + 1] = id else devices[id] = nil end
   end
   return live
+end
+
+-- the record's contribution, read again (after the script's changes)
+local function contribution(h)
+  local user, devices, ids = readUser(h)
+  return contributionOf(user, devices, ids)
 end
 
 local function deviceName(d)

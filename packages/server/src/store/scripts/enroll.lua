@@ -5,12 +5,13 @@
   (an import takes the device over); the name of an ACTIVE device is refused unless `replace`, and
   then (pending mode) its secret keeps working until the new one is confirmed.
 
-  KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[5] is unused.
+  KEYS: all 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[6] is unused.
   Recovery codes made during a pending enrollment (KEYS[2]) share its life.
-  KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
-  KEYS[2]  the user's recovery codes       KEYS[6]  the bucket's ACTIVE index
-  KEYS[3]  the user's event ids            KEYS[7]  the bucket's PENDING index
-  KEYS[4]  the bucket's audit stream       KEYS[8]  the bucket's pending-expiry index
+  KEYS[1]  the user's hash                 KEYS[6]  the bucket's audit stream of ids not enrolled
+  KEYS[2]  the user's recovery codes       KEYS[7]  the bucket's ACTIVE index
+  KEYS[3]  the bucket's key counts         KEYS[8]  the bucket's PENDING index
+  KEYS[4]  the user's event ids            KEYS[9]  the bucket's pending-expiry index
+  KEYS[5]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms           ARGV[2]  mode: pending | active
   ARGV[3]  replace: 1 | 0          ARGV[4]  pending: expiresAt, epoch ms
@@ -32,19 +33,20 @@ local now, mode, replace = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local member, name = ARGV[10], ARGV[18]
 
 local user, devices, ids = readUser(h)
-ids = dropLapsed(h, devices, ids, now)
+ids = dropLapsed(h, devices, ids, now, KEYS[3])
 -- a record whose devices have all lapsed is gone, even if its TTL has not fired yet (clock skew
 -- between servers and Redis): start afresh, without its counters or recovery codes
 if #ids == 0 then
   redis.call('DEL', h, codes)
   user = {}
 end
+local before = contributionOf(user, devices, ids)
 
 -- lapsed pending enrollments of this bucket leave its indexes (a few per call: bounded work)
-local lapsed = redis.call('ZRANGEBYSCORE', KEYS[8], '-inf', now, 'LIMIT', 0, 16)
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 16)
 for _, m in ipairs(lapsed) do
-  redis.call('ZREM', KEYS[7], m)
   redis.call('ZREM', KEYS[8], m)
+  redis.call('ZREM', KEYS[9], m)
 end
 
 local d
@@ -84,8 +86,9 @@ else
   if ARGV[20] == '' then redis.call('HDEL', h, p .. 'ls') else redis.call('HSET', h, p .. 'ls', ARGV[20]) end
   d.s, d.ps = ARGV[5], nil
 end
-reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], member, devices, ids, now)
+reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], member, devices, ids, now)
+countDiff(KEYS[3], before, contribution(h))
 
-appendAudit(KEYS[4], KEYS[3], ARGV[14], ARGV[15], true, now,
+appendAudit(KEYS[5], KEYS[4], ARGV[14], ARGV[15], true, now,
   eventFields(ARGV[16], ARGV[11], ARGV[12], ARGV[13], '', ARGV[17], d.id))
 return {'OK', d.id, name, #ids}

@@ -3,8 +3,10 @@
   The codes' keyed hashes are computed by the caller with the user's recovery key, which is kept
   sealed in the user's hash (field rk), so a rekey can re-seal it without touching the hashes.
 
-  KEYS[1]  the user's hash           KEYS[3]  the user's event ids
-  KEYS[2]  the user's recovery codes KEYS[4]  the bucket's audit stream
+  KEYS: the first 5 of the fixed order of per-user scripts (scripts.ts USER_KEYS)
+  KEYS[1]  the user's hash                 KEYS[4]  the user's event ids
+  KEYS[2]  the user's recovery codes       KEYS[5]  the bucket's audit stream
+  KEYS[3]  the bucket's key counts
 
   ARGV[1]  now, epoch ms          ARGV[2]  the sealed recovery key
   ARGV[3]  the user id            ARGV[4]  actor
@@ -20,7 +22,8 @@
 ]]
 local h, codes, now = KEYS[1], KEYS[2], tonumber(ARGV[1])
 local user, devices, ids = readUser(h)
-ids = dropLapsed(h, devices, ids, now)
+ids = dropLapsed(h, devices, ids, now, KEYS[3])
+local before = contributionOf(user, devices, ids)
 if not isEnrolled(devices, ids) then return -1 end
 local pendingOnly = true
 for _, id in ipairs(ids) do if devices[id].s then pendingOnly = false end end
@@ -34,6 +37,7 @@ for i = 8, #ARGV do
 end
 redis.call('HSET', codes, unpack(fields))
 redis.call('HSET', h, 'rk', ARGV[2])
+countDiff(KEYS[3], before, contribution(h))
 if pendingOnly then
   local ttl = redis.call('PTTL', h)
   if ttl > 0 then redis.call('PEXPIRE', codes, ttl) end
@@ -41,6 +45,6 @@ end
 
 local detail = (#ARGV - 7) .. ' codes'
 if replaced > 0 then detail = detail .. ', replacing ' .. replaced .. ' unused' end
-appendAudit(KEYS[4], KEYS[3], ARGV[6], ARGV[7], true, now,
+appendAudit(KEYS[5], KEYS[4], ARGV[6], ARGV[7], true, now,
   eventFields('RECOVERY_CODES_GENERATED', ARGV[3], ARGV[4], ARGV[5], '', detail))
 return replaced

@@ -8,7 +8,9 @@
   A pending secret that lapsed unconfirmed is removed instead of re-sealed: no value outlives its
   purpose under a key that is being retired.
 
-  KEYS[1]  the user's hash
+  KEYS: the first 3 of the fixed order of per-user scripts (scripts.ts USER_KEYS)
+  KEYS[1]  the user's hash          KEYS[3]  the bucket's key counts (what each key seals moves)
+  KEYS[2]  the user's recovery codes (unused)
   ARGV[1]  now, epoch ms
   ARGV[2…] triples: field (a device's s or ps, with its prefix; rk), the value read, the value
            re-sealed with the active key
@@ -17,7 +19,8 @@
 ]]
 local h = KEYS[1]
 local user, devices, ids = readUser(h)
-dropLapsed(h, devices, ids, tonumber(ARGV[1]))
+ids = dropLapsed(h, devices, ids, tonumber(ARGV[1]), KEYS[3])
+local before = contributionOf(user, devices, ids)
 local rewritten, conflicts = 0, 0
 for i = 2, #ARGV, 3 do
   local current = redis.call('HGET', h, ARGV[i])
@@ -28,4 +31,5 @@ for i = 2, #ARGV, 3 do
     conflicts = conflicts + 1
   end
 end
+if rewritten > 0 then countDiff(KEYS[3], before, contribution(h)) end
 return {rewritten, conflicts}

@@ -5,6 +5,7 @@
   every device of the user (one attempt, however many devices).
 
   KEYS[1]  the user's hash          KEYS[2]  the user's recovery codes
+  KEYS[3]  the bucket's key counts
   ARGV[1]  now, epoch ms
   ARGV[2]  the code's length (6-8), or 0 for a recovery code
   ARGV[3]  failures that start a lockout
@@ -25,7 +26,7 @@ local codeLength = tonumber(ARGV[2])
 local maxFailures = tonumber(ARGV[3])
 
 local user, devices, ids = readUser(h)
-ids = dropLapsed(h, devices, ids, now)
+ids = dropLapsed(h, devices, ids, now, KEYS[3])
 if not isEnrolled(devices, ids) then return {'N'} end
 local f, lu, lc, rk = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0, user.rk
 

@@ -2,11 +2,12 @@
   revoke: remove one device of a user, or everything the user has (every device, the recovery
   codes, the counters), and record it. Removing the last device removes everything.
 
-  KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[5] is unused.
-  KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
-  KEYS[2]  the user's recovery codes       KEYS[6]  the bucket's ACTIVE index
-  KEYS[3]  the user's event ids            KEYS[7]  the bucket's PENDING index
-  KEYS[4]  the bucket's audit stream       KEYS[8]  the bucket's pending-expiry index
+  KEYS: all 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS); KEYS[6] is unused.
+  KEYS[1]  the user's hash                 KEYS[6]  the bucket's audit stream of ids not enrolled
+  KEYS[2]  the user's recovery codes       KEYS[7]  the bucket's ACTIVE index
+  KEYS[3]  the bucket's key counts         KEYS[8]  the bucket's PENDING index
+  KEYS[4]  the user's event ids            KEYS[9]  the bucket's pending-expiry index
+  KEYS[5]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms          ARGV[2]  the user id, base64url (index member)
   ARGV[3]  the user id            ARGV[4]  actor
@@ -18,7 +19,8 @@
 ]]
 local h, codes, now, deviceId = KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[9]
 local user, devices, ids = readUser(h)
-ids = dropLapsed(h, devices, ids, now)
+ids = dropLapsed(h, devices, ids, now, KEYS[3])
+local before = contributionOf(user, devices, ids)
 
 if deviceId ~= '' then
   if not devices[deviceId] then return 0 end
@@ -27,15 +29,17 @@ if deviceId ~= '' then
   local left = {}
   for _, id in ipairs(ids) do if id ~= deviceId then left[#left + 1] = id end end
   -- the last device takes the recovery codes and counters with it (reindex deletes the record)
-  reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], ARGV[2], devices, left, now)
+  reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], ARGV[2], devices, left, now)
+  countDiff(KEYS[3], before, contribution(h))
 else
   redis.call('DEL', h, codes)
-  redis.call('ZREM', KEYS[6], ARGV[2])
   redis.call('ZREM', KEYS[7], ARGV[2])
   redis.call('ZREM', KEYS[8], ARGV[2])
+  redis.call('ZREM', KEYS[9], ARGV[2])
+  countDiff(KEYS[3], before, {})
   if not isEnrolled(devices, ids) then return 0 end
 end
 
-appendAudit(KEYS[4], KEYS[3], ARGV[6], ARGV[7], true, now,
+appendAudit(KEYS[5], KEYS[4], ARGV[6], ARGV[7], true, now,
   eventFields('REVOKED', ARGV[3], ARGV[4], ARGV[5], '', ARGV[8], deviceId))
 return 1

@@ -3,11 +3,12 @@
   secret's last accepted step, update failures, lockout, drift and activation, and write the audit
   events, all in one atomic step.
 
-  KEYS: all 8 of the fixed order of per-user scripts (scripts.ts USER_KEYS).
-  KEYS[1]  the user's hash                 KEYS[5]  the bucket's audit stream of ids not enrolled
-  KEYS[2]  the user's recovery codes       KEYS[6]  the bucket's ACTIVE index
-  KEYS[3]  the user's event ids            KEYS[7]  the bucket's PENDING index
-  KEYS[4]  the bucket's audit stream       KEYS[8]  the bucket's pending-expiry index
+  KEYS: all 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS).
+  KEYS[1]  the user's hash                 KEYS[6]  the bucket's audit stream of ids not enrolled
+  KEYS[2]  the user's recovery codes       KEYS[7]  the bucket's ACTIVE index
+  KEYS[3]  the bucket's key counts         KEYS[8]  the bucket's PENDING index
+  KEYS[4]  the user's event ids            KEYS[9]  the bucket's pending-expiry index
+  KEYS[5]  the bucket's audit stream
 
   ARGV[1]  now, epoch ms
   ARGV[2]  settlement: match | recovery | miss | release | none
@@ -25,12 +26,14 @@
   returns  {outcome, activated 0|1, failures, lockedUntil, recovery codes left, device id, device name}
            (device id and name '' unless a device's code was ACCEPTED)
 ]]
-local h, codes, events, audit = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local h, codes, events, audit = KEYS[1], KEYS[2], KEYS[4], KEYS[5]
 local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 
 local user, devices, ids = readUser(h)
-ids = dropLapsed(h, devices, ids, now)
+ids = dropLapsed(h, devices, ids, now, KEYS[3])
 local enrolled = isEnrolled(devices, ids)
+-- sealed values change only when a pending secret is promoted or the last recovery code goes
+local before, sealedChanged = contributionOf(user, devices, ids), false
 local f, lu, lc = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0
 
 local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
@@ -49,7 +52,8 @@ local function promote(d)
   if d.pn then redis.call('HSET', h, p .. 'n', d.pn) else redis.call('HDEL', h, p .. 'n') end
   hdelDevice(h, d.id, PENDING_FIELDS)
   d.s, d.ps = d.ps, nil
-  reindex(h, codes, KEYS[6], KEYS[7], KEYS[8], ARGV[9], devices, ids, now)
+  sealedChanged = true
+  reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], ARGV[9], devices, ids, now)
 end
 
 local function settleMatch()
@@ -102,11 +106,16 @@ elseif kind == 'recovery' then
     local left = redis.call('HLEN', codes)
     detail = left .. ' codes left'
     -- the last code is used: its key opens nothing any more
-    if left == 0 then redis.call('HDEL', h, 'rk') end
+    if left == 0 then
+      redis.call('HDEL', h, 'rk')
+      sealedChanged = true
+    end
   else
     outcome = 'INVALID_CODE'
   end
 end
+
+if sealedChanged then countDiff(KEYS[3], before, contribution(h)) end
 
 local failed = outcome == 'INVALID_CODE' or outcome == 'REPLAYED'
 local lockedNow = failed and armed > 0 and lu == armed
@@ -114,7 +123,7 @@ local lockedNow = failed and armed > 0 and lu == armed
 -- events about an id with nothing enrolled go to a stream of their own, never to a user's list:
 -- traffic about invented (or revoked) ids must not push enrolled users' events out of the log
 local stream = audit
-if not enrolled then stream = KEYS[5] end
+if not enrolled then stream = KEYS[6] end
 local auditMax, userMax = ARGV[13], ARGV[14]
 local function record(eventType, eventOutcome, eventDetail, device)
   appendAudit(stream, events, auditMax, userMax, enrolled, now,
