@@ -38,8 +38,12 @@ const compose = parse(composeText, { merge: true }) as { services: Record<string
 const services = compose.services;
 const text = (s: Service) => [s.command ?? ''].flat().join(' ').replace(/\s+/g, ' ');
 
-/** Variables the server reads: config.ts is the only module that reads the environment. */
-const serverVariables = new Set([...read('packages/server/src/config.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]*)|\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => (m[1] ?? m[2])!));
+/** Variables the server reads: config.ts reads the environment (store/tls.ts its TLS part, for it). */
+const serverVariables = new Set(
+  ['packages/server/src/config.ts', 'packages/server/src/store/tls.ts'].flatMap((file) =>
+    [...read(file).matchAll(/\benv\.([A-Z][A-Z0-9_]*)|\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => (m[1] ?? m[2])!),
+  ),
+);
 /** Variables .env.example names (set or commented out). */
 const exampleVariables = new Map([...read('.env.example').matchAll(/^#?([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
 /** Variables docker-compose.yml interpolates. */
