@@ -82,7 +82,7 @@ function post(url: string, appToken: string, variables: Record<string, unknown>)
         const declared = Number(res.headers['content-length']);
         if (!res.complete || (Number.isFinite(declared) && declared !== Buffer.byteLength(text))) return resolve({ kind: 'cut', error: 'short body' });
         try {
-          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) });
+          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) as Extract<Result, { kind: 'complete' }>['body'] });
         } catch {
           resolve({ kind: 'cut', error: `unparsable body: ${text.slice(0, 80)}` });
         }
