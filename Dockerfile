@@ -1,8 +1,13 @@
-# The TOTP service, built from this repository, in three stages:
-#   build    all dependencies, compile core and server (TypeScript → dist/, Lua scripts copied)
-#   deps     the server's production dependencies only (no compiler, linter, test or CLI packages)
-#   runtime  node + those dependencies + the compiled files, run as the unprivileged `node` user
-FROM node:20-bookworm-slim AS build
+# The TOTP service and its admin CLI, built from this repository, in three stages:
+#   build    all dependencies; compile core, server and CLI (TypeScript → dist/, Lua scripts copied,
+#            the CLI's command manifest written)
+#   deps     the production dependencies of the server and the CLI only (no compiler, linter or test
+#            packages)
+#   runtime  node + those dependencies + the compiled files, run as the unprivileged `node` user;
+#            `totp-admin` is on PATH (`docker compose exec totp totp-admin status alice`)
+# Node.js 24 (LTS). Built and run by test/docker-stack.e2e.test.ts; the classic builder and
+# BuildKit both build it.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json turbo.json tsconfig.json tsconfig.base.json ./
 COPY packages/core/package.json packages/core/
@@ -13,9 +18,10 @@ COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund
 COPY packages/core packages/core
 COPY packages/server packages/server
-RUN npx turbo run build --filter=@totp-service/server
+COPY packages/cli packages/cli
+RUN npx turbo run build --filter=@totp-service/server --filter=@totp-service/cli
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/core/package.json packages/core/
@@ -23,9 +29,9 @@ COPY packages/server/package.json packages/server/
 COPY packages/cli/package.json packages/cli/
 COPY test/package.json test/
 COPY bench/package.json bench/
-RUN npm ci --omit=dev --workspace @totp-service/server --include-workspace-root=false --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --workspace @totp-service/server --workspace @totp-service/cli --include-workspace-root=false --ignore-scripts --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -33,6 +39,10 @@ COPY --from=build /app/packages/core/package.json packages/core/
 COPY --from=build /app/packages/core/dist packages/core/dist
 COPY --from=build /app/packages/server/package.json packages/server/
 COPY --from=build /app/packages/server/dist packages/server/dist
+COPY --from=build /app/packages/cli/package.json /app/packages/cli/oclif.manifest.json packages/cli/
+COPY --from=build /app/packages/cli/bin packages/cli/bin
+COPY --from=build /app/packages/cli/dist packages/cli/dist
+RUN ln -s /app/packages/cli/bin/run.js /usr/local/bin/totp-admin
 USER node
 EXPOSE 4000
 # SIGTERM drains requests in flight for SHUTDOWN_GRACE_MS (10 s): give the container longer than

@@ -29,7 +29,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],
-          exclude: ['test/cli*.e2e.test.ts', '**/node_modules/**'],
+          exclude: ['test/cli*.e2e.test.ts', 'test/docker-stack.e2e.test.ts', '**/node_modules/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -43,6 +43,16 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // the compose stack on a real Docker engine: minutes, root, its own run (npm run test:docker)
+        extends: true,
+        test: {
+          name: 'docker',
+          include: ['test/docker-stack.e2e.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 1_800_000,
         },
       },
     ],

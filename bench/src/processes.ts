@@ -104,6 +104,8 @@ export interface ServerOptions {
   readonly env: Record<string, string>;
   /** Write a V8 CPU profile (node --cpu-prof) into this directory at exit. */
   readonly cpuProfDir?: string;
+  /** The node binary to run it on (default: this process's). */
+  readonly node?: string;
 }
 
 /** The built server as a process; resolves once /readyz answers 200. */
@@ -116,7 +118,7 @@ export async function startServer(workDir: string, opts: ServerOptions): Promise
   const err = openSync(errFile, 'a');
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), SERVER_MAIN];
   const env = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', ...opts.env, PORT: String(port), HOST: '127.0.0.1' };
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', out, err] });
+  const child = spawn(opts.node ?? process.execPath, args, { env, stdio: ['ignore', out, err] });
   const base = `http://127.0.0.1:${port}`;
   const stderr = () => (existsSync(errFile) ? readFileSync(errFile, 'utf8') : '');
   const deadline = Date.now() + 30_000;

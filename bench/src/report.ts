@@ -5,11 +5,21 @@ import type { ColdStart } from './cli.js';
 import type { ProfileSummary } from './profile.js';
 import type { CostSummary, LoadSummary, MemorySummary, StoreSummary, TargetCheck } from './summary.js';
 
+/** The Redis workload and the CLI on one runtime. */
+export interface RuntimeSummary {
+  readonly runtime: string;
+  readonly path: string;
+  readonly redis: StoreSummary;
+  readonly cli: readonly ColdStart[];
+}
+
 export interface Report {
   readonly title: string;
   readonly machine: string;
+  /** On the primary runtime (the first of `runtimes`). */
   readonly redis: StoreSummary;
   readonly embedded: StoreSummary | null;
+  readonly runtimes: readonly RuntimeSummary[];
   readonly qrMillis: number;
   readonly validCost: CostSummary | null;
   readonly wrongCost: CostSummary | null;
@@ -37,12 +47,33 @@ const fmt = (o: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
 
+/** The Redis workload side by side on each runtime (the same users, loads and Redis). */
+function runtimesTable(rs: readonly RuntimeSummary[]): string[] {
+  const head = ['Redis store, by runtime (median of runs)', ...rs.flatMap((r) => [`${r.runtime} req/s`, 'p50 ms', 'p99 ms', 'CPU µs'])];
+  const row = (name: string, pick: (s: StoreSummary) => LoadSummary) => [name, ...rs.flatMap((r) => loadCells(pick(r.redis)))];
+  const cli = (i: number) => [`${rs[0]!.cli[i]?.command ?? ''} cold start, s`, ...rs.flatMap((r) => [r.cli[i]?.median.toFixed(3) ?? '', '', '', ''])];
+  return [
+    table(head, [
+      row('{ __typename } (the ceiling)', (s) => s.ceiling),
+      row('verifyTotp, malformed code (no store)', (s) => s.malformed),
+      row('verifyTotp, valid codes', (s) => s.valid),
+      row('verifyTotp, wrong codes', (s) => s.wrong),
+      ['verify ÷ ceiling, valid / wrong', ...rs.flatMap((r) => [`${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', ''])],
+      row('enrollTotp (renders a QR)', (s) => s.enroll),
+      ...rs[0]!.cli.map((_, i) => cli(i)),
+    ]),
+    `Each runtime's runs on a Redis of its own, one after the other (the machine's load moves between them). Paths: ${rs.map((r) => `${r.runtime} ${r.path}`).join('; ')}`,
+    '',
+  ];
+}
+
 export function render(r: Report): string {
   const out: string[] = [r.title, r.machine, ''];
   const e = r.embedded;
+  if (r.runtimes.length > 1) out.push(...runtimesTable(r.runtimes));
   out.push(
     table(
-      ['load (median of runs)', 'Redis req/s', 'p50 ms', 'p99 ms', 'CPU µs', 'embedded req/s', 'p50 ms', 'p99 ms', 'CPU µs'],
+      [`load (median of runs)${r.runtimes.length > 1 ? `, ${r.runtimes[0]!.runtime}` : ''}`, 'Redis req/s', 'p50 ms', 'p99 ms', 'CPU µs', 'embedded req/s', 'p50 ms', 'p99 ms', 'CPU µs'],
       [
         ['{ __typename } (the ceiling)', ...loadCells(r.redis.ceiling), ...loadCells(e?.ceiling)],
         ['verifyTotp, malformed code (no store)', ...loadCells(r.redis.malformed), ...loadCells(e?.malformed)],

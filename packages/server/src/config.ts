@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import type { HostPort, StoreSettings } from './store/store.js';
+import { readRedisTls } from './store/tls.js';
 import { makeEncrypter } from './totp/export.js';
 
 /**
@@ -222,9 +223,13 @@ function storeSettings(env: Env): StoreSettings {
   if (keyPrefix.length > 64 || /[{}\s]/.test(keyPrefix)) {
     throw new ConfigError('TOTP_KEY_PREFIX', 'must be at most 64 characters without braces or spaces');
   }
-  if (url) return { kind: 'redis', url, keyPrefix, options };
-  if (nodes) return { kind: 'cluster', nodes, password, keyPrefix, options };
-  if (sentinels) return { kind: 'sentinel', sentinels, master, password, keyPrefix, options };
+  const found = readRedisTls(env, { url, nodes: Boolean(nodes || sentinels) }, (variable, message) => {
+    throw new ConfigError(variable, message);
+  });
+  const tls = found && Object.freeze(found);
+  if (url) return { kind: 'redis', url, keyPrefix, tls, options };
+  if (nodes) return { kind: 'cluster', nodes, password, keyPrefix, tls, options };
+  if (sentinels) return { kind: 'sentinel', sentinels, master, password, keyPrefix, tls, options };
   return { kind: 'embedded', options };
 }
 

@@ -8,7 +8,7 @@ import { graphqlHandler } from './graphql-http.js';
 import { HttpError, sendError } from './http.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import { requestIdFrom, requestScope, type Logger, type RequestScope } from './logger.js';
-import { Metrics, instrumentStore } from './metrics.js';
+import { Metrics, instrumentStore, timeVerifies } from './metrics.js';
 import { createQrPool } from './qr-pool.js';
 import { createRouter } from './router.js';
 import { buildServices } from './services.js';
@@ -80,7 +80,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   const metrics = new Metrics();
   metrics.watchClock(() => deps.store.clockSkew?.() ?? 0);
   const qr = createQrPool(deps.qrThreads);
-  const services = buildServices({
+  const services = timeVerifies(buildServices({
     store: instrumentStore(deps.store, metrics),
     keyRing: deps.keyRing,
     policy: deps.policy,
@@ -89,7 +89,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     metrics,
     renderQr: qr.render,
     exportRecipients: deps.exportRecipients ?? [],
-  });
+  }), metrics);
   const httpServer = httpServerWithLimits(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
   const apollo = await buildApollo({
     httpServer,

@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { MemoryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
 import type { HostPort, Store, StoreSettings } from './store.js';
+import { explainTlsFailure, probeTls, tlsOptions, type RedisTls } from './tls.js';
 
 /**
  * Connection settings that fail fast: no offline queue (a command while Redis is away fails at
@@ -32,7 +33,7 @@ export const FAIL_FAST: RedisOptions = {
  * second, then fail as SERVICE_UNAVAILABLE: Redis refused those commands before running them). A
  * command whose connection closed is not retried (retryDelayOnFailover 0): it may have run.
  */
-export function clusterOptions(keyPrefix: string, password?: string | null): ClusterOptions {
+export function clusterOptions(keyPrefix: string, password?: string | null, tls?: RedisTls | null): ClusterOptions {
   return {
     keyPrefix,
     enableOfflineQueue: false,
@@ -50,6 +51,7 @@ export function clusterOptions(keyPrefix: string, password?: string | null): Clu
       maxRetriesPerRequest: FAIL_FAST.maxRetriesPerRequest!,
       autoResendUnfulfilledCommands: false,
       ...(password ? { password } : {}),
+      ...(tls ? { tls: tlsOptions(tls) } : {}),
     },
   };
 }
@@ -61,7 +63,7 @@ function redisClient(s: RedisSettings): { client: Redis | Cluster; target: strin
   const list = (nodes: readonly HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
   switch (s.kind) {
     case 'cluster':
-      return { client: new Cluster([...s.nodes], clusterOptions(s.keyPrefix, s.password)), target: list(s.nodes) };
+      return { client: new Cluster([...s.nodes], clusterOptions(s.keyPrefix, s.password, s.tls)), target: list(s.nodes) };
     case 'sentinel':
       // ioredis asks the Sentinels for the master, and again after every lost connection, so a
       // failover is followed by itself; a replica is never written to (role checked on connect)
@@ -76,11 +78,16 @@ function redisClient(s: RedisSettings): { client: Redis | Cluster; target: strin
           keyPrefix: s.keyPrefix,
           lazyConnect: true,
           ...(s.password ? { password: s.password } : {}),
+          // TLS to the Sentinels and to the master they name
+          ...(s.tls ? { tls: tlsOptions(s.tls), sentinelTLS: tlsOptions(s.tls), enableTLSForSentinelMode: true } : {}),
         }),
         target: `the master "${s.master}" of Sentinels ${list(s.sentinels)}`,
       };
     case 'redis':
-      return { client: new Redis(s.url, { ...FAIL_FAST, keyPrefix: s.keyPrefix, lazyConnect: true }), target: redactUrl(s.url) };
+      return {
+        client: new Redis(s.url, { ...FAIL_FAST, keyPrefix: s.keyPrefix, lazyConnect: true, ...(s.tls ? { tls: tlsOptions(s.tls) } : {}) }),
+        target: redactUrl(s.url),
+      };
   }
 }
 
@@ -88,18 +95,36 @@ function redisClient(s: RedisSettings): { client: Redis | Cluster; target: strin
 export async function connectStore(settings: StoreSettings, waitMillis = 10_000): Promise<Store> {
   if (settings.kind === 'embedded') return new MemoryStore(settings.options);
   const { client, target } = redisClient(settings);
-  client.on('error', () => {
-    /* reported through failing operations and /readyz; without a listener ioredis would log to stderr */
-  });
+  const tls = settings.tls;
+  // reported through failing operations and /readyz (without a listener ioredis would log to
+  // stderr); the last error, and the first TLS failure, are kept to explain a failed start
+  let clientError: unknown;
+  let tlsError: unknown;
+  const keep = (err: unknown) => {
+    clientError = err;
+    if (tls && !tlsError && explainTlsFailure(err, tls)) tlsError = err;
+  };
+  client.on('error', keep);
+  client.on('node error', keep);
   const store = new RedisStore(client, settings.options);
   const deadline = Date.now() + waitMillis;
   let lastError: unknown;
-  try {
-    await client.connect();
-  } catch (err) {
-    lastError = err;
+  if (tls) {
+    // a certificate refused now is refused on every try: say why at once instead of waiting
+    const first = firstAddress(settings);
+    const refused = explainTlsFailure(await probeTls(first.host, first.port, tls, FAIL_FAST.connectTimeout!), tls);
+    if (refused) {
+      client.disconnect();
+      throw new Error(`cannot reach Redis at ${target}: ${refused}`);
+    }
   }
-  while (Date.now() < deadline) {
+  // bounded: with Sentinels that cannot be reached, ioredis keeps retrying and never settles
+  const connecting = client.connect().catch((err: unknown) => {
+    lastError = err;
+  });
+  await Promise.race([connecting, new Promise((r) => setTimeout(r, waitMillis).unref())]);
+  const tlsFailure = () => (tls ? (explainTlsFailure(tlsError, tls) ?? explainTlsFailure(lastError, tls)) : null);
+  while (Date.now() < deadline && !tlsFailure()) {
     try {
       await store.ping();
       await store.followClock();
@@ -110,7 +135,16 @@ export async function connectStore(settings: StoreSettings, waitMillis = 10_000)
     }
   }
   client.disconnect();
-  throw new Error(`cannot reach Redis at ${target}: ${(lastError as Error | undefined)?.message ?? 'no answer'}`);
+  const why = tlsFailure() ?? ((lastError ?? clientError) as Error | undefined)?.message ?? 'no answer';
+  throw new Error(`cannot reach Redis at ${target}: ${why}`);
+}
+
+/** The first address the settings name: REDIS_URL's host, the first Cluster seed or Sentinel. */
+function firstAddress(s: RedisSettings): HostPort {
+  if (s.kind === 'cluster') return s.nodes[0]!;
+  if (s.kind === 'sentinel') return s.sentinels[0]!;
+  const u = new URL(s.url);
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(u.port) || 6379 };
 }
 
 /** A Redis URL without its password, for messages. */

@@ -1,4 +1,5 @@
 import type { Algorithm, AuditEventType, Digits, Period, VerifyOutcome } from '@totp-service/core';
+import type { RedisTls } from './tls.js';
 
 /**
  * The store port: every piece of state the service keeps, behind operations that are each atomic
@@ -77,16 +78,19 @@ export interface HostPort {
 /** Which store to make, and how to reach it: config.ts builds it from the environment. */
 export type StoreSettings = { readonly options: StoreOptions } & (
   | { readonly kind: 'embedded' }
-  | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string }
-  | { readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly password: string | null; readonly keyPrefix: string }
-  | {
+  | ({ readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string } & WithTls)
+  | ({ readonly kind: 'cluster'; readonly nodes: readonly HostPort[]; readonly password: string | null; readonly keyPrefix: string } & WithTls)
+  | ({
       readonly kind: 'sentinel';
       readonly sentinels: readonly HostPort[];
       readonly master: string;
       readonly password: string | null;
       readonly keyPrefix: string;
-    }
+    } & WithTls)
 );
+
+/** TLS to Redis (rediss://, or REDIS_TLS=true with a Cluster or Sentinels); null: plain TCP. */
+type WithTls = { readonly tls: RedisTls | null };
 
 export type EnrollResult =
   | { readonly ok: true; readonly deviceId: string; readonly deviceName: string; /** Devices the user holds now. */ readonly devices: number }
