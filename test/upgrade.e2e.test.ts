@@ -88,6 +88,13 @@ function upgradeSuite(name: string, storeEnv: () => Record<string, string>) {
       APP_TOKEN,
     )).data!.verifyTotp;
 
+    it('counts what the encryption key seals in a store written before the counts existed', async () => {
+      // confirmed users only: 5 secrets, a pending replacement and a recovery key (the pending user's TTL'd record is not counted)
+      const keys = await server.gql<{ encryptionKeys: { keyId: string; sealedValues: number }[] }>('{ encryptionKeys { keyId sealedValues } }', {}, ADMIN_TOKEN);
+      expect(keys.data!.encryptionKeys).toEqual([{ keyId: 'k1', sealedValues: 8 }]);
+      expect(server.stdout()).toMatch(/counted what each encryption key seals/);
+    });
+
     it('shows every user as it was, each with one device named "default"', async () => {
       for (const u of USERS) {
         expect((await server.gql(STATE, { userId: u }, APP_TOKEN)).data!.totpStatus, u).toEqual(written.states[u]);
