@@ -3,6 +3,9 @@
  * mistakes that must stop start-up with one line naming the variable, and a store that goes away.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { SERVER_MAIN, encryptionKey, startServer } from './support/server.js';
 import { startRedis } from './support/redis.js';
@@ -75,6 +78,39 @@ describe('start-up', () => {
     const r = startWith({ REDIS_URL: 'redis://127.0.0.1:1', TOTP_ENCRYPTION_KEYS: encryptionKey() });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    // in plain words: the address and what the connection said, not an internal queue's state
+    expect(r.stderr).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
+    expect(r.stderr).not.toMatch(/Stream isn't writeable|enableOfflineQueue/);
+  });
+
+  it('says a bare token is not a name:role:token entry, without repeating it', () => {
+    const token = 'bare-token-0123456789abcdef-secret';
+    const r = startWith({ TOTP_API_KEYS: token });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('totp-service: configuration error: TOTP_API_KEYS: entry 1 is not name:role:token (e.g. ops:admin:<token>; totp-admin keygen --name ops --role admin makes one)');
+    expect(r.stderr).not.toContain(token);
+  });
+
+  it('reads settings from --env-file (npm start passes .env), the environment winning over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'envfile-'));
+    const file = join(dir, '.env');
+    writeFileSync(file, 'TOTP_ISSUER=From File\nTOTP_WINDOW=0\nTOTP_API_KEYS=ops:admin:from-file-token-0123456789\n');
+    const r = spawnSync(process.execPath, [SERVER_MAIN, '--env-file', file], {
+      env: { PATH: process.env.PATH, PORT: '0', TOTP_WINDOW: '11' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    // TOTP_WINDOW from the environment (out of range) wins over the file's
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/TOTP_WINDOW: must be a whole number from 0 to 10 \(got "11"\)/);
+    const server = await startServer({ args: ['--env-file', file], env: { TOTP_API_KEYS: undefined, TOTP_ISSUER: undefined, REDIS_URL: undefined } });
+    try {
+      const e = await server.gql<{ enrollTotp: { issuer: string } }>('mutation { enrollTotp(input: {userId: "f"}) { issuer } }', {}, 'from-file-token-0123456789');
+      expect(e.data).toEqual({ enrollTotp: { issuer: 'From File' } });
+    } finally {
+      expect(await server.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -46,6 +46,8 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Another build's entry point (the previous release, in the upgrade test). */
   readonly main?: string;
+  /** Arguments after the entry point. */
+  readonly args?: readonly string[];
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
@@ -54,7 +56,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   for (const [k, v] of Object.entries({ ...process.env, NODE_ENV: 'test', TOTP_API_KEYS: TEST_API_KEYS, LOG_LEVEL: 'info', ...opts.env, PORT: String(port), HOST: '127.0.0.1' })) {
     if (v !== undefined) env[k] = v;
   }
-  const child = spawn(process.execPath, [opts.main ?? SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [opts.main ?? SERVER_MAIN, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

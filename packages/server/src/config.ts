@@ -84,9 +84,13 @@ export function parseApiKeys(spec: string): ApiKey[] {
   if (entries.length === 0) throw new ConfigError(name, 'is set but holds no key');
   const seen = new Set<string>();
   return entries.map((entry, i) => {
+    const where = `entry ${i + 1}`;
+    if (entry.split(':').length < 3) {
+      // most likely a bare token: never repeat it, only say what the entry should look like
+      throw new ConfigError(name, `${where} is not name:role:token (e.g. ops:admin:<token>; totp-admin keygen --name ops --role admin makes one)`);
+    }
     const [keyName, role, ...rest] = entry.split(':');
     const token = rest.join(':');
-    const where = `entry ${i + 1}`;
     if (!keyName || !/^[A-Za-z0-9._@-]{1,64}$/.test(keyName)) {
       throw new ConfigError(name, `${where}: the name must be 1-64 of A-Z a-z 0-9 . _ @ - (format name:role:token)`);
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createLogger, flushLogs, type Logger } from './logger.js';
 import { createServer, type TotpServer } from './server.js';
@@ -152,6 +153,10 @@ function banner(url: string, store: Store, config: Config): string {
 }
 
 async function main(): Promise<void> {
+  // `--env-file FILE` (npm start passes .env): read when it exists; the environment wins over it
+  const envFile = process.argv.indexOf('--env-file');
+  const file = envFile > 0 ? process.argv[envFile + 1] : undefined;
+  if (file && existsSync(file)) process.loadEnvFile(file);
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   const store = await openStore(config, logger);

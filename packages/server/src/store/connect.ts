@@ -135,7 +135,9 @@ export async function connectStore(settings: StoreSettings, waitMillis = 10_000)
     }
   }
   client.disconnect();
-  const why = tlsFailure() ?? ((lastError ?? clientError) as Error | undefined)?.message ?? 'no answer';
+  // the connection's own error (ECONNREFUSED, a timeout, NOAUTH) says more than a refused command's
+  // ("Stream isn't writeable …", which only means there is no connection)
+  const why = tlsFailure() ?? ((clientError ?? lastError) as Error | undefined)?.message ?? 'no answer within the wait';
   throw new Error(`cannot reach Redis at ${target}: ${why}`);
 }
 
