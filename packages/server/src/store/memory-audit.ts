@@ -48,6 +48,23 @@ export class MemoryAuditLog {
     }
   }
 
+  /** The entries of one stream after `after` (an entry id, or null for all), oldest first: the webhook outbox reads them. */
+  entriesAfter(stream: number, after: string | null, count: number): RawEntry[] {
+    const entries = this.streams[stream]!.entries;
+    const from = after === null ? 0 : entries.findIndex((e) => compareIds(e.id, after) > 0);
+    return from < 0 ? [] : entries.slice(from, from + count);
+  }
+
+  /** The entry `id` of one stream, if the cap has not trimmed it. */
+  entry(stream: number, id: string): RawEntry | undefined {
+    return this.streams[stream]!.entries.find((e) => e.id === id);
+  }
+
+  /** The id of the newest entry of one stream (null when empty). */
+  lastId(stream: number): string | null {
+    return this.streams[stream]!.entries.at(-1)?.id ?? null;
+  }
+
   readonly source: AuditSource = {
     revRange: async (requests) => requests.map(({ ref, end, start, count }) => revRange(this.stream(ref), end, start, count)),
     oldest: async (bucket) => this.streams[bucket]!.entries[0]?.id ?? null,
@@ -87,4 +104,11 @@ function revRange(entries: readonly RawEntry[], end: string, start: string, coun
     out.push(entries[i]!);
   }
   return out;
+}
+
+/** Stream entry ids in order: (ms, seq). */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
 }

@@ -4,6 +4,7 @@ import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-w
 import { BUCKETS } from './keys.js';
 import { reserveAttempt, settleAttempt, type AttemptState } from './memory-attempt.js';
 import { MemoryAuditLog } from './memory-audit.js';
+import { MemoryOutbox } from './memory-outbox.js';
 import { EnrollmentIndex } from './memory-index.js';
 import { UserHash, deviceName, isActive, type Device, type Fields } from './memory-user.js';
 import type { EnrollResult, IndexSlice, KeyUsage, RenameResult, Reservation, SettleResult, Store, StoreOptions } from './store.js';
@@ -19,11 +20,13 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
   readonly recovery = new Map<string, Set<string>>();
   readonly audit: MemoryAuditLog;
   readonly clients = new Map<string, { count: number; resetAt: number }>();
+  readonly outbox: MemoryOutbox;
   private readonly index = new EnrollmentIndex();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(options: StoreOptions) {
     this.audit = new MemoryAuditLog(Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS)), Math.max(1, options.auditUserMaxEvents));
+    this.outbox = new MemoryOutbox(this.audit);
     this.sweeper = setInterval(() => this.sweep(Date.now()), 10_000).unref();
   }
 
@@ -231,7 +234,8 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
 
   /** reseal.lua, in process. */
   async reseal(req: Parameters<Store['reseal']>[0]) {
-    const u = this.users.get(req.userId);
+    // through the expiry check: a lapsed record is gone, not re-sealed (found by the model test)
+    const u = this.hash(req.userId, req.now) ? this.users.get(req.userId) : undefined;
     if (u) new UserHash(u.fields).devices(req.now);
     let rewritten = 0;
     let conflicts = 0;

@@ -5,6 +5,7 @@ import { decodeRecord, packMeta, sealedOf, storedAccountName, sumKeyCounts } fro
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { BUCKETS, auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
+import { RedisOutbox } from './redis-outbox.js';
 import { parseReservation, parseSettlement, toRawEntry } from './redis-replies.js';
 import { Scripts, type AuditArgs, type SettleWhat } from './scripts.js';
 import {
@@ -64,6 +65,7 @@ function settleWhat(s: Settlement): SettleWhat {
  */
 export class RedisStore implements Store, IndexSource {
   readonly kind: string;
+  readonly outbox: RedisOutbox;
   private readonly scripts: Scripts;
   private readonly auditMax: number;
   private readonly userMax: number;
@@ -77,6 +79,7 @@ export class RedisStore implements Store, IndexSource {
   ) {
     this.kind = client instanceof Cluster ? 'cluster' : 'redis';
     this.scripts = new Scripts(client);
+    this.outbox = new RedisOutbox(client, redis);
     this.auditMax = Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS));
     this.userMax = Math.max(1, options.auditUserMaxEvents);
     this.allowEviction = options.allowEviction ?? false;

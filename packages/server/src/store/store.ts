@@ -208,9 +208,41 @@ export interface Page<T> {
   readonly hasNextPage: boolean;
 }
 
+/** An audit event waiting to be delivered to the webhook receiver. */
+export interface OutboxEntry {
+  readonly event: AuditEvent;
+  /** Tries so far, this one included (1 for a first try). */
+  readonly deliveries: number;
+}
+
+/**
+ * Webhook deliveries, shared by every server on one store: the audit log itself is the outbox (an
+ * event is in it the moment it happened, written by the script that made it), read through one
+ * consumer group, so each event goes to one server, and one that fails or whose server dies waits
+ * in the store until a server tries it again. Nothing is added to the verify path.
+ */
+export interface Outbox {
+  /** The consumer group on every audit stream, created the first time from the streams' ends (no history is sent). */
+  start(): Promise<void>;
+  /** Events no server has taken yet, now `consumer`'s. */
+  take(consumer: string, perStream: number): Promise<OutboxEntry[]>;
+  /**
+   * Taken events not yet acknowledged whose next try is due: `waitMillis(deliveries, eventId)` is
+   * how long after the last try. Claimed by `consumer` (so two servers never retry one event at once).
+   * Events the audit cap trimmed before they were delivered are acknowledged and counted in `lost`.
+   */
+  retry(consumer: string, perStream: number, waitMillis: (deliveries: number, eventId: string) => number): Promise<{ entries: OutboxEntry[]; lost: number }>;
+  /** Delivered, or given up: never tried again. */
+  ack(eventIds: readonly string[]): Promise<void>;
+  /** Events taken and not acknowledged, and events not taken yet (null when the store cannot tell). */
+  backlog(): Promise<{ readonly pending: number; readonly waiting: number | null }>;
+}
+
 export interface Store {
   /** 'embedded' or 'redis' or 'cluster'. */
   readonly kind: string;
+  /** Webhook deliveries (see Outbox). */
+  readonly outbox: Outbox;
   /** Resolves when the store answers; rejects with StoreUnavailableError otherwise. */
   ping(): Promise<void>;
   /**
