@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dumpRedis, oathCode, type RedisValue } from './support/inspect.js';
+import { startReceiver, type Receiver } from './support/receiver.js';
+import { waitFor } from './support/totp.js';
 import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { requireTool } from './support/tools.js';
 
@@ -43,16 +45,29 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
 
   /** The age identity file the exports are encrypted to (the operator's). */
   let identityFile = '';
+  /** Every audit event type goes out as a webhook (VERIFY too): their bodies and headers are searched. */
+  let receiver: Receiver;
   beforeAll(async () => {
+    receiver = await startReceiver();
     identityFile = join(mkdtempSync(join(tmpdir(), 'leaks-')), 'key.txt');
     execFileSync(ageKeygen!, ['-o', identityFile], { stdio: 'ignore' });
     const recipient = execFileSync(ageKeygen!, ['-y', identityFile], { encoding: 'utf8' }).trim();
     server = await startServer({
-      env: { REDIS_URL: redisUrl!, TOTP_ENCRYPTION_KEYS: encryptionKey(), TOTP_KEY_PREFIX: prefix, LOG_LEVEL: 'trace', TOTP_EXPORT_RECIPIENTS: recipient },
+      env: {
+        REDIS_URL: redisUrl!,
+        TOTP_ENCRYPTION_KEYS: encryptionKey(),
+        TOTP_KEY_PREFIX: prefix,
+        LOG_LEVEL: 'trace',
+        TOTP_EXPORT_RECIPIENTS: recipient,
+        TOTP_WEBHOOK_URL: receiver.url,
+        TOTP_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+        TOTP_WEBHOOK_EVENTS: 'ENROLLED,ACTIVATED,VERIFY,REVOKED,LOCKED,UNLOCKED,RECOVERY_CODES_GENERATED,RECOVERY_CODE_USED,IMPORTED,REKEYED,EXPORTED,DEVICE_RENAMED',
+      },
     });
   });
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
+    await receiver?.close();
   });
 
   async function call(query: string, variables: Record<string, unknown>, token = APP_TOKEN, keep = true) {
@@ -177,13 +192,18 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
   });
 
   it('finds no secret, code or token in any output channel or Redis value', async () => {
+    await waitFor(async () => receiver.received.length > 20, 15_000);
+    await new Promise((r) => setTimeout(r, 2000));
     const metrics = await (await fetch(`${server.base}/metrics`)).text();
     const channels: [string, string][] = [
       ...bodies.map((b, i): [string, string] => [`response ${i}`, b]),
       ['stdout', server.stdout()],
       ['stderr', server.stderr()],
       ['/metrics', metrics],
+      ...receiver.received.map((r, i): [string, string] => [`webhook ${i}`, `${JSON.stringify(r.headers)}\n${r.body}`]),
     ];
+    // the session went out as webhooks: there is something to search
+    expect(receiver.received.length).toBeGreaterThan(20);
     const values: RedisValue[] = await dumpRedis(redisUrl!, prefix);
     expect(values.some((v) => v.type === 'stream')).toBe(true);
     expect(values.some((v) => v.type === 'hash')).toBe(true);

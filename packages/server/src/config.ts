@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { DEFAULT_POLICY, KeyRing, parseKeyRing, type Policy } from '@totp-service/core';
+import { AUDIT_EVENT_TYPES, DEFAULT_POLICY, KeyRing, parseKeyRing, type AuditEventType, type Policy } from '@totp-service/core';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import type { HostPort, StoreSettings } from './store/store.js';
 import { readRedisTls } from './store/tls.js';
 import { makeEncrypter } from './totp/export.js';
+import type { WebhookSettings } from './webhooks/dispatcher.js';
 
 /**
  * Configuration: read once from the environment, validated, frozen. A missing or malformed
@@ -39,6 +40,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** SHUTDOWN_GRACE_MS: how long a SIGTERM waits for requests in flight before closing them. */
   readonly shutdownGraceMs: number;
+  /** TOTP_WEBHOOK_URL, _SECRET, _EVENTS, _MAX_AGE_SECONDS; null when no URL is set. */
+  readonly webhooks: WebhookSettings | null;
   /** TOTP_ALLOW_MISSING_KEYS: start although sealed values need a key that is not configured (and warn). */
   readonly allowMissingKeys: boolean;
   /** TOTP_EXPORT_RECIPIENTS: age recipients (age1…) that export pages are encrypted to; empty: export is off. */
@@ -199,6 +202,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     exportRecipients: Object.freeze(parseRecipients(env.TOTP_EXPORT_RECIPIENTS)),
     allowMissingKeys: bool(env, 'TOTP_ALLOW_MISSING_KEYS'),
+    webhooks: webhookSettings(env),
   });
 }
 
@@ -249,4 +253,40 @@ function parseRecipients(spec: string | undefined): string[] {
     }
   });
   return list;
+}
+
+/**
+ * Webhooks: TOTP_WEBHOOK_URL (http or https) and its TOTP_WEBHOOK_SECRET (`whsec_` + base64 of 24
+ * to 64 bytes, as Standard Webhooks defines; never quoted in a message), the event types (default
+ * every type but VERIFY) and how long a failing delivery is retried.
+ */
+function webhookSettings(env: Env): WebhookSettings | null {
+  const url = env.TOTP_WEBHOOK_URL?.trim();
+  if (!url) return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('TOTP_WEBHOOK_URL', 'is not a URL');
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError('TOTP_WEBHOOK_URL', 'must be http:// or https://');
+  const secret = env.TOTP_WEBHOOK_SECRET?.trim() ?? '';
+  const bytes = secret.startsWith('whsec_') && /^[A-Za-z0-9+/]+={0,2}$/.test(secret.slice(6)) ? Buffer.from(secret.slice(6), 'base64').length : 0;
+  if (bytes < 24 || bytes > 64) {
+    throw new ConfigError('TOTP_WEBHOOK_SECRET', 'must be whsec_ followed by base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))');
+  }
+  const spec = env.TOTP_WEBHOOK_EVENTS?.trim();
+  const names = spec ? spec.split(',').map((s) => s.trim()).filter(Boolean) : AUDIT_EVENT_TYPES.filter((t) => t !== 'VERIFY');
+  for (const n of names) {
+    if (!(AUDIT_EVENT_TYPES as readonly string[]).includes(n)) {
+      throw new ConfigError('TOTP_WEBHOOK_EVENTS', `"${n.slice(0, 40)}" is not an event type (${AUDIT_EVENT_TYPES.join(', ')})`);
+    }
+  }
+  return Object.freeze({
+    url,
+    secret,
+    events: new Set(names as AuditEventType[]),
+    maxAgeSeconds: int(env, 'TOTP_WEBHOOK_MAX_AGE_SECONDS', 86_400, 60, 86_400 * 30),
+    firstRetryMillis: int(env, 'TOTP_WEBHOOK_FIRST_RETRY_MS', 5000, 100, 5000),
+  });
 }

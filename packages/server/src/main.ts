@@ -171,6 +171,7 @@ async function main(): Promise<void> {
     bodyLimit: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     exportRecipients: config.exportRecipients,
+    webhooks: config.webhooks,
   });
   // signals are handled before the banner is printed: whoever waits for it may send one at once
   stopOnSignals(server, store, config, logger);

@@ -27,6 +27,17 @@ export class Metrics {
     buckets: [1, 2, 3, 4, 5, 10],
     registers: [this.registry],
   });
+  readonly webhookDeliveries = new Counter({
+    name: 'totp_webhook_deliveries_total',
+    help: 'Webhook deliveries by result: delivered, failed (retried later), dropped (older than the maximum age), lost (trimmed before delivery).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly webhookBacklog = new Gauge({
+    name: 'totp_webhook_backlog',
+    help: 'Events of the webhook outbox waiting for a first try or a retry, as last seen by this server.',
+    registers: [this.registry],
+  });
   readonly lockouts = new Counter({ name: 'totp_lockouts_total', help: 'Lockouts started.', registers: [this.registry] });
   readonly requests = new Histogram({
     name: 'totp_http_request_duration_seconds',

@@ -12,6 +12,7 @@ import { Metrics, instrumentStore, timeVerifies } from './metrics.js';
 import { createQrPool } from './qr-pool.js';
 import { createRouter } from './router.js';
 import { buildServices } from './services.js';
+import { WebhookDispatcher, type DispatcherOptions, type WebhookSettings } from './webhooks/dispatcher.js';
 import type { Store } from './store/store.js';
 import type { TotpService } from './totp/totp.service.js';
 
@@ -31,6 +32,10 @@ export interface ServerDeps {
   readonly requestTimeoutMs?: number;
   /** Worker threads rendering QR codes; 0 renders on the main thread. Default: cores - 1, at least 1. */
   readonly qrThreads?: number;
+  /** TOTP_WEBHOOK_*: where security events go; none, no webhooks. */
+  readonly webhooks?: WebhookSettings | null;
+  /** Webhook delivery timing (tests shorten the poll). */
+  readonly webhookOptions?: DispatcherOptions;
   /** TOTP_EXPORT_RECIPIENTS: age recipients of export pages (none: exportTotp answers EXPORT_DISABLED). */
   readonly exportRecipients?: readonly string[];
   /** How long stop() lets requests in flight finish before closing their connections (ms). */
@@ -99,6 +104,8 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   });
   const graphql = graphqlHandler(apollo, { apiKeys: deps.apiKeys, services, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
   const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger });
+  const webhooks = deps.webhooks ? new WebhookDispatcher(deps.store.outbox, deps.webhooks, metrics, deps.logger, deps.webhookOptions) : null;
+  await webhooks?.start();
 
   // Once stop() has begun, a request that reaches the handler arrived on a connection the drain
   // already closed (or is about to): it is refused before it touches the store, so the client
@@ -131,6 +138,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     stop: async () => {
       draining = true;
       await apollo.stop();
+      await webhooks?.stop();
       await qr.close();
     },
   };

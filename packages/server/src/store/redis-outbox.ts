@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { eventId, toAuditEvent } from './audit-query.js';
 import { AUDIT_STREAMS, auditStreamKey } from './keys.js';
 import { toRawEntry } from './redis-replies.js';
+import type { Scripts } from './scripts.js';
 import type { Outbox, OutboxEntry } from './store.js';
 
 /**
@@ -10,6 +11,8 @@ import type { Outbox, OutboxEntry } from './store.js';
  * XACK forgets it). One command per stream, so every command touches one slot of a Cluster.
  */
 export const GROUP = 'webhooks';
+/** Pending entries of a stream looked at per retry round. */
+const PENDING_SCAN = 100;
 
 type Call = <T>(p: Promise<T>) => Promise<T>;
 type XEntry = [string, string[]];
@@ -25,19 +28,12 @@ const streams = () => Array.from({ length: AUDIT_STREAMS }, (_, s) => s);
 export class RedisOutbox implements Outbox {
   constructor(
     private readonly client: Redis | Cluster,
+    private readonly scripts: Scripts,
     private readonly redis: Call,
   ) {}
 
   async start(): Promise<void> {
-    await this.redis(
-      Promise.all(
-        streams().map((s) =>
-          this.client.xgroup('CREATE', auditStreamKey(s), GROUP, '$', 'MKSTREAM').catch((err: Error) => {
-            if (!/BUSYGROUP/.test(err.message)) throw err;
-          }),
-        ),
-      ),
-    );
+    await this.redis(Promise.all(streams().map((s) => this.scripts.createGroup(auditStreamKey(s), GROUP))));
   }
 
   async take(consumer: string, perStream: number): Promise<OutboxEntry[]> {
@@ -61,8 +57,9 @@ export class RedisOutbox implements Outbox {
 
   private async retryStream(s: number, consumer: string, perStream: number, waitMillis: (deliveries: number, eventId: string) => number) {
     const key = auditStreamKey(s);
-    const pending = (await this.client.xpending(key, GROUP, 'IDLE', 1000, '-', '+', perStream)) as [string, string, number, number][];
-    const due = pending.filter(([id, , idle, deliveries]) => idle >= waitMillis(deliveries, eventId(s, id)));
+    // a look past the first few: an event waiting an hour must not hide newer ones already due
+    const pending = (await this.client.xpending(key, GROUP, 'IDLE', 50, '-', '+', PENDING_SCAN)) as [string, string, number, number][];
+    const due = pending.filter(([id, , idle, deliveries]) => idle >= waitMillis(deliveries, eventId(s, id))).slice(0, perStream);
     const entries: OutboxEntry[] = [];
     let lost = 0;
     for (const [id, , , deliveries] of due) {
@@ -89,23 +86,9 @@ export class RedisOutbox implements Outbox {
   }
 
   async backlog() {
-    const infos = await this.redis(
-      Promise.all(
-        streams().map(async (s) => {
-          const groups = (await this.client.xinfo('GROUPS', auditStreamKey(s))) as unknown[][];
-          const g = groups.map((fields) => Object.fromEntries(pairs(fields))).find((x) => x.name === GROUP);
-          return { pending: Number(g?.pending ?? 0), lag: g?.lag === null || g?.lag === undefined ? null : Number(g.lag) };
-        }),
-      ),
-    );
-    const waiting = infos.some((i) => i.lag === null) ? null : infos.reduce((n, i) => n + (i.lag ?? 0), 0);
-    return { pending: infos.reduce((n, i) => n + i.pending, 0), waiting };
+    const infos = await this.redis(Promise.all(streams().map((s) => this.scripts.groupInfo(auditStreamKey(s), GROUP))));
+    const pending = infos.reduce((n, [p]) => n + Number(p), 0);
+    const waiting = infos.some(([, lag]) => Number(lag) < 0) ? null : infos.reduce((n, [, lag]) => n + Number(lag), 0);
+    return { pending, waiting };
   }
-}
-
-/** A flat [name, value, name, value, …] reply as pairs. */
-function pairs(flat: unknown[]): [string, unknown][] {
-  const out: [string, unknown][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
-  return out;
 }

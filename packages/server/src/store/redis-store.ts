@@ -79,7 +79,7 @@ export class RedisStore implements Store, IndexSource {
   ) {
     this.kind = client instanceof Cluster ? 'cluster' : 'redis';
     this.scripts = new Scripts(client);
-    this.outbox = new RedisOutbox(client, redis);
+    this.outbox = new RedisOutbox(client, this.scripts, redis);
     this.auditMax = Math.max(1, Math.ceil(options.auditMaxEvents / BUCKETS));
     this.userMax = Math.max(1, options.auditUserMaxEvents);
     this.allowEviction = options.allowEviction ?? false;

@@ -36,6 +36,7 @@ const SCRIPTS = {
   totpEvent: { file: 'event.lua', keys: 1, preludes: ['_audit'] },
   totpEvents: { file: 'events.lua', keys: 2, preludes: [] },
   totpTime: { file: 'time.lua', keys: 1, preludes: [] },
+  totpOutbox: { file: 'outbox.lua', keys: 1, preludes: [] },
 } as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[] }>;
 
 type Name = keyof typeof SCRIPTS;
@@ -58,6 +59,7 @@ declare module 'ioredis' {
     totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
     totpTime(...args: Arg[]): Result<[string, string], Context>;
     totpRecount(...args: Arg[]): Result<number, Context>;
+    totpOutbox(...args: Arg[]): Result<number | [number, number], Context>;
   }
 }
 
@@ -224,6 +226,16 @@ export class Scripts {
   recount(bucket: number, userKeyHead: string) {
     const b = bucketKeys(bucket);
     return this.redis.totpRecount(b.keyCounts, b.activeIndex, userKeyHead);
+  }
+
+  /** The webhook group of one audit stream: made (from the stream's end) if missing. */
+  createGroup(streamKey: string, group: string) {
+    return this.redis.totpOutbox(streamKey, 'create', group) as Promise<number>;
+  }
+
+  /** {pending, lag} of the webhook group of one audit stream (lag -1: unknown). */
+  groupInfo(streamKey: string, group: string) {
+    return this.redis.totpOutbox(streamKey, 'info', group) as Promise<[number, number]>;
   }
 
   /** Redis's TIME, from the node that owns `key`. */

@@ -165,6 +165,7 @@ export class TotpService {
     const userId = checkUserId(rawUserId);
     const reason = checkNote(rawReason, 'reason');
     const deviceId = rawDeviceId === undefined || rawDeviceId === null ? undefined : checkDeviceId(rawDeviceId);
+    if (deviceId === null) return false;
     const revoked = await this.deps.store.revoke({ userId, now: this.deps.clock(), actor, reason, deviceId });
     this.deps.onRevoke?.(revoked);
     return revoked;
@@ -181,6 +182,7 @@ export class TotpService {
     const userId = checkUserId(rawUserId);
     const deviceId = checkDeviceId(rawDeviceId);
     const name = checkDeviceName(rawName, 'name');
+    if (deviceId === null) throw new TotpError(ErrorCode.NOT_ENROLLED, `${describe(userId)} has no device "${rawDeviceId.slice(0, 64)}"`);
     const r = await this.deps.store.renameDevice({ userId, deviceId, name, now: this.deps.clock(), actor });
     if (!r.ok && r.reason === 'NAME_TAKEN') throw new InvalidInputError('name', `${describe(userId)} already has a device named "${name}"`);
     const device = r.ok ? r.record.devices.find((d) => d.id === deviceId) : undefined;

@@ -41,10 +41,16 @@ export function checkDeviceName(value: string, argument: string): string {
   return value;
 }
 
-/** A device id as the server makes them ('0', '1', …); anything else names no device. */
-export function checkDeviceId(value: string, argument = 'deviceId'): string {
-  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value)) throw new InvalidInputError(argument, `${argument} is not a device id (devices are listed in totpStatus)`);
-  return value;
+/**
+ * A device id (the server makes them: '0', '1', …). An ID is opaque to callers, so one that names
+ * no device is an answer (revoked: false, NOT_ENROLLED), not an error; only an empty or an
+ * over-long one (no id is) is BAD_USER_INPUT. `null` for an id no device can have.
+ */
+export function checkDeviceId(value: string, argument = 'deviceId'): string | null {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) {
+    throw new InvalidInputError(argument, `${argument} must be 1-64 characters (devices and their ids are listed in totpStatus)`);
+  }
+  return /^\d{1,9}$/.test(value) ? value : null;
 }
 
 /** Free text for the audit trail (a revoke reason): at most 512 characters, no control characters. */

@@ -120,7 +120,11 @@ export function devicesContract(factory: StoreFactory): void {
       for (const bad of ['', '   ', 'x'.repeat(65), 'a\u0000b']) {
         await expect(h.service.renameDevice(APP, 'u', '1', bad)).rejects.toMatchObject({ code: 'BAD_USER_INPUT', argument: 'name' });
       }
-      await expect(h.service.renameDevice(APP, 'u', 'one', 'x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', argument: 'deviceId' });
+      // an id is opaque: one that names no device is an answer, not an error; only an empty or over-long one is
+      await expect(h.service.renameDevice(APP, 'u', 'one', 'x')).rejects.toMatchObject({ code: 'NOT_ENROLLED' });
+      expect(await h.service.revoke(APP, 'u', undefined, 'one')).toBe(false);
+      await expect(h.service.renameDevice(APP, 'u', '', 'x')).rejects.toMatchObject({ code: 'BAD_USER_INPUT', argument: 'deviceId' });
+      await expect(h.service.revoke(APP, 'u', undefined, 'x'.repeat(65))).rejects.toMatchObject({ code: 'BAD_USER_INPUT', argument: 'deviceId' });
       // device 0 can be renamed away from, and back to, "default"
       await h.service.renameDevice(APP, 'u', '0', 'old phone');
       expect((await h.service.status('u'))?.devices.map((d) => d.name)).toEqual(['old phone', 'work phone']);

@@ -4,6 +4,7 @@ import { enrollContract } from './enroll.contract.js';
 import { importContract } from './import.contract.js';
 import { keysContract } from './keys.contract.js';
 import { listingContract } from './listing.contract.js';
+import { outboxContract } from './outbox.contract.js';
 import type { StoreFactory } from './harness.js';
 import { racesContract } from './races.contract.js';
 import { recoveryContract } from './recovery.contract.js';
@@ -24,4 +25,5 @@ export function storeContract(factory: StoreFactory): void {
   auditContract(factory);
   rekeyContract(factory);
   keysContract(factory);
+  outboxContract(factory);
 }

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { APP, freshPerTest, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+
+/** The webhook outbox (Store.outbox): every store hands each event out once, and again only when due. */
+export function outboxContract(factory: StoreFactory): void {
+  describe('webhook outbox', () => {
+    let handle: StoreHandle;
+    let h: Harness;
+    freshPerTest(factory, (fresh) => ({ handle, h } = fresh));
+    const settle = () => new Promise((r) => setTimeout(r, 60));
+
+    it('sends nothing from before it started, then each new event to one consumer once', async () => {
+      await h.enroll('before');
+      const { outbox } = handle.store;
+      await outbox.start();
+      await h.enroll('after-1');
+      await h.activate('after-2');
+      const a = await outbox.take('a', 10);
+      const b = await outbox.take('b', 10);
+      expect(b).toEqual([]);
+      expect(a.map((e) => [e.event.type, e.event.userId, e.deliveries])).toEqual(
+        expect.arrayContaining([['ENROLLED', 'after-1', 1], ['ENROLLED', 'after-2', 1], ['VERIFY', 'after-2', 1], ['ACTIVATED', 'after-2', 1]]),
+      );
+      expect(a).toHaveLength(4);
+      expect(a.some((e) => e.event.userId === 'before')).toBe(false);
+      await outbox.ack(a.map((e) => e.event.id));
+      await settle();
+      expect((await outbox.retry('a', 10, () => 0)).entries).toEqual([]);
+      expect(await outbox.backlog()).toMatchObject({ pending: 0 });
+    });
+
+    it('hands an unacknowledged event out again when due, to one consumer, counting the tries', async () => {
+      const { outbox } = handle.store;
+      await outbox.start();
+      await h.enroll('retry');
+      const [first] = await outbox.take('a', 10);
+      expect(first?.deliveries).toBe(1);
+      expect((await outbox.retry('a', 10, () => 60_000)).entries).toEqual([]);
+      await settle();
+      const [again, twice] = await Promise.all([outbox.retry('b', 10, () => 50), outbox.retry('c', 10, () => 50)]);
+      const claimed = [...again.entries, ...twice.entries];
+      expect(claimed.map((e) => [e.event.id, e.deliveries])).toEqual([[first!.event.id, 2]]);
+      expect((await outbox.backlog()).pending).toBe(1);
+      await outbox.ack([first!.event.id]);
+      expect((await outbox.backlog()).pending).toBe(0);
+      await h.service.revoke(APP, 'retry');
+      expect((await outbox.take('a', 10)).map((e) => e.event.type)).toEqual(['REVOKED']);
+    });
+  });
+}
