@@ -29,7 +29,7 @@ export abstract class LocalCommand extends Command {
     // A parse failure lands here before run() parsed anything; that is not a programming error.
     this.parsed = true;
     const id = this.id ?? '';
-    const failure = toFailure(error, { bin: this.config.bin, id, shape: this.ctor as CommandShape });
+    const failure = toFailure(error, { bin: this.config.bin, id, shape: this.ctor });
     report(this.config.bin, failure, this.jsonEnabled());
     if (process.env.DEBUG && !(error instanceof CliFailure)) process.stderr.write(`${error.stack ?? ''}\n`);
   }

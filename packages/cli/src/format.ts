@@ -12,8 +12,11 @@ const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff
 // eslint-disable-next-line no-control-regex -- ANSI colour sequences start with ESC
 const ANSI = /\u001b\[[0-9;]*m/g;
 
+/** A value a table or a key/value block prints: text, a count or a flag; nothing prints empty. */
+export type Cell = string | number | boolean | null | undefined;
+
 /** Make a value safe to print on a terminal: control characters become `\xNN`. */
-export function clean(value: unknown): string {
+export function clean(value: Cell): string {
   if (value === null || value === undefined) return '';
   return String(value).replace(CONTROL, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
@@ -30,7 +33,7 @@ function pad(text: string, width: number): string {
 }
 
 /** A plain table: upper-case headers, columns two spaces apart, no trailing blanks. */
-export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
+export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const cells = rows.map((row) => row.map(clean));
   const widths = headers.map((h, i) => Math.max(displayWidth(h), ...cells.map((row) => displayWidth(row[i] ?? ''))));
   const render = (row: readonly string[]): string =>
@@ -42,7 +45,7 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
 }
 
 /** Aligned `label  value` lines; null and undefined values are left out. */
-export function keyValues(pairs: readonly (readonly [string, unknown])[]): string {
+export function keyValues(pairs: readonly (readonly [string, Cell])[]): string {
   const shown = pairs.filter(([, value]) => value !== null && value !== undefined);
   const width = Math.max(...shown.map(([label]) => label.length));
   return shown.map(([label, value]) => `${label.padEnd(width)}  ${clean(value)}`).join('\n');
