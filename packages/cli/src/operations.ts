@@ -1,33 +1,17 @@
+import type { Algorithm, AuditEventType, VerifyOutcome } from '@totp-service/core';
 import type { GraphQLClient } from './client.js';
 
 /**
- * The operations of the public schema (API.md "GraphQL schema") that the CLI calls, typed as the
- * schema declares them. One function per operation; each returns the `data` field it asked for.
+ * The operations of the public schema (docs/api.md, "GraphQL schema") that the CLI calls, typed
+ * as the schema declares them. One function per operation; each returns the `data` field it asked for.
  */
 
-export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
+// The enums are the core's, so that a value the server adds (an audit event type) reaches the CLI
+// with the next build instead of being refused by a stale copy. Types only: loading the core's
+// code (otplib) is left to the commands that compute codes or filter by audit event type.
+export type { AuditEventType, VerifyOutcome };
+export type TotpAlgorithm = Algorithm;
 export type TotpStatus = 'PENDING' | 'ACTIVE';
-export type VerifyOutcome =
-  | 'ACCEPTED'
-  | 'INVALID_CODE'
-  | 'REPLAYED'
-  | 'LOCKED'
-  | 'RATE_LIMITED'
-  | 'NOT_ENROLLED'
-  | 'MALFORMED';
-export const AUDIT_EVENT_TYPES = [
-  'ENROLLED',
-  'ACTIVATED',
-  'VERIFY',
-  'REVOKED',
-  'LOCKED',
-  'UNLOCKED',
-  'RECOVERY_CODES_GENERATED',
-  'RECOVERY_CODE_USED',
-  'IMPORTED',
-  'REKEYED',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface EnrollTotpInput {
   userId: string;

@@ -1,18 +1,12 @@
 import * as Flags from '@oclif/core/flags';
+import { AUDIT_EVENT_TYPES, type AuditEventType } from '@totp-service/core';
 import { ServerCommand } from '../base-command.js';
 import { csvLine } from '../csv.js';
 import { followAudit } from '../audit-follow.js';
 import { usageError } from '../errors.js';
 import { pageSizeFlag } from '../flags.js';
 import { AUDIT_COLUMNS, auditLine, auditTable, plural } from '../format.js';
-import {
-  AUDIT_EVENT_TYPES,
-  auditEvents,
-  collectPages,
-  type AuditEvent,
-  type AuditEventType,
-  type AuditFilter,
-} from '../operations.js';
+import { auditEvents, collectPages, type AuditEvent, type AuditFilter } from '../operations.js';
 import { parseMoment } from '../time.js';
 
 const typeFlag = Flags.custom<AuditEventType>({
