@@ -8,8 +8,9 @@ import { parseProblems, usageLine, type CommandShape, type ParseErrorLike } from
 
 /**
  * The base of every command: `--json` (one JSON document on stdout and nothing else), and one
- * place that turns any failure into its exit status (API.md: 0 done, 1 refused or failed, 2 wrong
- * usage), one readable line on stderr and, with `--json`, an `{ "error": … }` document.
+ * place that turns any failure into its exit status (docs/api.md: 0 done, 1 refused or
+ * failed, 2 wrong usage), one readable line on stderr and, with `--json`, an `{ "error": … }`
+ * document.
  * Commands return their data from run(); human output is printed only without `--json`.
  */
 export abstract class LocalCommand extends Command {

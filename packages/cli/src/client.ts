@@ -16,7 +16,7 @@ export interface GraphQLErrorEntry {
   readonly extensions?: { readonly code?: string; readonly [key: string]: unknown };
 }
 
-/** An error the server answered: `code` is `extensions.code` as API.md lists it. */
+/** An error the server answered: `code` is `extensions.code` as docs/api.md lists it. */
 export class ApiError extends CliFailure {
   constructor(
     readonly serverCode: string,
@@ -123,7 +123,7 @@ export class GraphQLClient {
 const KEYGEN = '`totp-admin keygen --name ops --role admin` makes one to add to TOTP_API_KEYS';
 
 /**
- * What to do next for each public error code (API.md "Error codes"). A command in a hint runs as
+ * What to do next for each public error code (docs/api.md "Error codes"). A command in a hint runs as
  * written: the user id of the request, quoted for the shell, rather than a placeholder.
  */
 const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = {

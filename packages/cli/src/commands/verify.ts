@@ -33,7 +33,7 @@ export default class Verify extends ServerCommand {
     throw new CliFailure(this.explain(args.userId, result), { code: result.outcome, json: output });
   }
 
-  /** One line per outcome, naming the next step (API.md VerifyOutcome). */
+  /** One line per outcome, naming the next step (docs/api.md VerifyOutcome). */
   private explain(userId: string, r: VerifyTotpResult): string {
     const user = shellArg(userId);
     const left = r.remainingAttempts === null ? '' : r.remainingAttempts === 0
