@@ -319,7 +319,7 @@ describe('list', () => {
     for (const name of ['list1', 'list2', 'list3']) expect(all.enrollments.map((e) => e.userId)).toContain(uid(name));
     const table = await admin(['list', '--limit', '2']);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^USER\s+STATUS\s+CODES\s+CREATED\s+LAST VERIFIED\s+FAILURES\s+LOCKED UNTIL$/m);
+    expect(table.stdout).toMatch(/^USER\s+STATUS\s+DEVICES\s+CODES\s+CREATED\s+LAST VERIFIED\s+FAILURES\s+LOCKED UNTIL$/m);
     expect(table.stdout).toMatch(/^2 enrollments shown; more exist \(raise --limit, now 2\)\.$/m);
   });
 });
@@ -424,11 +424,12 @@ describe('audit', () => {
     expect(limited).toMatchObject({ events: [expect.anything()], more: true });
 
     const table = await admin(['audit', '--user', user]);
-    expect(table.stdout).toMatch(/^AT\s+TYPE\s+USER\s+OUTCOME\s+ACTOR\s+CLIENT IP\s+DETAIL$/m);
+    expect(table.stdout).toMatch(/^AT\s+TYPE\s+USER\s+DEVICE\s+OUTCOME\s+ACTOR\s+CLIENT IP\s+DETAIL$/m);
     expect(table.stdout).toMatch(new RegExp(`^\\S+Z\\s+VERIFY\\s+${user}\\s+INVALID_CODE\\s+ops`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^\\S+Z\\s+ENROLLED\\s+${user}\\s+0\\s+ops`, 'm'));
     const csv = await admin(['audit', '--user', user, '--csv']);
     const rows = csv.stdout.trim().split('\n');
-    expect(rows[0]).toBe('id,at,type,userId,actor,clientIp,outcome,detail');
+    expect(rows[0]).toBe('id,at,type,userId,actor,clientIp,outcome,detail,deviceId');
     expect(rows.length).toBe(doc.events.length + 1);
   });
 

@@ -28,7 +28,7 @@ export default class Revoke extends ServerCommand {
       const yes = await confirm(`Revoke the TOTP factor of ${args.userId}? Codes from their authenticator app stop working.`);
       if (!yes) throw new CliFailure('cancelled: nothing was revoked', { code: 'CANCELLED', exit: EXIT.FAILED });
     }
-    const revoked = await revokeTotp(client, args.userId, flags.reason);
+    const revoked = await revokeTotp(client, args.userId, { reason: flags.reason });
     const result = { userId: args.userId, revoked };
     if (!revoked) {
       throw new CliFailure(`nothing is enrolled for ${args.userId}, so nothing was revoked`, {
