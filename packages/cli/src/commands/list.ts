@@ -12,7 +12,7 @@ interface ListResult {
 
 export default class List extends ServerCommand {
   static override summary = 'List enrollments, pending and active (admin).';
-  static override description = `A table of the enrolled users and their state, fetched page by page up to --limit: how many devices each has, and the codes, creation and last verify of the oldest ACTIVE one. Needs an admin key.`;
+  static override description = `A table of the enrolled users and their state, fetched page by page up to --limit: how many devices each has, and the codes, creation and last verify of the oldest ACTIVE one. \`totp-admin devices <userId>\` lists one user's devices. Needs an admin key.`;
   static override examples = [
     { description: 'The first 100 enrollments', command: '<%= config.bin %> <%= command.id %>' },
     { description: 'Enrollments never confirmed', command: '<%= config.bin %> <%= command.id %> --status pending' },
