@@ -131,6 +131,14 @@ describe('enroll', () => {
     expect(plain.stdout).not.toContain('\u001b[47m');
   });
 
+  it('a PNG that cannot be written still leaves the secret on screen (exit 1)', async () => {
+    const user = uid('bea');
+    const result = await admin(['enroll', user, '--png', join(dir, 'missing', 'bea.png'), '--no-qr']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^Secret\s+([A-Z2-7]{4} ){7}[A-Z2-7]{4}$/m);
+    expect(stderrLines(result)).toEqual([expect.stringMatching(`^totp-admin: enrolled ${user}, but could not write .*bea\\.png: .*; the secret and URI are printed above`)]);
+  });
+
   it('refuses to replace an ACTIVE factor without --replace (exit 1), and replaces it with', async () => {
     const user = uid('dave');
     const { secret } = await enroll(user);

@@ -56,6 +56,8 @@ A user may have several devices (a phone and a backup phone, say), each with its
     const qr = wantQr || flags.png ? await import('@totp-service/core') : undefined;
     if (flags.png && qr) {
       await writeFile(flags.png, await qr.qrPng(enrollment.otpauthUri), { mode: 0o600 }).catch((error: Error) => {
+        // The secret is shown only now: print it before failing, as the hint says.
+        this.say(this.render(enrollment, undefined, undefined));
         throw new CliFailure(`enrolled ${args.userId}, but could not write ${flags.png}: ${error.message}`, {
           code: 'WRITE_FAILED',
           hint: 'the secret and URI are printed above; run enroll again (a PENDING enrollment is simply replaced)',
