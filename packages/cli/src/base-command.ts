@@ -8,8 +8,9 @@ import { parseProblems, usageLine, type CommandShape, type ParseErrorLike } from
 
 /**
  * The base of every command: `--json` (one JSON document on stdout and nothing else), and one
- * place that turns any failure into its exit status (API.md: 0 done, 1 refused or failed, 2 wrong
- * usage), one readable line on stderr and, with `--json`, an `{ "error": … }` document.
+ * place that turns any failure into its exit status (docs/api.md: 0 done, 1 refused or
+ * failed, 2 wrong usage), one readable line on stderr and, with `--json`, an `{ "error": … }`
+ * document.
  * Commands return their data from run(); human output is printed only without `--json`.
  */
 export abstract class LocalCommand extends Command {
@@ -29,7 +30,7 @@ export abstract class LocalCommand extends Command {
     // A parse failure lands here before run() parsed anything; that is not a programming error.
     this.parsed = true;
     const id = this.id ?? '';
-    const failure = toFailure(error, { bin: this.config.bin, id, shape: this.ctor as CommandShape });
+    const failure = toFailure(error, { bin: this.config.bin, id, shape: this.ctor });
     report(this.config.bin, failure, this.jsonEnabled());
     if (process.env.DEBUG && !(error instanceof CliFailure)) process.stderr.write(`${error.stack ?? ''}\n`);
   }

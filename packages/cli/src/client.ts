@@ -16,12 +16,14 @@ export interface GraphQLErrorEntry {
   readonly extensions?: { readonly code?: string; readonly [key: string]: unknown };
 }
 
-/** An error the server answered: `code` is `extensions.code` as API.md lists it. */
+/** An error the server answered: `code` is `extensions.code` as docs/api.md lists it. */
 export class ApiError extends CliFailure {
   constructor(
     readonly serverCode: string,
     message: string,
     hint: string | undefined,
+    /** With BAD_USER_INPUT: the argument at fault (`extensions.argument`), e.g. `name`. */
+    readonly argument?: string,
   ) {
     super(message, { code: serverCode, exit: EXIT.FAILED, ...(hint ? { hint } : {}) });
   }
@@ -123,7 +125,7 @@ export class GraphQLClient {
 const KEYGEN = '`totp-admin keygen --name ops --role admin` makes one to add to TOTP_API_KEYS';
 
 /**
- * What to do next for each public error code (API.md "Error codes"). A command in a hint runs as
+ * What to do next for each public error code (docs/api.md "Error codes"). A command in a hint runs as
  * written: the user id of the request, quoted for the shell, rather than a placeholder.
  */
 const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = {
@@ -134,6 +136,10 @@ const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = 
   ALREADY_ENROLLED: () => 'pass --replace to enroll a new secret (the current one keeps working until the new one is confirmed)',
   NOT_ENROLLED: (userId) =>
     userId === undefined ? 'enroll the user first (totp-admin enroll, with their id)' : `enroll the user first with \`totp-admin enroll ${shellArg(userId)}\``,
+  TOO_MANY_DEVICES: (userId) =>
+    userId === undefined
+      ? 'totp-admin devices, with their id, lists their devices with the ids that revoke --device takes'
+      : `\`totp-admin devices ${shellArg(userId)}\` lists their devices with the ids that revoke --device takes`,
   SERVICE_UNAVAILABLE: () => "the server cannot reach its store: check Redis and the server's GET /readyz, then retry",
   INTERNAL_SERVER_ERROR: () => "see the server's log, then retry",
   GRAPHQL_VALIDATION_FAILED: () => 'this server does not offer that operation: upgrade it to a version that implements the full API',
@@ -149,5 +155,6 @@ function requestUser(variables: Record<string, unknown>): string | undefined {
 function apiError(entry: GraphQLErrorEntry, status: number, variables: Record<string, unknown>): ApiError {
   const code = typeof entry.extensions?.code === 'string' ? entry.extensions.code : `HTTP_${status}`;
   const message = `${code}: ${entry.message || 'the server refused the request'}`;
-  return new ApiError(code, message, HINTS[code]?.(requestUser(variables)));
+  const argument = typeof entry.extensions?.argument === 'string' ? entry.extensions.argument : undefined;
+  return new ApiError(code, message, HINTS[code]?.(requestUser(variables)), argument);
 }

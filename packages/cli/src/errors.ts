@@ -1,6 +1,6 @@
 /**
- * The CLI's failures and their exit statuses (API.md "Admin CLI": 0 done, 1 refused or failed,
- * 2 wrong usage). Every failure carries a stable `code` for `--json` callers and one line of
+ * The CLI's failures and their exit statuses (docs/api.md, "Admin CLI": 0 done, 1 refused or
+ * failed, 2 wrong usage). Every failure carries a stable `code` for `--json` callers and one line of
  * text for people, which says what to do next.
  */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;

@@ -1,3 +1,5 @@
+import type { AuditEvent, TotpDevice, TotpState } from './schema.js';
+
 /**
  * Human output: every table, key/value block and time the commands print goes through here, so
  * that the commands' run() methods only gather data. Nothing here reads flags or the network.
@@ -12,8 +14,11 @@ const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff
 // eslint-disable-next-line no-control-regex -- ANSI colour sequences start with ESC
 const ANSI = /\u001b\[[0-9;]*m/g;
 
+/** A value a table or a key/value block prints: text, a count or a flag; nothing prints empty. */
+export type Cell = string | number | boolean | null | undefined;
+
 /** Make a value safe to print on a terminal: control characters become `\xNN`. */
-export function clean(value: unknown): string {
+export function clean(value: Cell): string {
   if (value === null || value === undefined) return '';
   return String(value).replace(CONTROL, (ch) => `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
@@ -30,7 +35,7 @@ function pad(text: string, width: number): string {
 }
 
 /** A plain table: upper-case headers, columns two spaces apart, no trailing blanks. */
-export function table(headers: readonly string[], rows: readonly (readonly unknown[])[]): string {
+export function table(headers: readonly string[], rows: readonly (readonly Cell[])[]): string {
   const cells = rows.map((row) => row.map(clean));
   const widths = headers.map((h, i) => Math.max(displayWidth(h), ...cells.map((row) => displayWidth(row[i] ?? ''))));
   const render = (row: readonly string[]): string =>
@@ -42,7 +47,7 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
 }
 
 /** Aligned `label  value` lines; null and undefined values are left out. */
-export function keyValues(pairs: readonly (readonly [string, unknown])[]): string {
+export function keyValues(pairs: readonly (readonly [string, Cell])[]): string {
   const shown = pairs.filter(([, value]) => value !== null && value !== undefined);
   const width = Math.max(...shown.map(([label]) => label.length));
   return shown.map(([label, value]) => `${label.padEnd(width)}  ${clean(value)}`).join('\n');
@@ -81,23 +86,37 @@ export function shellArg(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The fields of a TotpState as aligned lines (status, unlock). */
-export function stateBlock(s: {
-  userId: string;
-  status: string;
-  algorithm: string;
-  digits: number;
-  period: number;
-  issuer: string;
-  accountName: string;
-  createdAt: string;
-  activatedAt: string | null;
-  lastVerifiedAt: string | null;
-  failedAttempts: number;
-  lockedUntil: string | null;
-  recoveryCodesRemaining: number;
-}): string {
-  return keyValues([
+/** `SHA1/6/30s`: a factor's parameters in a table cell. */
+export function shortParams(p: { algorithm: string; digits: number; period: number }): string {
+  return `${p.algorithm}/${p.digits}/${p.period}s`;
+}
+
+/** `"phone" (id 1)`: a device as messages name it. */
+export function deviceLabel(d: { id: string; name: string }): string {
+  return `"${clean(d.name)}" (id ${clean(d.id)})`;
+}
+
+/** A user's devices, one row each, oldest first as the server lists them (status, devices). */
+export function devicesTable(devices: readonly TotpDevice[]): string {
+  return table(
+    ['ID', 'NAME', 'STATUS', 'CODES', 'CREATED', 'ACTIVATED', 'LAST USED', 'PENDING EXPIRES'],
+    devices.map((d) => [
+      d.id,
+      d.name,
+      d.status,
+      shortParams(d),
+      time(d.createdAt),
+      time(d.activatedAt),
+      time(d.lastUsedAt) || 'never',
+      time(d.pendingExpiresAt),
+    ]),
+  );
+}
+
+/** A TotpState as aligned lines, then its devices as a table (status, unlock). */
+export function stateBlock(s: TotpState): string {
+  const devices = s.devices.length > 1 ? `${s.devices.length} (the lines above describe the oldest ACTIVE one)` : s.devices.length;
+  const block = keyValues([
     ['User', s.userId],
     ['Status', s.status],
     ['Codes', params(s)],
@@ -109,37 +128,30 @@ export function stateBlock(s: {
     ['Failed attempts', s.failedAttempts],
     ['Locked until', s.lockedUntil && new Date(s.lockedUntil).getTime() > Date.now() ? time(s.lockedUntil) : null],
     ['Recovery codes', `${s.recoveryCodesRemaining} left`],
+    ['Devices', devices],
   ]);
+  return s.devices.length === 0 ? block : `${block}\n\n${devicesTable(s.devices)}`;
 }
 
 /** The columns of the audit log, for the table and for CSV. */
-export const AUDIT_COLUMNS = ['id', 'at', 'type', 'userId', 'actor', 'clientIp', 'outcome', 'detail'] as const;
-
-interface EventLike {
-  id: string;
-  at: string;
-  type: string;
-  userId: string | null;
-  actor: string;
-  clientIp: string | null;
-  outcome: string | null;
-  detail: string | null;
-}
+// deviceId comes last (version 2 added it), so that scripts reading the columns by position keep working.
+export const AUDIT_COLUMNS = ['id', 'at', 'type', 'userId', 'actor', 'clientIp', 'outcome', 'detail', 'deviceId'] as const;
 
 /** The audit log as a table (the id is left to --json and --csv). */
-export function auditTable(events: readonly EventLike[]): string {
+export function auditTable(events: readonly AuditEvent[]): string {
   return table(
-    ['AT', 'TYPE', 'USER', 'OUTCOME', 'ACTOR', 'CLIENT IP', 'DETAIL'],
-    events.map((e) => [time(e.at), e.type, e.userId, e.outcome, e.actor, e.clientIp, e.detail]),
+    ['AT', 'TYPE', 'USER', 'DEVICE', 'OUTCOME', 'ACTOR', 'CLIENT IP', 'DETAIL'],
+    events.map((e) => [time(e.at), e.type, e.userId, e.deviceId, e.outcome, e.actor, e.clientIp, e.detail]),
   );
 }
 
 /** One audit event on one line, for `--follow`, where later lines cannot realign a table. */
-export function auditLine(e: EventLike): string {
+export function auditLine(e: AuditEvent): string {
   return [
     time(e.at),
     e.type.padEnd(24),
     clean(e.userId ?? '-'),
+    e.deviceId === null ? '' : `device ${clean(e.deviceId)}`,
     e.outcome ?? '',
     `by ${clean(e.actor)}`,
     e.clientIp ? `from ${clean(e.clientIp)}` : '',

@@ -5,10 +5,10 @@ import { unknownCommand } from './unknown-command.js';
 
 /**
  * Root help that lists the commands by purpose rather than alphabetically, and ends with the
- * environment and exit statuses that every command shares (API.md "Admin CLI").
+ * environment and exit statuses that every command shares (docs/api.md "Admin CLI").
  */
 const GROUPS: readonly (readonly [string, readonly string[]])[] = [
-  ['USER FACTORS', ['enroll', 'verify', 'status', 'revoke', 'unlock', 'recovery-codes']],
+  ['USER FACTORS', ['enroll', 'verify', 'status', 'devices', 'rename-device', 'revoke', 'unlock', 'recovery-codes']],
   ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'rekey']],
   ['LOCAL TOOLS (no server)', ['code', 'keygen']],
   ['HELP AND SHELL', ['help', 'autocomplete', 'version']],

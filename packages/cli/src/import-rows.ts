@@ -4,8 +4,8 @@ import { parseAlgorithm, parseChoice } from './flags.js';
 import type { ImportTotpInput } from './operations.js';
 
 /**
- * The rows of an import file (API.md: `userId,secret[,issuer,accountName,algorithm,digits,period]`,
- * with or without a header line). With a header, its names choose the columns, in any order;
+ * The rows of an import file (docs/api.md, "Admin CLI":
+ * `userId,secret[,issuer,accountName,algorithm,digits,period]`, with or without a header line). With a header, its names choose the columns, in any order;
  * without one, the columns are positional. A row that cannot become an ImportTotpInput carries
  * its problem instead, so that the import reports it and goes on.
  */

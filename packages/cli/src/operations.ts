@@ -1,139 +1,36 @@
 import type { GraphQLClient } from './client.js';
+import type {
+  AuditEvent,
+  AuditFilter,
+  Connection,
+  EnrollTotpInput,
+  ImportTotpInput,
+  RecoveryCodes,
+  RekeyResult,
+  TotpDevice,
+  TotpEnrollment,
+  TotpState,
+  TotpStatus,
+  VerifyTotpResult,
+} from './schema.js';
+
+export type * from './schema.js';
 
 /**
- * The operations of the public schema (API.md "GraphQL schema") that the CLI calls, typed as the
- * schema declares them. One function per operation; each returns the `data` field it asked for.
+ * The operations of the public schema (docs/api.md, "GraphQL schema") that the CLI calls, typed
+ * as the schema declares them. One function per operation; each returns the `data` field it asked for.
  */
 
-export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
-export type TotpStatus = 'PENDING' | 'ACTIVE';
-export type VerifyOutcome =
-  | 'ACCEPTED'
-  | 'INVALID_CODE'
-  | 'REPLAYED'
-  | 'LOCKED'
-  | 'RATE_LIMITED'
-  | 'NOT_ENROLLED'
-  | 'MALFORMED';
-export const AUDIT_EVENT_TYPES = [
-  'ENROLLED',
-  'ACTIVATED',
-  'VERIFY',
-  'REVOKED',
-  'LOCKED',
-  'UNLOCKED',
-  'RECOVERY_CODES_GENERATED',
-  'RECOVERY_CODE_USED',
-  'IMPORTED',
-  'REKEYED',
-] as const;
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
-
-export interface EnrollTotpInput {
-  userId: string;
-  accountName?: string;
-  issuer?: string;
-  algorithm?: TotpAlgorithm;
-  digits?: number;
-  period?: number;
-  replace?: boolean;
-}
-
-export interface ImportTotpInput {
-  userId: string;
-  secret: string;
-  accountName?: string;
-  issuer?: string;
-  algorithm?: TotpAlgorithm;
-  digits?: number;
-  period?: number;
-}
-
-/** TotpEnrollment without the two QR renderings: the CLI draws its own from `otpauthUri`. */
-export interface TotpEnrollment {
-  userId: string;
-  status: TotpStatus;
-  secret: string;
-  otpauthUri: string;
-  algorithm: TotpAlgorithm;
-  digits: number;
-  period: number;
-  issuer: string;
-  accountName: string;
-  expiresAt: string | null;
-}
-
-export interface VerifyTotpResult {
-  valid: boolean;
-  outcome: VerifyOutcome;
-  activated: boolean;
-  retryAfterSeconds: number | null;
-  remainingAttempts: number | null;
-  driftSteps: number | null;
-}
-
-export interface TotpState {
-  userId: string;
-  status: TotpStatus;
-  algorithm: TotpAlgorithm;
-  digits: number;
-  period: number;
-  issuer: string;
-  accountName: string;
-  createdAt: string;
-  activatedAt: string | null;
-  lastVerifiedAt: string | null;
-  failedAttempts: number;
-  lockedUntil: string | null;
-  recoveryCodesRemaining: number;
-}
-
-export interface AuditEvent {
-  id: string;
-  at: string;
-  type: AuditEventType;
-  userId: string | null;
-  actor: string;
-  clientIp: string | null;
-  outcome: VerifyOutcome | null;
-  detail: string | null;
-}
-
-export interface PageInfo {
-  endCursor: string | null;
-  hasNextPage: boolean;
-}
-
-export interface Connection<T> {
-  nodes: T[];
-  pageInfo: PageInfo;
-}
-
-export interface RecoveryCodes {
-  codes: string[];
-  generatedAt: string;
-}
-
-export interface RekeyResult {
-  rekeyed: number;
-  activeKeyId: string;
-}
-
-export interface AuditFilter {
-  userId?: string;
-  types?: AuditEventType[];
-  since?: string;
-  until?: string;
-}
-
+const DEVICE_FIELDS = `id name status algorithm digits period issuer accountName createdAt activatedAt lastUsedAt
+  pendingExpiresAt`;
 const STATE_FIELDS = `userId status algorithm digits period issuer accountName createdAt activatedAt
-  lastVerifiedAt failedAttempts lockedUntil recoveryCodesRemaining`;
-const AUDIT_FIELDS = 'id at type userId actor clientIp outcome detail';
+  lastVerifiedAt failedAttempts lockedUntil recoveryCodesRemaining devices { ${DEVICE_FIELDS} }`;
+const AUDIT_FIELDS = 'id at type userId deviceId actor clientIp outcome detail';
 
 export async function enrollTotp(client: GraphQLClient, input: EnrollTotpInput): Promise<TotpEnrollment> {
   const data = await client.request<{ enrollTotp: TotpEnrollment }>(
     `mutation Enroll($input: EnrollTotpInput!) { enrollTotp(input: $input) {
-      userId status secret otpauthUri algorithm digits period issuer accountName expiresAt } }`,
+      userId status secret otpauthUri algorithm digits period issuer accountName expiresAt deviceId deviceName } }`,
     { input },
   );
   return data.enrollTotp;
@@ -148,18 +45,33 @@ export async function verifyTotp(
   const data = await client.request<{ verifyTotp: VerifyTotpResult }>(
     `mutation Verify($userId: ID!, $code: String!, $clientIp: String) {
       verifyTotp(userId: $userId, code: $code, clientIp: $clientIp) {
-        valid outcome activated retryAfterSeconds remainingAttempts driftSteps } }`,
+        valid outcome activated retryAfterSeconds remainingAttempts driftSteps deviceId deviceName } }`,
     { userId, code, clientIp: clientIp ?? null },
   );
   return data.verifyTotp;
 }
 
-export async function revokeTotp(client: GraphQLClient, userId: string, reason?: string): Promise<boolean> {
+/** Everything the user has, or with `deviceId` that device only; false when there was nothing to revoke. */
+export async function revokeTotp(
+  client: GraphQLClient,
+  userId: string,
+  options: { reason?: string | undefined; deviceId?: string | undefined } = {},
+): Promise<boolean> {
   const data = await client.request<{ revokeTotp: { revoked: boolean } }>(
-    `mutation Revoke($userId: ID!, $reason: String) { revokeTotp(userId: $userId, reason: $reason) { revoked } }`,
-    { userId, reason: reason ?? null },
+    `mutation Revoke($userId: ID!, $reason: String, $deviceId: ID) {
+      revokeTotp(userId: $userId, reason: $reason, deviceId: $deviceId) { revoked } }`,
+    { userId, reason: options.reason ?? null, deviceId: options.deviceId ?? null },
   );
   return data.revokeTotp.revoked;
+}
+
+export async function renameTotpDevice(client: GraphQLClient, userId: string, deviceId: string, name: string): Promise<TotpDevice> {
+  const data = await client.request<{ renameTotpDevice: TotpDevice }>(
+    `mutation RenameDevice($userId: ID!, $deviceId: ID!, $name: String!) {
+      renameTotpDevice(userId: $userId, deviceId: $deviceId, name: $name) { ${DEVICE_FIELDS} } }`,
+    { userId, deviceId, name },
+  );
+  return data.renameTotpDevice;
 }
 
 export async function totpStatus(client: GraphQLClient, userId: string): Promise<TotpState | null> {

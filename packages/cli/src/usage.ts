@@ -30,7 +30,7 @@ export function flagSyntax(name: string, flag: FlagLike): string {
 }
 
 function allFlags(command: CommandShape): Record<string, FlagLike> {
-  return { ...(command.baseFlags ?? {}), ...(command.flags ?? {}) } as Record<string, FlagLike>;
+  return { ...(command.baseFlags ?? {}), ...(command.flags ?? {}) };
 }
 
 /**
@@ -71,14 +71,14 @@ const ANSI = /\u001b\[[0-9;]*m/g;
  */
 export function parseProblems(error: ParseErrorLike, command: CommandShape): string[] {
   const flags = allFlags(command);
-  if (Array.isArray(error.args) && /^Missing \d+ required arg/.test(error.message)) {
+  if (isList(error.args) && /^Missing \d+ required arg/.test(error.message)) {
     const given = error.parse?.output?.flags ?? {};
     const missingFlags = Object.entries(error.parse?.input?.flags ?? {})
       .filter(([name, flag]) => flag.required && given[name] === undefined)
       .map(([name, flag]) => `missing flag ${flagSyntax(name, flag)}`);
     return [...error.args.map((arg) => `missing argument <${arg.name ?? 'argument'}>`), ...missingFlags];
   }
-  if (Array.isArray(error.flags) && /^Nonexistent flag/.test(error.message)) {
+  if (isList(error.flags) && /^Nonexistent flag/.test(error.message)) {
     const known = [...Object.keys(flags).map((name) => `--${name}`), ...(command.enableJsonFlag ? ['--json'] : [])];
     return error.flags.map((typed) => {
       const name = typed.split('=')[0]!;
@@ -93,6 +93,14 @@ export function parseProblems(error: ParseErrorLike, command: CommandShape): str
     .split('\n')
     .map((line) => reword(line.trim(), flags))
     .filter((line) => line !== '');
+}
+
+/**
+ * Whether a field of the error really holds a list (the error is only duck-typed); unlike a bare
+ * Array.isArray, which widens a readonly array to any[], this keeps the element type.
+ */
+function isList<T>(value: readonly T[] | undefined): value is readonly T[] {
+  return Array.isArray(value);
 }
 
 /** oclif's reasons in the CLI's own voice. */

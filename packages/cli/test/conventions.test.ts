@@ -9,11 +9,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
 import { expectHintsRun, onTerminal, scriptTool } from './support/hints.js';
 
-const OWN = ['enroll', 'verify', 'revoke', 'status', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'audit', 'code', 'keygen'];
+const OWN = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'audit', 'code', 'keygen'];
 const PLUGINS = ['help', 'autocomplete', 'version'];
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const script = scriptTool();
@@ -30,7 +31,25 @@ function packageRoot(name: string): string {
 
 beforeAll(() => assertBuilt());
 
+const REGISTER_LOADS = fileURLToPath(new URL('./support/register-loads.mjs', import.meta.url));
+
 describe('start-up', () => {
+  it("--help reads the commands from the manifest: it loads no command's code and not the core", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'totp-loads-'));
+    try {
+      const file = join(dir, 'loads.txt');
+      const result = await runCli(['--help'], { env: { NODE_OPTIONS: `--import=${pathToFileURL(REGISTER_LOADS).href}`, RECORD_LOADS_FILE: file } });
+      expect(result.code, result.stderr).toBe(0);
+      const loaded = readFileSync(file, 'utf8').trim().split('\n');
+      expect(loaded).toContainEqual(expect.stringMatching(/\/dist\/help\.js$/));
+      expect(loaded.filter((url) => url.includes('/dist/commands/') || url.includes('/core/dist/'))).toEqual([]);
+      const manifest = JSON.parse(readFileSync(new URL('../oclif.manifest.json', import.meta.url), 'utf8')) as { commands: Record<string, unknown> };
+      expect(Object.keys(manifest.commands).toSorted()).toEqual([...OWN].toSorted());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every registered plugin ships an oclif manifest, so that none of its code loads until its command runs', () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { oclif: { plugins: string[] } };
     expect(pkg.oclif.plugins.toSorted()).toEqual(['@oclif/plugin-autocomplete', '@oclif/plugin-help', '@oclif/plugin-version']);

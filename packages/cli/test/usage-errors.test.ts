@@ -37,6 +37,16 @@ describe('usage errors: one line per problem, and the usage', () => {
     ]);
   });
 
+  it('rename-device without its device id and name: each missing argument, then the usage', async () => {
+    const result = await runCli(['rename-device', 'alice']);
+    expect(result.code).toBe(2);
+    expect(stderrLines(result)).toEqual([
+      'totp-admin: missing argument <deviceId>',
+      'totp-admin: missing argument <name>',
+      'totp-admin: usage: totp-admin rename-device <userId> <deviceId> <name> [flags]; see `totp-admin rename-device --help`',
+    ]);
+  });
+
   it('one problem stays one line, with the usage at its end', async () => {
     const result = await runCli(['keygen', '--name', 'shop']);
     expect(stderrLines(result)).toEqual([
@@ -68,6 +78,9 @@ describe('usage errors: one line per problem, and the usage', () => {
     [['status', 'alice', 'extra'], 1],
     [['audit', '--follow', '--until', '1h'], 1],
     [['revoke', 'alice'], 0],
+    [['revoke', 'alice', '--device', '', '--yes'], 1],
+    [['enroll', 'alice', '--device', ' '], 0],
+    [['rename-device', "o'brien", '', 'backup'], 1],
   ])('%j: every command the message names runs as written', async (args, count) => {
     const result = await runCli(args, { env: UNREACHABLE });
     expect(result.code).toBe(2);

@@ -1,18 +1,12 @@
 import * as Flags from '@oclif/core/flags';
+import { AUDIT_EVENT_TYPES, type AuditEventType } from '@totp-service/core';
 import { ServerCommand } from '../base-command.js';
 import { csvLine } from '../csv.js';
 import { followAudit } from '../audit-follow.js';
 import { usageError } from '../errors.js';
 import { pageSizeFlag } from '../flags.js';
 import { AUDIT_COLUMNS, auditLine, auditTable, plural } from '../format.js';
-import {
-  AUDIT_EVENT_TYPES,
-  auditEvents,
-  collectPages,
-  type AuditEvent,
-  type AuditEventType,
-  type AuditFilter,
-} from '../operations.js';
+import { auditEvents, collectPages, type AuditEvent, type AuditFilter } from '../operations.js';
 import { parseMoment } from '../time.js';
 
 const typeFlag = Flags.custom<AuditEventType>({
@@ -35,7 +29,7 @@ interface AuditResult {
 
 export default class Audit extends ServerCommand {
   static override summary = 'Read the audit log, newest first, or follow it (admin).';
-  static override description = `Every enroll, verify (with its outcome), revoke, lockout, unlock, import, recovery and rekey event, with who did it (the API key's name), from which client address and when. Newest first, up to --limit, as a table, CSV or JSON. --since and --until take an ISO-8601 time (UTC unless it names a zone) or a span back from now: 30s, 15m, 24h, 7d, 2w, 1h30m.
+  static override description = `Every enroll, verify (with its outcome), revoke, lockout, unlock, import, recovery, rekey and device rename event, with who did it (the API key's name), from which client address, when, and the id of the device it was about (the DEVICE column; deviceId in CSV and JSON). Newest first, up to --limit, as a table, CSV or JSON. --since and --until take an ISO-8601 time (UTC unless it names a zone) or a span back from now: 30s, 15m, 24h, 7d, 2w, 1h30m.
 
 --follow first prints the latest --limit events, oldest first, then each new event as it is recorded, until Ctrl-C (exit 0). With --json it prints one JSON object per line (JSON Lines), as a stream cannot be a single document. Needs an admin key.`;
   static override examples = [

@@ -1,7 +1,7 @@
 import * as Flags from '@oclif/core/flags';
 import { ServerCommand } from '../base-command.js';
 import { pageSizeFlag } from '../flags.js';
-import { plural, table, time } from '../format.js';
+import { plural, shortParams, table, time } from '../format.js';
 import { collectPages, totpEnrollments, type TotpState, type TotpStatus } from '../operations.js';
 
 interface ListResult {
@@ -12,7 +12,7 @@ interface ListResult {
 
 export default class List extends ServerCommand {
   static override summary = 'List enrollments, pending and active (admin).';
-  static override description = `A table of the enrolled users and their state, fetched page by page up to --limit. Needs an admin key.`;
+  static override description = `A table of the enrolled users and their state, fetched page by page up to --limit: how many devices each has, and the codes, creation and last verify of the oldest ACTIVE one. \`totp-admin devices <userId>\` lists one user's devices. Needs an admin key.`;
   static override examples = [
     { description: 'The first 100 enrollments', command: '<%= config.bin %> <%= command.id %>' },
     { description: 'Enrollments never confirmed', command: '<%= config.bin %> <%= command.id %> --status pending' },
@@ -38,11 +38,12 @@ export default class List extends ServerCommand {
     } else {
       this.say(
         table(
-          ['USER', 'STATUS', 'CODES', 'CREATED', 'LAST VERIFIED', 'FAILURES', 'LOCKED UNTIL'],
+          ['USER', 'STATUS', 'DEVICES', 'CODES', 'CREATED', 'LAST VERIFIED', 'FAILURES', 'LOCKED UNTIL'],
           nodes.map((s) => [
             s.userId,
             s.status,
-            `${s.algorithm}/${s.digits}/${s.period}s`,
+            s.devices.length,
+            shortParams(s),
             time(s.createdAt),
             time(s.lastVerifiedAt) || 'never',
             s.failedAttempts,

@@ -5,7 +5,7 @@ import { totpStatus, type TotpState } from '../operations.js';
 
 export default class Status extends ServerCommand {
   static override summary = "Show one user's state (exit 1 when nothing is enrolled).";
-  static override description = `Shows whether the user's factor is PENDING or ACTIVE, its parameters, when it was last verified, the failures counted towards a lockout, any lockout, and how many recovery codes are left. Never shows the secret. A user with nothing enrolled exits with 1, so scripts can test enrollment with the exit status.`;
+  static override description = `Shows whether the user's factor is PENDING or ACTIVE, its parameters, when it was last verified, the failures counted towards a lockout, any lockout, how many recovery codes are left, and each of the user's devices (as \`totp-admin devices\` lists them); with several devices, the parameters are those of the oldest ACTIVE one. Never shows a secret. A user with nothing enrolled exits with 1, so scripts can test enrollment with the exit status.`;
   static override examples = [
     { description: "alice's state", command: '<%= config.bin %> <%= command.id %> alice' },
     { description: 'Is bob enrolled?', command: '<%= config.bin %> <%= command.id %> bob --json >/dev/null && echo enrolled' },

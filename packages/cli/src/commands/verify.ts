@@ -2,12 +2,12 @@ import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
 import { ServerCommand, userIdArg } from '../base-command.js';
 import { CliFailure } from '../errors.js';
-import { shellArg } from '../format.js';
+import { deviceLabel, shellArg } from '../format.js';
 import { verifyTotp, type VerifyTotpResult } from '../operations.js';
 
 export default class Verify extends ServerCommand {
   static override summary = "Verify a user's code (exit 0 only when ACCEPTED).";
-  static override description = `Checks a code as an application would at login: the first accepted code of a PENDING enrollment makes it ACTIVE. Every outcome but ACCEPTED exits with 1 and says why on stderr (INVALID_CODE, REPLAYED, LOCKED, RATE_LIMITED, NOT_ENROLLED, MALFORMED); a wrong or replayed code counts as a failure towards the lockout, like any other verify.`;
+  static override description = `Checks a code as an application would at login, against every device of the user, and names the device whose code it was: the first accepted code of a PENDING device makes it ACTIVE. Every outcome but ACCEPTED exits with 1 and says why on stderr (INVALID_CODE, REPLAYED, LOCKED, RATE_LIMITED, NOT_ENROLLED, MALFORMED); a wrong or replayed code counts as a failure towards the lockout, like any other verify.`;
   static override examples = [
     { description: 'Confirm a new enrollment with the code the app shows', command: '<%= config.bin %> <%= command.id %> alice 492039' },
     { description: 'Check on behalf of a client address (held to TOTP_CLIENT_LIMIT)', command: '<%= config.bin %> <%= command.id %> alice "492 039" --client-ip 203.0.113.7' },
@@ -26,14 +26,13 @@ export default class Verify extends ServerCommand {
     const result = await verifyTotp(this.client(flags), args.userId, args.code, flags['client-ip']);
     const output = { userId: args.userId, ...result };
     if (result.outcome === 'ACCEPTED') {
-      const drift = result.driftSteps ? ` (clock drift ${result.driftSteps > 0 ? '+' : ''}${result.driftSteps} step)` : '';
-      this.say(`ACCEPTED: the code is valid${drift}.${result.activated ? ` ${args.userId} is now ACTIVE.` : ''}`);
+      this.say(accepted(args.userId, result));
       return output;
     }
     throw new CliFailure(this.explain(args.userId, result), { code: result.outcome, json: output });
   }
 
-  /** One line per outcome, naming the next step (API.md VerifyOutcome). */
+  /** One line per outcome, naming the next step (docs/api.md VerifyOutcome). */
   private explain(userId: string, r: VerifyTotpResult): string {
     const user = shellArg(userId);
     const left = r.remainingAttempts === null ? '' : r.remainingAttempts === 0
@@ -58,4 +57,12 @@ export default class Verify extends ServerCommand {
         return `${r.outcome}: the code was not accepted`;
     }
   }
+}
+
+/** `ACCEPTED: the code is valid, from device "phone" (id 1).`, with any drift and activation. */
+function accepted(userId: string, r: VerifyTotpResult): string {
+  const device = r.deviceId === null ? '' : `, from device ${deviceLabel({ id: r.deviceId, name: r.deviceName ?? '' })}`;
+  const drift = r.driftSteps ? `, with a clock drift of ${r.driftSteps > 0 ? '+' : ''}${r.driftSteps} step` : '';
+  const activated = r.activated ? ` ${device ? `That device of ${userId}` : userId} is now ACTIVE.` : '';
+  return `ACCEPTED: the code is valid${device}${drift}.${activated}`;
 }

@@ -4,7 +4,7 @@ import { report } from '../errors.js';
 import { meant, unknownCommand } from '../unknown-command.js';
 
 /**
- * An unknown command is wrong usage (exit 2, API.md), said in one line that suggests the command
+ * An unknown command is wrong usage (exit 2, docs/api.md), said in one line that suggests the command
  * most likely meant: `unknown command "enrol"; did you mean `totp-admin enroll alice`?`.
  *
  * On a terminal, and without --json, @oclif/plugin-not-found then asks "Did you mean enroll?"

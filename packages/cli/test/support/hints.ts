@@ -61,11 +61,18 @@ export function scriptTool(): string | null {
 /**
  * Run `totp-admin …args` on a pseudo-terminal and type `answer` (then Enter) once `prompt`
  * shows; what the terminal showed, with colours and cursor moves removed, and the exit status.
+ * `env` is added to the clean environment (a server and a token).
  */
-export function onTerminal(script: string, args: readonly string[], prompt: string, answer: string): Promise<{ code: number | null; output: string }> {
+export function onTerminal(
+  script: string,
+  args: readonly string[],
+  prompt: string,
+  answer: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<{ code: number | null; output: string }> {
   const quote = (a: string): string => `'${a.replaceAll("'", `'\\''`)}'`;
   const command = [process.execPath, CLI_BIN, ...args].map(quote).join(' ');
-  const child = spawn(script, ['-qec', command, '/dev/null'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(script, ['-qec', command, '/dev/null'], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   let answered = false;
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

@@ -1,6 +1,6 @@
 /**
  * The real TOTP server (packages/server/dist/main.js) as a process, for the CLI's end-to-end
- * tests: started on a free port with the environment of API.md, stopped with SIGTERM.
+ * tests: started on a free port with the environment of docs/api.md, stopped with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -57,16 +57,4 @@ export function startServer(env: Readonly<Record<string, string | undefined>>, t
       reject(new Error(`the server exited with ${code} before it was ready:\n${output}`));
     });
   });
-}
-
-/** The fields that the server's Query and Mutation types offer, or null if introspection is off. */
-export async function schemaFields(url: string, token: string): Promise<Set<string> | null> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: '{ q: __type(name: "Query") { fields { name } } m: __type(name: "Mutation") { fields { name } } }' }),
-  });
-  const body = (await response.json()) as { data?: { q?: { fields: { name: string }[] }; m?: { fields: { name: string }[] } } };
-  if (!body.data?.q || !body.data.m) return null;
-  return new Set([...body.data.q.fields, ...body.data.m.fields].map((f) => f.name));
 }
