@@ -125,6 +125,14 @@ export function render(r: Report): string {
           ['  audit trail (its first 3 events)', String(m.perActiveAudit)],
           ['  keyspace overhead (no key holds it)', String(m.perActiveOverhead)],
           ...kinds.map(([k, b]) => [`    ${k}`, String(b)]),
+          ...(m.perSecondDevice !== undefined
+            ? [
+                ['a second device (enrolled and confirmed)', String(m.perSecondDevice)],
+                ['  of which state (user hash)', String(m.perSecondDeviceState)],
+                ...Object.entries(m.perSecondDeviceByKind ?? {}).map(([k, b]) => [`    ${k}`, String(b)]),
+                ['per active user with two devices', String(Math.round((m.perActive + m.perSecondDevice) * 10) / 10)],
+              ]
+            : []),
         ],
       ),
       '',

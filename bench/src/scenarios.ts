@@ -8,6 +8,7 @@ import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
 import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
+import type { Redis } from 'ioredis';
 import { Population, Tally } from './users.js';
 import type { Window } from './profile.js';
 
@@ -43,6 +44,8 @@ export interface MemoryFigures {
   readonly afterActivate: number;
   readonly pendingByKind: readonly KindUsage[];
   readonly activeByKind: readonly KindUsage[];
+  /** A second device ("backup", enrolled and confirmed) for `users` of them: before and after. */
+  readonly secondDevice?: { readonly users: number; readonly before: number; readonly after: number; readonly beforeByKind: readonly KindUsage[]; readonly afterByKind: readonly KindUsage[] };
 }
 
 export interface Probe {
@@ -197,13 +200,35 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       probes.push({ kind, p50: r2(alone.p50), p99: r2(alone.p99), cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
     }
   }
+  // last, so that the runs above measured users with one device: a second one for some of them
+  const secondDevice = redis ? await measureSecondDevice(pop, load, redis.admin, t.keyPrefix, Math.min(opts.users, 2000), label, problems) : undefined;
   return {
     enroll,
     activate,
     runs,
-    ...(redis ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind }, probes } : {}),
+    ...(redis ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind, ...(secondDevice ? { secondDevice } : {}) }, probes } : {}),
     windows,
   };
+}
+
+/** What a second device costs: "backup" enrolled and confirmed for `users` users, memory before and after. */
+async function measureSecondDevice(
+  pop: Population,
+  load: (next: () => Shot | null, extra: { amount: number }) => Promise<LoadResult & { cpu: number }>,
+  admin: Redis,
+  keyPrefix: string,
+  users: number,
+  label: string,
+  problems: string[],
+) {
+  progress(`${label}: a second device for ${users} users`);
+  const before = await usedMemory(admin);
+  const beforeByKind = await memoryByKind(admin, keyPrefix);
+  let tally = new Tally();
+  check(`${label} second device enrolled`, await load(pop.backupEnrollSupply(tally, users), { amount: users }), tally, 'ENROLLED', problems);
+  tally = new Tally();
+  check(`${label} second device confirmed`, await load(pop.backupActivateSupply(tally), { amount: users }), tally, 'ACCEPTED', problems);
+  return { users, before, after: await usedMemory(admin), beforeByKind, afterByKind: await memoryByKind(admin, keyPrefix) };
 }
 
 export function progress(message: string): void {

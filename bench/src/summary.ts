@@ -39,6 +39,10 @@ export interface MemorySummary {
   readonly perActiveState: number;
   readonly perActiveAudit: number;
   readonly perActiveOverhead: number;
+  /** What a second device adds to a user (INFO used_memory delta, all of it; by kind; state alone). */
+  readonly perSecondDevice?: number;
+  readonly perSecondDeviceByKind?: Record<string, number>;
+  readonly perSecondDeviceState?: number;
 }
 
 export interface CostSummary {
@@ -106,7 +110,16 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
     if (AUDIT_KINDS.has(kind)) audit += bytes;
     else state += bytes;
   }
+  const second = m.secondDevice;
+  const secondByKind = second ? byKind(second.afterByKind, second.beforeByKind, second.users) : {};
   return {
+    ...(second
+      ? {
+          perSecondDevice: round((second.after - second.before) / second.users, 1),
+          perSecondDeviceByKind: secondByKind,
+          perSecondDeviceState: round(Object.entries(secondByKind).filter(([k]) => !AUDIT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0), 1),
+        }
+      : {}),
     perPending: round((m.afterEnroll - m.baseline) / users, 1),
     perActive,
     perActiveByKind,

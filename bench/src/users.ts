@@ -22,6 +22,8 @@ export interface User {
   /** A client address of its own, so the per-address budget is per user as in real logins. */
   readonly ip: string;
   secret: Uint8Array | null;
+  /** A second device's secret (the memory phase enrolls one for some users). */
+  backup?: Uint8Array | null;
   /** Last accepted step, -1 before activation. */
   last: number;
   drift: number;
@@ -32,6 +34,7 @@ export const VERIFY_QUERY =
   'mutation V($u: ID!, $c: String!, $ip: String) { verifyTotp(userId: $u, code: $c, clientIp: $ip) { valid outcome activated remainingAttempts driftSteps } }';
 export const ENROLL_QUERY = 'mutation E($u: ID!) { enrollTotp(input: { userId: $u }) { secret otpauthUri qrCodeDataUrl } }';
 export const CEILING_BODY = JSON.stringify({ query: '{ __typename }' });
+const BACKUP_QUERY = 'mutation E($u: ID!) { enrollTotp(input: { userId: $u, deviceName: "backup" }) { secret } }';
 
 const nowStep = () => Math.floor(Date.now() / 1000 / PERIOD);
 
@@ -155,6 +158,42 @@ export class Population {
       return {
         body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: String(code).padStart(6, '0'), ip: u.ip } }),
         done: (status, body) => tally.add(outcomeOf(status, body).outcome),
+      };
+    };
+  }
+
+  /** A second device, "backup", for each of the first `count` users (enrollTotp with a deviceName). */
+  backupEnrollSupply(tally: Tally, count: number): () => Shot | null {
+    let i = 0;
+    return () => {
+      if (i >= Math.min(count, this.users.length)) return null;
+      const u = this.users[i++]!;
+      return {
+        body: JSON.stringify({ query: BACKUP_QUERY, variables: { u: u.id } }),
+        done: (status, body) => {
+          const secret = status === 200 ? /"secret":"([A-Z2-7]+)"/.exec(body)?.[1] : undefined;
+          if (secret) u.backup = parseBase32Secret(secret);
+          tally.add(secret ? 'ENROLLED' : `HTTP ${status}`);
+        },
+      };
+    };
+  }
+
+  /** Each backup device confirmed by a code of its own (its history is empty: the current step). */
+  backupActivateSupply(tally: Tally): () => Shot | null {
+    const pending = this.users.filter((u) => u.backup);
+    let i = 0;
+    return () => {
+      const u = pending[i++];
+      if (!u) return null;
+      const code = codeAtStep(u.backup!, nowStep(), PARAMS);
+      return {
+        body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: code } }),
+        done: (status, body) => {
+          const r = outcomeOf(status, body);
+          tally.add(r.outcome);
+          if (r.activated) tally.activated += 1;
+        },
       };
     };
   }
