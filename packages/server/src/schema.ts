@@ -1,5 +1,5 @@
 import { ErrorCode, TotpError } from '@totp-service/core';
-import type { GraphQLSchema } from 'graphql';
+import { printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema, type AuthChecker } from 'type-graphql';
 import { allows } from './auth.js';
 import type { Role } from './config.js';
@@ -21,4 +21,17 @@ export function buildTotpSchema(): Promise<GraphQLSchema> {
     validate: false,
     emitSchemaFile: false,
   });
+}
+
+/** What docs/schema.graphql says above the schema. */
+const SCHEMA_HEADER = `# The GraphQL schema of the TOTP service, printed from the code (packages/server/src/schema.ts).
+# Generated: do not edit. After changing a type or a resolver, run
+#   npm run docs --workspace @totp-service/server
+# and commit the result (a test fails while this file is not current). docs/api.md explains it.
+
+`;
+
+/** The schema as docs/schema.graphql holds it: printed in the order the code declares it. */
+export async function printTotpSchema(): Promise<string> {
+  return `${SCHEMA_HEADER}${printSchema(await buildTotpSchema())}\n`;
 }
