@@ -26,6 +26,8 @@ export interface LoadSpec {
    */
   readonly next: () => Shot | null;
   readonly filler?: () => Shot;
+  /** Open loop: requests sent at this rate (per second, over all connections), whatever the answers. */
+  readonly rate?: number;
 }
 
 export interface LoadResult {
@@ -94,6 +96,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     headers: { 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
     requests: [{ setupRequest, onResponse }],
     ...(spec.amount !== undefined ? { amount: spec.amount } : { duration: spec.seconds ?? 10 }),
+    ...(spec.rate !== undefined ? { overallRate: spec.rate } : {}),
   };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     instance = autocannon(opts, (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)));

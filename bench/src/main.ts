@@ -131,7 +131,11 @@ async function main(): Promise<number> {
   const memory = summariseMemory(redisFigures, opts.users);
   const validCost = summariseCost(redisFigures, 'valid');
   const wrongCost = summariseCost(redisFigures, 'wrong');
-  const checks = targets(redisSummary, validCost, wrongCost, memory, cli);
+  // every target on every runtime (each ran the same workload on its own Redis)
+  const checks = byRuntime.flatMap((r) => {
+    const rows = targets(summariseStore(r.figures), summariseCost(r.figures, 'valid'), summariseCost(r.figures, 'wrong'), summariseMemory(r.figures, opts.users), r.cli);
+    return byRuntime.length > 1 ? rows.map((c) => ({ ...c, name: `${r.runtime.label}: ${c.name}` })) : rows;
+  });
   const exhausted = redisFigures.runs.filter((r) => r.valid.exhausted).map((r) => `${r.valid.seconds} s`);
   if (exhausted.length) notes.push(`valid-code runs that ran out of users with a fresh step (ended early): ${exhausted.join(', ')}; enroll more users (--users) for longer runs`);
   const loadAfter = loadavg();

@@ -37,6 +37,14 @@ export interface RunFigures {
   readonly wrongCost?: CommandCost & ServerCount;
 }
 
+/** Wrong verifies offered at a fixed rate (half the measured maximum): the latency a login feels at that load. */
+export interface OpenLoop {
+  readonly rate: number;
+  readonly achieved: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
 export interface MemoryFigures {
   readonly baseline: number;
   readonly baselineByKind: readonly KindUsage[];
@@ -65,6 +73,8 @@ export interface StoreFigures {
   readonly probes?: readonly Probe[];
   /** hrtime µs windows of each load kind, for the profile. */
   readonly windows: Record<'ceiling' | 'malformed' | 'valid' | 'wrong', Window[]>;
+  /** Wrong verifies at half the maximum rate, open loop. */
+  readonly openLoop?: OpenLoop;
 }
 
 export interface Target {
@@ -101,7 +111,7 @@ const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 export async function runStore(opts: Options, t: Target, problems: string[], label: string): Promise<StoreFigures> {
   const { server, token, redis } = t;
-  const load = async (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot }) => {
+  const load = async (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot; rate?: number }) => {
     const cpu = cpuSeconds(server.pid);
     const res = await runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
     const spent = cpuSeconds(server.pid) - cpu;
@@ -178,6 +188,15 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     });
   }
 
+  // half the measured maximum, offered at a fixed rate: what a login feels at a comfortable load
+  const max = runs.map((r) => r.wrong.perSecond).sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
+  let openLoop: OpenLoop | undefined;
+  if (max > 0) {
+    progress(`${label}: open loop at ${Math.round(max / 2)} wrong verifies/s`);
+    const r = await load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate: Math.max(1, Math.round(max / 2)) });
+    openLoop = { rate: Math.round(max / 2), achieved: r2(r.perSecond), p50: r2(r.p50), p99: r2(r.p99) };
+  }
+
   const probes: Probe[] = [];
   if (redis) {
     progress(`${label}: probing round trips and commands (one verify at a time)`);
@@ -208,6 +227,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     runs,
     ...(redis ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind, ...(secondDevice ? { secondDevice } : {}) }, probes } : {}),
     windows,
+    ...(openLoop ? { openLoop } : {}),
   };
 }
 
