@@ -15,7 +15,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Programs looked up on PATH. */
-export type ToolName = 'oathtool' | 'zbarimg' | 'redis-server' | 'redis-cli' | 'docker-compose' | 'age' | 'age-keygen';
+export type ToolName = 'oathtool' | 'zbarimg' | 'redis-server' | 'redis-cli' | 'docker-compose' | 'age' | 'age-keygen' | 'curl' | 'jq';
 /** What a test can require: a program on PATH, or `pyotp`, a Python that can import pyotp. */
 export type Requirement = ToolName | 'pyotp';
 
@@ -29,6 +29,8 @@ const HOW_TO_GET: Readonly<Record<Requirement, string>> = {
   age: 'apt-get install age',
   'age-keygen': 'apt-get install age',
   'docker-compose': 'apt-get install docker-compose (validates docker-compose.yml without a Docker engine)',
+  curl: 'apt-get install curl',
+  jq: 'apt-get install jq',
 };
 
 /** Always the system interpreter, which is the one Debian's python3-pyotp installs into. */
