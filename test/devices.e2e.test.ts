@@ -2,7 +2,7 @@
  * Several devices per user, end to end: the built server as a process on a real Redis and on a
  * real Cluster, a phone and a backup enrolled over HTTP, the backup's QR code read back with
  * zbarimg, each device's codes from an independent implementation (oathtool for one, pyotp for
- * the other), and what API.md fixes for devices seen from outside.
+ * the other), and what docs/api.md says of devices, seen from outside.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * totp_verify_duration_seconds: every verifyTotp and verifyRecoveryCode is timed once, labelled by
  * its outcome (or by the error code of a verify that failed) and its kind, never by anything the
- * caller chose; and the p99 PromQL of the README has the buckets it needs.
+ * caller chose; and the p99 PromQL of docs/operations.md ("Monitoring") has the buckets it needs.
  */
 import { codeAtStep, parseBase32Secret } from '@totp-service/core';
 import { afterEach, describe, expect, it } from 'vitest';
