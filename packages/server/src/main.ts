@@ -144,7 +144,7 @@ function banner(url: string, store: Store, config: Config): string {
       `  ${config.generatedAdminToken}`,
       ``,
       `Try it:`,
-      `  curl -s ${url} -H 'content-type: application/json' \\`,
+      `  curl -sS ${url} -H 'content-type: application/json' \\`,
       `    -H 'authorization: Bearer ${config.generatedAdminToken}' \\`,
       `    -d '{"query":"mutation { enrollTotp(input: {userId: \\"alice\\"}) { secret otpauthUri } }"}'`,
     );
