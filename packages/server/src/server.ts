@@ -14,6 +14,7 @@ import { createRouter } from './router.js';
 import { buildServices } from './services.js';
 import type { Store } from './store/store.js';
 import type { TotpService } from './totp/totp.service.js';
+import type { Tracing } from './tracing.js';
 
 export interface ServerDeps {
   readonly store: Store;
@@ -35,6 +36,8 @@ export interface ServerDeps {
   readonly exportRecipients?: readonly string[];
   /** How long stop() lets requests in flight finish before closing their connections (ms). */
   readonly shutdownGraceMs?: number;
+  /** Spans of GraphQL requests and their store calls (startTracing); absent: no tracing, at no cost. */
+  readonly tracing?: Tracing;
 }
 
 export interface TotpServer {
@@ -81,7 +84,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   metrics.watchClock(() => deps.store.clockSkew?.() ?? 0);
   const qr = createQrPool(deps.qrThreads);
   const services = buildServices({
-    store: instrumentStore(deps.store, metrics),
+    store: instrumentStore(deps.store, metrics, deps.tracing !== undefined),
     keyRing: deps.keyRing,
     policy: deps.policy,
     issuer: deps.issuer,
@@ -98,7 +101,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     shutdownGraceMs: deps.shutdownGraceMs ?? 10_000,
   });
   const graphql = graphqlHandler(apollo, { apiKeys: deps.apiKeys, services, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
-  const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger });
+  const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger, tracing: deps.tracing });
 
   // Once stop() has begun, a request that reaches the handler arrived on a connection the drain
   // already closed (or is about to): it is refused before it touches the store, so the client
