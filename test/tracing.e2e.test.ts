@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './support/otlp.js';
-import { startRedis, type RedisProcess } from './support/redis.js';
+import { freePort, startRedis, type RedisProcess } from './support/redis.js';
 import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { ENROLL, VERIFY, codeAt, wrong } from './support/totp.js';
 
@@ -41,6 +41,8 @@ async function post(server: ServerProcess, query: string, variables: Record<stri
 
 interface LogLine {
   msg: string;
+  level?: number;
+  component?: string;
   reqId?: string;
   trace_id?: string;
   span_id?: string;
@@ -175,7 +177,7 @@ describe.skipIf(!redisUrl)('tracing to an OTLP receiver', () => {
   });
 });
 
-describe('tracing over http/json, flushed at SIGTERM', () => {
+describe('tracing over http/json, flushed at SIGTERM, and a collector that is down', () => {
   it('exports to OTEL_EXPORTER_OTLP_TRACES_ENDPOINT in JSON under OTEL_SERVICE_NAME, and sends what is buffered on SIGTERM', async () => {
     const receiver = await startOtlpReceiver();
     try {
@@ -206,6 +208,20 @@ describe('tracing over http/json, flushed at SIGTERM', () => {
     } finally {
       await receiver.close();
     }
+  });
+
+  it('answers every request while the collector is unreachable, with a warn line outside any request', async () => {
+    const server = await startServer({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freePort()}`, OTEL_BSP_SCHEDULE_DELAY: '100' } });
+    for (let i = 0; i < 3; i++) expect((await post(server, '{ __typename }', {})).data).toEqual({ __typename: 'Query' });
+    let warning: LogLine | undefined;
+    for (let waited = 0; !warning && waited < 15_000; waited += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      warning = logLines(server).find((l) => l.msg.startsWith('tracing: connect ECONNREFUSED'));
+    }
+    expect(warning).toMatchObject({ level: 40, component: 'tracing' });
+    expect(warning!.reqId).toBeUndefined();
+    expect(warning!.trace_id).toBeUndefined();
+    expect(await server.stop()).toBe(0);
   });
 
   it('refuses to start half-configured, naming the variable', async () => {

@@ -30,7 +30,7 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
-import type { Logger, RequestScope } from './logger.js';
+import { requestScope, type Logger, type RequestScope } from './logger.js';
 import type { RequestSpan, Tracing, TracingSettings } from './tracing.js';
 
 /**
@@ -133,13 +133,28 @@ function requestAttributes(req: IncomingMessage, method: string): Attributes {
   return attributes;
 }
 
-/** OpenTelemetry's own complaints (an export that failed, spans dropped) as warn lines, at most one every 10 s. */
+/** The gist of a diagnostic: the SDK hands over errors as JSON with their stack. */
+function gist(message: string): string {
+  try {
+    const err = JSON.parse(message) as { message?: unknown; code?: unknown };
+    if (typeof err.message === 'string') return typeof err.code === 'string' ? `${err.message} (${err.code})` : err.message;
+  } catch {
+    /* plain text */
+  }
+  return message.split('\n')[0]!;
+}
+
+/**
+ * OpenTelemetry's own complaints (an export that failed, spans dropped) as warn lines, at most one
+ * every 10 s, outside any request's scope: the batch timer may have started inside one, and the
+ * export is not that request's.
+ */
 function diagnostics(logger: Logger): void {
   let last = -Infinity;
   const warn: DiagLogFunction = (message) => {
     if (performance.now() - last < 10_000) return;
     last = performance.now();
-    logger.warn({ component: 'tracing' }, `tracing: ${message.slice(0, 300)}`);
+    requestScope.exit(() => logger.warn({ component: 'tracing' }, `tracing: ${gist(message).slice(0, 300)}`));
   };
   const ignore: DiagLogFunction = () => {};
   diag.setLogger({ error: warn, warn, info: ignore, debug: ignore, verbose: ignore }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
