@@ -30,8 +30,8 @@ import {
   ATTR_URL_PATH,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
-import { requestScope, type Logger, type RequestScope } from './logger.js';
-import type { RequestSpan, Tracing, TracingSettings } from './tracing.js';
+import { requestScope, type Logger } from './logger.js';
+import type { RequestSpan, SpanSummary, Tracing, TracingSettings } from './tracing.js';
 
 /**
  * The OpenTelemetry side of tracing.ts, imported only when an OTLP endpoint is set. Spans are made
@@ -66,12 +66,12 @@ function errorType(error: unknown): string {
   return /^\w{1,64}$/.test(name) ? name : 'Error';
 }
 
-function endAttributes(status: number, scope: RequestScope): Attributes {
+function endAttributes(status: number, scope: SpanSummary): Attributes {
   const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: status };
   if (scope.operationType) attributes['graphql.operation.type'] = scope.operationType;
-  if (scope.fields?.length) attributes['totp.graphql.fields'] = scope.fields;
-  if (scope.outcomes.length > 0) attributes['totp.verify.outcomes'] = scope.outcomes;
-  if (scope.errors.length > 0) attributes['totp.error.codes'] = scope.errors;
+  if (scope.fields?.length) attributes['totp.graphql.fields'] = [...scope.fields];
+  if (scope.outcomes.length > 0) attributes['totp.verify.outcomes'] = [...scope.outcomes];
+  if (scope.errors.length > 0) attributes['totp.error.codes'] = [...scope.errors];
   attributes['totp.outcome'] = scope.errors[0] ?? (scope.outcomes.length > 0 ? scope.outcomes.join(',') : 'ok');
   return attributes;
 }
@@ -103,7 +103,7 @@ class OtelRequestSpan implements RequestSpan {
     };
   }
 
-  end(status: number, scope: RequestScope): void {
+  end(status: number, scope: SpanSummary): void {
     if (this.span.isRecording()) {
       const name = spanName(scope.fields);
       if (name) this.span.updateName(name);

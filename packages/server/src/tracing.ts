@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
 import { ConfigError } from './config.js';
-import type { Logger, RequestScope } from './logger.js';
 
 /**
  * Tracing, by OpenTelemetry's own environment variables. With no OTLP endpoint set, this module is
@@ -23,6 +23,16 @@ export interface TracingSettings {
   readonly protocol: OtlpProtocol;
 }
 
+/** What a request did, as its span records it (the request scope of logger.ts is one). */
+export interface SpanSummary {
+  /** The operation's root fields: names from the schema, recorded once validation passed. */
+  readonly fields?: readonly string[] | undefined;
+  readonly operationType?: string | undefined;
+  /** Verify outcomes, and the error codes answered. */
+  readonly outcomes: readonly string[];
+  readonly errors: readonly string[];
+}
+
 /** What the server does with one GraphQL request's span. */
 export interface RequestSpan {
   /** The W3C trace id (32 hex digits) and span id (16) of the request's span: its log lines carry them. */
@@ -34,7 +44,7 @@ export interface RequestSpan {
    */
   storeCall(op: string): ((error?: unknown) => void) | null;
   /** Names the span after the operation's root fields, records the outcome, and ends it. */
-  end(status: number, scope: RequestScope): void;
+  end(status: number, summary: SpanSummary): void;
 }
 
 export interface Tracing {

@@ -7,8 +7,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
-import { createLogger, type RequestScope } from '../src/logger.js';
-import { tracingSettings, type RequestSpan, type Tracing } from '../src/tracing.js';
+import { createLogger } from '../src/logger.js';
+import { tracingSettings, type RequestSpan, type SpanSummary, type Tracing } from '../src/tracing.js';
 import { ADMIN_TOKEN, startInProcess, type InProcessServer } from './support/in-process.js';
 
 describe('tracingSettings', () => {
@@ -69,8 +69,8 @@ function recordingTracing() {
             if (error !== undefined) rec.failed.push(op);
           };
         },
-        end(status: number, scope: RequestScope) {
-          rec.ended = { status, outcomes: [...scope.outcomes], errors: [...scope.errors], ...(scope.fields ? { fields: scope.fields } : {}), ...(scope.operationType ? { operationType: scope.operationType } : {}) };
+        end(status: number, scope: SpanSummary) {
+          rec.ended = { status, outcomes: [...scope.outcomes], errors: [...scope.errors], ...(scope.fields ? { fields: [...scope.fields] } : {}), ...(scope.operationType ? { operationType: scope.operationType } : {}) };
         },
       };
     },
