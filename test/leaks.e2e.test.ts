@@ -3,9 +3,10 @@
  * known secrets (enrolled and imported), codes, recovery codes and tokens, also sent where they do
  * not belong (wrong types, unquoted, beside misspelt fields, as cursors, dates and addresses);
  * then every output channel (every response body but the one
- * enrollment answer that hands the secret out, stdout and stderr, /metrics) and every Redis value
- * under the test's prefix (strings, hashes, zsets, streams: the audit trail included) is searched
- * for each of them, as base32, hex, base64 and base64url, and for the raw secret bytes.
+ * enrollment answer that hands the secret out, stdout and stderr, /metrics, every span exported to
+ * an OTLP receiver, as sent and decoded) and every Redis value under the test's prefix (strings,
+ * hashes, zsets, streams: the audit trail included) is searched for each of them, as base32, hex,
+ * base64 and base64url, and for the raw secret bytes.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dumpRedis, oathCode, type RedisValue } from './support/inspect.js';
 import { startReceiver, type Receiver } from './support/receiver.js';
 import { waitFor } from './support/totp.js';
+import { startOtlpReceiver, type OtlpReceiver } from './support/otlp.js';
 import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { requireTool } from './support/tools.js';
 
@@ -37,6 +39,9 @@ function forms(bytes: Buffer, text?: string): string[] {
 describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', () => {
   const prefix = `lk${randomBytes(3).toString('hex')}:`;
   let server: ServerProcess;
+  let receiver: OtlpReceiver;
+  /** A credential of the collector's (OTEL_EXPORTER_OTLP_HEADERS): sent to it, written nowhere. */
+  const collectorKey = `ck-${randomBytes(12).toString('hex')}`;
   /** Everything the server answered, but the enrollment answers that carry the secret by design. */
   const bodies: string[] = [];
   const secrets: { base32: string; bytes: Buffer }[] = [];
@@ -46,12 +51,13 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
   /** The age identity file the exports are encrypted to (the operator's). */
   let identityFile = '';
   /** Every audit event type goes out as a webhook (VERIFY too): their bodies and headers are searched. */
-  let receiver: Receiver;
+  let hooks: Receiver;
   beforeAll(async () => {
-    receiver = await startReceiver();
+    hooks = await startReceiver();
     identityFile = join(mkdtempSync(join(tmpdir(), 'leaks-')), 'key.txt');
     execFileSync(ageKeygen!, ['-o', identityFile], { stdio: 'ignore' });
     const recipient = execFileSync(ageKeygen!, ['-y', identityFile], { encoding: 'utf8' }).trim();
+    receiver = await startOtlpReceiver();
     server = await startServer({
       env: {
         REDIS_URL: redisUrl!,
@@ -59,15 +65,19 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
         TOTP_KEY_PREFIX: prefix,
         LOG_LEVEL: 'trace',
         TOTP_EXPORT_RECIPIENTS: recipient,
-        TOTP_WEBHOOK_URL: receiver.url,
+        TOTP_WEBHOOK_URL: hooks.url,
         TOTP_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
         TOTP_WEBHOOK_EVENTS: 'ENROLLED,ACTIVATED,VERIFY,REVOKED,LOCKED,UNLOCKED,RECOVERY_CODES_GENERATED,RECOVERY_CODE_USED,IMPORTED,REKEYED,EXPORTED,DEVICE_RENAMED',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_EXPORTER_OTLP_HEADERS: `x-collector-key=${collectorKey}`,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
       },
     });
   });
   afterAll(async () => {
     if (server) expect(await server.stop()).toBe(0);
     await receiver?.close();
+    await hooks?.close();
   });
 
   async function call(query: string, variables: Record<string, unknown>, token = APP_TOKEN, keep = true) {
@@ -188,22 +198,46 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
     await call('{ auditEvents(first: 1000) { nodes { id at type userId actor clientIp outcome detail } } }', {}, ADMIN_TOKEN);
     await call('{ totpEnrollments { nodes { userId status recoveryCodesRemaining } } }', {}, ADMIN_TOKEN);
     await call('{ totpEnrollments(status: ACTIVE, first: 1) { nodes { userId } pageInfo { endCursor } } }', {}, ADMIN_TOKEN);
+    // a GET carries its query and variables in the URL: a span records the path alone
+    const getUrl = new URL(server.url);
+    getUrl.searchParams.set('query', `query($u: ID!) { totpStatus(userId: $u) { status } } # ${guess()}`);
+    getUrl.searchParams.set('variables', JSON.stringify({ u: guess(), s: s2 }));
+    const get = await fetch(getUrl, { headers: { authorization: `Bearer ${APP_TOKEN}`, 'apollo-require-preflight': 'true' } });
+    bodies.push(await get.text());
     expect(secrets).toHaveLength(5);
   });
 
-  it('finds no secret, code or token in any output channel or Redis value', async () => {
-    await waitFor(async () => receiver.received.length > 20, 15_000);
+  it('finds no secret, code or token in any output channel, webhook, exported span or Redis value', async () => {
+    await waitFor(async () => hooks.received.length > 20, 15_000);
     await new Promise((r) => setTimeout(r, 2000));
     const metrics = await (await fetch(`${server.base}/metrics`)).text();
+    // spans are exported in the order they end: once this last request's span is in, all are
+    const last = randomBytes(16).toString('hex');
+    await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${APP_TOKEN}`, traceparent: `00-${last}-${randomBytes(8).toString('hex')}-01` },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    });
+    await receiver.waitFor((s) => s.traceId === last);
+    const names = new Set(receiver.spans.map((s) => s.name));
+    for (const n of ['enrollTotp', 'verifyTotp', 'verifyRecoveryCode', 'importTotp', 'exportTotp', 'rekeyTotp', 'POST /graphql', 'reserve', 'settle']) {
+      expect(names, n).toContain(n);
+    }
+    expect(receiver.spans.find((s) => s.attributes['http.request.method'] === 'GET')).toMatchObject({ name: 'totpStatus', attributes: { 'url.path': '/graphql' } });
+    expect(receiver.requests.every((r) => r.headers['x-collector-key'] === collectorKey)).toBe(true);
     const channels: [string, string][] = [
       ...bodies.map((b, i): [string, string] => [`response ${i}`, b]),
       ['stdout', server.stdout()],
       ['stderr', server.stderr()],
       ['/metrics', metrics],
-      ...receiver.received.map((r, i): [string, string] => [`webhook ${i}`, `${JSON.stringify(r.headers)}\n${r.body}`]),
+      ...hooks.received.map((r, i): [string, string] => [`webhook ${i}`, `${JSON.stringify(r.headers)}\n${r.body}`]),
+      ...receiver.requests.flatMap((r, i): [string, string][] => [
+        [`OTLP export ${i} as sent`, r.body.toString('latin1')],
+        [`OTLP export ${i} decoded`, r.decoded],
+      ]),
     ];
     // the session went out as webhooks: there is something to search
-    expect(receiver.received.length).toBeGreaterThan(20);
+    expect(hooks.received.length).toBeGreaterThan(20);
     const values: RedisValue[] = await dumpRedis(redisUrl!, prefix);
     expect(values.some((v) => v.type === 'stream')).toBe(true);
     expect(values.some((v) => v.type === 'hash')).toBe(true);
@@ -213,7 +247,7 @@ describe.skipIf(!redisUrl || !oathtool || !age || !ageKeygen)('nothing leaks', (
 
     const needles: [string, string | RegExp][] = [];
     for (const s of secrets) for (const f of forms(s.bytes, s.base32)) needles.push([`secret ${s.base32.slice(0, 4)}…`, f]);
-    for (const t of [ADMIN_TOKEN, APP_TOKEN]) for (const f of forms(Buffer.from(t), t)) needles.push([`token ${t.slice(0, 4)}…`, f]);
+    for (const t of [ADMIN_TOKEN, APP_TOKEN, collectorKey]) for (const f of forms(Buffer.from(t), t)) needles.push([`token ${t.slice(0, 4)}…`, f]);
     for (const c of codes) needles.push([`code ${c}`, new RegExp(`(?<![0-9])${c}(?![0-9])`)]);
     for (const r of recovery) needles.push([`recovery code ${r}`, new RegExp(r.replaceAll('-', '[- ]?'), 'i')]);
     expect(recovery).toHaveLength(10);

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AUDIT_EVENT_TYPES, DEFAULT_POLICY, KeyRing, parseKeyRing, type AuditEventType, type Policy } from '@totp-service/core';
+import { ConfigError } from './config-error.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
 import type { HostPort, StoreSettings } from './store/store.js';
 import { readRedisTls } from './store/tls.js';
@@ -48,15 +49,7 @@ export interface Config {
   readonly exportRecipients: readonly string[];
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
+export { ConfigError };
 
 type Env = Readonly<Record<string, string | undefined>>;
 

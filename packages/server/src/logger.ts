@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino, type Logger } from 'pino';
+import type { RequestSpan } from './tracing.js';
 
 /**
  * Structured JSON logs. Anything that could carry a secret is redacted by path, whatever the
@@ -42,6 +43,10 @@ export interface RequestScope {
   operation?: string;
   /** The root fields of the operation (names from the schema: a fixed set). */
   fields?: string[];
+  /** query, mutation or subscription, once the operation is resolved. */
+  operationType?: string;
+  /** The request's span, when tracing is on (tracing.ts): its ids go on every line of the request. */
+  trace?: RequestSpan;
   /** Verify outcomes, in order (several with aliases). */
   readonly outcomes: string[];
   /** extensions.code of every error answered. */
@@ -68,9 +73,11 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       base: { service: 'totp-service' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // trace_id and span_id as OpenTelemetry names them in logs, so a backend can join the two
       mixin: () => {
         const scope = requestScope.getStore();
-        return scope ? { reqId: scope.reqId } : {};
+        if (!scope) return {};
+        return scope.trace ? { reqId: scope.reqId, trace_id: scope.trace.traceId, span_id: scope.trace.spanId } : { reqId: scope.reqId };
       },
     },
     stream as pino.DestinationStream,

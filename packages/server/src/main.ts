@@ -7,6 +7,7 @@ import { createServer, type TotpServer } from './server.js';
 import { connectStore } from './store/connect.js';
 import type { Store } from './store/store.js';
 import { keyReport, missingKeys } from './totp/keys.js';
+import { startTracing, tracingSettings, type Tracing, type TracingSettings } from './tracing.js';
 
 /** Environment → server → listen; drain on SIGTERM. Everything else lives in createServer. */
 
@@ -36,10 +37,10 @@ function reportClockSkew(store: Store, logger: Logger): void {
   setInterval(check, 60_000).unref();
 }
 
-/** The configuration, or exit 2 with the one line that names the variable. */
-function readConfig(): Config {
+/** The configuration (the service's own, and OpenTelemetry's), or exit 2 with the one line that names the variable. */
+function readConfig(): [Config, TracingSettings | null] {
   try {
-    return loadConfig();
+    return [loadConfig(), tracingSettings(process.env)];
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`totp-service: configuration error: ${err.message}\n`);
@@ -102,8 +103,21 @@ async function checkKeys(store: Store, config: Config, logger: Logger): Promise<
   process.exit(2);
 }
 
-/** SIGTERM or SIGINT: finish requests in flight (up to the grace period), close the store, exit 0. */
-function stopOnSignals(server: TotpServer, store: Store, config: Config, logger: Logger): void {
+/**
+ * Export the spans still buffered (those of the requests just drained among them), within
+ * `budgetMs`: a collector that does not answer never holds the exit past the grace period.
+ */
+async function flushTraces(tracing: Tracing | undefined, budgetMs: number, logger: Logger): Promise<void> {
+  if (!tracing) return;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), Math.max(0, budgetMs))));
+  const result = await Promise.race([tracing.shutdown().then(() => 'flushed' as const), late]).catch(() => 'failed' as const);
+  clearTimeout(timer);
+  if (result !== 'flushed') logger.warn({ budgetMs }, `tracing: spans not all exported before exit (${result === 'late' ? 'the collector took too long' : 'export failed'})`);
+}
+
+/** SIGTERM or SIGINT: finish requests in flight (up to the grace period), close the store, flush the spans, exit 0. */
+function stopOnSignals(server: TotpServer, store: Store, tracing: Tracing | undefined, config: Config, logger: Logger): void {
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -118,9 +132,12 @@ function stopOnSignals(server: TotpServer, store: Store, config: Config, logger:
       logger.error('shutdown took too long; exiting');
       exit(1);
     }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
+    // the spans get what is left of the grace period (at least a second, within the slack)
+    const left = (ms: number) => ms - (Date.now() - started);
+    const flushBudget = () => Math.min(Math.max(1000, left(config.shutdownGraceMs)), left(config.shutdownGraceMs + SHUTDOWN_SLACK_MS) - 500);
     server
       .stop()
-      .then(() => store.close())
+      .then(() => Promise.all([store.close(), flushTraces(tracing, flushBudget(), logger)]))
       .then(() => {
         logger.info({ ms: Date.now() - started }, 'stopped');
         exit(0);
@@ -157,9 +174,11 @@ async function main(): Promise<void> {
   const envFile = process.argv.indexOf('--env-file');
   const file = envFile > 0 ? process.argv[envFile + 1] : undefined;
   if (file && existsSync(file)) process.loadEnvFile(file);
-  const config = readConfig();
+  const [config, traceSettings] = readConfig();
   const logger = createLogger(config.logLevel);
   const store = await openStore(config, logger);
+  // without an OTLP endpoint nothing of OpenTelemetry is imported: tracing stays undefined
+  const tracing = traceSettings ? await startTracing(traceSettings, { logger, storeKind: store.kind }) : undefined;
   const server = await createServer({
     store,
     keyRing: config.keyRing,
@@ -172,9 +191,10 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
     exportRecipients: config.exportRecipients,
     webhooks: config.webhooks,
+    ...(tracing ? { tracing } : {}),
   });
   // signals are handled before the banner is printed: whoever waits for it may send one at once
-  stopOnSignals(server, store, config, logger);
+  stopOnSignals(server, store, tracing, config, logger);
   const url = await server.listen(config.port, config.host).catch((err: Error) => {
     process.stderr.write(`totp-service: cannot listen on ${config.host}:${config.port}: ${err.message}\n`);
     process.exit(1);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TotpError, type VerifyOutcome } from '@totp-service/core';
+import { requestScope } from './logger.js';
 import { StoreUnavailableError, type Store } from './store/store.js';
 
 /**
@@ -131,8 +132,12 @@ export function timeVerifies<S extends { readonly totp: Verifier; readonly recov
  */
 const NOT_OPERATIONS = new Set(['close', 'now', 'clockSkew', 'userIds']);
 
-/** Wrap every store operation with a latency histogram and an error counter. */
-export function instrumentStore(store: Store, metrics: Metrics): Store {
+/**
+ * Wrap every store operation with a latency histogram and an error counter, and, when `traced`
+ * (tracing is on), a child span of the request's span (a store call outside a request, or in a
+ * request that is not sampled, makes none).
+ */
+export function instrumentStore(store: Store, metrics: Metrics, traced = false): Store {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
@@ -140,10 +145,14 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
       if (NOT_OPERATIONS.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
       return async (...args: unknown[]) => {
         const end = metrics.storeLatency.startTimer({ op: prop });
+        const endSpan = traced ? requestScope.getStore()?.trace?.storeCall(prop) : undefined;
         try {
-          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          endSpan?.();
+          return result;
         } catch (err) {
           if (err instanceof StoreUnavailableError) metrics.storeErrors.inc({ op: prop });
+          endSpan?.(err ?? new Error('rejected'));
           throw err;
         } finally {
           end();

@@ -41,7 +41,10 @@ export const operationPlugin: ApolloServerPlugin = {
         const scope = requestScope.getStore();
         if (!scope) return;
         if (operationName) scope.operation = operationName.slice(0, 64);
-        if (operation) scope.fields = rootFields(operation);
+        if (operation) {
+          scope.fields = rootFields(operation);
+          scope.operationType = operation.operation;
+        }
       },
     };
   },

@@ -5,6 +5,7 @@ import type { Logger, RequestScope } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { logGraphQL, recordError } from './observe.js';
 import type { Store } from './store/store.js';
+import type { Tracing } from './tracing.js';
 
 export interface RouterDeps {
   readonly graphql: GraphQLHandler;
@@ -12,6 +13,8 @@ export interface RouterDeps {
   /** The store as given (not instrumented): readiness pings it directly. */
   readonly store: Store;
   readonly logger: Logger;
+  /** Absent when tracing is off (no OTLP endpoint): then nothing here touches tracing. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** Handles one request in its scope: routes it, times it, and writes its closing log line. */
@@ -72,7 +75,7 @@ function fail(err: unknown, res: ServerResponse, logger: Logger): number {
 }
 
 export function createRouter(deps: RouterDeps): Router {
-  const { logger, metrics } = deps;
+  const { logger, metrics, tracing } = deps;
   return async (req, res, scope) => {
     const started = process.hrtime.bigint();
     let url: URL;
@@ -82,6 +85,8 @@ export function createRouter(deps: RouterDeps): Router {
       url = new URL('http://localhost/');
     }
     let name = url.pathname === '/graphql' ? 'graphql' : 'other';
+    // one span per GraphQL request; probes and scrapes of the other routes are not traced
+    if (tracing && name === 'graphql') scope.trace = tracing.startRequest(req);
     let status = 500;
     try {
       [name, status] = await dispatch(req, res, url, scope, deps);
@@ -93,6 +98,7 @@ export function createRouter(deps: RouterDeps): Router {
       const ms = Math.round(seconds * 1e4) / 10;
       if (name === 'graphql') logGraphQL(logger, scope, status, ms);
       else logger.debug({ route: name, status, ms }, 'request');
+      scope.trace?.end(status, scope);
     }
   };
 }

@@ -15,6 +15,7 @@ import { buildServices } from './services.js';
 import { WebhookDispatcher, type DispatcherOptions, type WebhookSettings } from './webhooks/dispatcher.js';
 import type { Store } from './store/store.js';
 import type { TotpService } from './totp/totp.service.js';
+import type { Tracing } from './tracing.js';
 
 export interface ServerDeps {
   readonly store: Store;
@@ -40,6 +41,8 @@ export interface ServerDeps {
   readonly exportRecipients?: readonly string[];
   /** How long stop() lets requests in flight finish before closing their connections (ms). */
   readonly shutdownGraceMs?: number;
+  /** Spans of GraphQL requests and their store calls (startTracing); absent: no tracing, at no cost. */
+  readonly tracing?: Tracing;
 }
 
 export interface TotpServer {
@@ -86,7 +89,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
   metrics.watchClock(() => deps.store.clockSkew?.() ?? 0);
   const qr = createQrPool(deps.qrThreads);
   const services = timeVerifies(buildServices({
-    store: instrumentStore(deps.store, metrics),
+    store: instrumentStore(deps.store, metrics, deps.tracing !== undefined),
     keyRing: deps.keyRing,
     policy: deps.policy,
     issuer: deps.issuer,
@@ -103,7 +106,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     shutdownGraceMs: deps.shutdownGraceMs ?? 10_000,
   });
   const graphql = graphqlHandler(apollo, { apiKeys: deps.apiKeys, services, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
-  const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger });
+  const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger, tracing: deps.tracing });
   const webhooks = deps.webhooks ? new WebhookDispatcher(deps.store.outbox, deps.webhooks, metrics, deps.logger, deps.webhookOptions) : null;
   await webhooks?.start();
 
