@@ -1,0 +1,87 @@
+/**
+ * One run of the differential test (store-model.test.ts): every side (store) gets the same
+ * command at the same test time, and each answer and the state it leaves are compared with the
+ * embedded store's. The codes sent are each side's own (secrets are random per store), chosen by
+ * the same intent; the answers must be the same.
+ */
+import type { Policy } from '@totp-service/core';
+import { expect } from 'vitest';
+import type { TestClock } from '../contract/harness.js';
+import { rawUser, type RedisTime, type Side } from './store-sides.js';
+
+/** What one side answered: a value, or the error it threw (by what a caller can see of it). */
+export type Answer<T> = { readonly ok: T } | { readonly error: { name: string; code?: string; argument?: string; message: string } };
+
+/** Dates as ISO strings, undefined fields dropped: what GraphQL would show, and readable diffs. */
+export function plain<T>(v: T): unknown {
+  return v === undefined ? undefined : JSON.parse(JSON.stringify(v));
+}
+
+export class Lockstep {
+  /** The commands run so far, for the report of a failure. */
+  readonly log: string[] = [];
+
+  constructor(
+    readonly sides: readonly Side[],
+    readonly times: readonly (RedisTime | null)[],
+    readonly clock: TestClock,
+    public policy: Policy,
+    readonly users: readonly string[],
+    /** What the answers were, over all runs (a command's name and outcome, or error code): the coverage. */
+    readonly tally: Map<string, number> = new Map(),
+  ) {}
+
+  /** Run `f` on every side at once; errors become answers. */
+  each<T>(f: (s: Side, i: number) => Promise<T>): Promise<Answer<T>[]> {
+    return Promise.all(
+      this.sides.map(async (s, i): Promise<Answer<T>> => {
+        try {
+          return { ok: await f(s, i) };
+        } catch (err) {
+          if (!(err instanceof Error)) throw err;
+          const e = err as Error & { code?: string; argument?: string };
+          return { error: { name: e.name, ...(e.code ? { code: e.code } : {}), ...(e.argument ? { argument: e.argument } : {}), message: e.message } };
+        }
+      }),
+    );
+  }
+
+  /** Every side's value equals the embedded store's. */
+  same(what: string, values: readonly unknown[], count = true): void {
+    if (count) this.count(what, values[0]);
+    const [first, ...rest] = values.map(plain);
+    rest.forEach((v, i) => expect(v, `${what}: ${this.sides[i + 1]!.name} vs ${this.sides[0]!.name}`).toEqual(first));
+  }
+
+  private count(what: string, answer: unknown): void {
+    const name = what.replace(/ (page )?#?\d+$/, '');
+    const a = answer as { ok?: { outcome?: string; activated?: boolean; rekeyed?: number }; error?: { code?: string; name: string } };
+    const keys = a.error ? [`${name}: ${a.error.code ?? a.error.name}`] : a.ok?.outcome ? [`${name}: ${a.ok.outcome}`] : [`${name}: answered`];
+    if (a.ok?.activated) keys.push(`${name}: activated`);
+    if (a.ok?.rekeyed) keys.push(`${name}: rekeyed some`);
+    for (const k of keys) this.tally.set(k, (this.tally.get(k) ?? 0) + 1);
+  }
+
+  /** One command: TTLs brought to test time, the action, then the state compared. */
+  async step(label: string, act: (p: Lockstep) => Promise<void>): Promise<void> {
+    this.log.push(label);
+    await Promise.all(this.times.map((t) => t?.refresh() ?? Promise.resolve()));
+    await act(this);
+    await this.compareState(label);
+  }
+
+  async advance(ms: number): Promise<void> {
+    if (ms <= 0) return;
+    this.clock.advance(ms);
+    await Promise.all(this.times.map((t) => t?.refresh(ms) ?? Promise.resolve()));
+  }
+
+  /** The stored records (read without side effects) and each user's audit events. */
+  async compareState(after: string): Promise<void> {
+    for (const userId of this.users) {
+      this.same(`record of ${userId} after ${after}`, await Promise.all(this.sides.map((s) => rawUser(s, userId))), false);
+      const events = await this.each((s) => s.admin.auditEvents({ userId, first: 1000 }));
+      this.same(`audit events of ${userId} after ${after}`, events, false);
+    }
+  }
+}
