@@ -3,31 +3,40 @@
  * random sequences of operations run on the embedded store, on a real Redis and on a Redis
  * Cluster (model-based testing with fast-check's fc.commands), through the services, at the same
  * test time, and every answer and the state it leaves must be the same as the embedded store's:
- * each VerifyTotpResult, each thrown error (code, argument, message), each TotpState and record
- * (the stored fields, what is left of the record's life, the recovery codes left), each page of
- * totpEnrollments and auditEvents, and after every command each user's audit events.
+ * each VerifyTotpResult (deviceId and deviceName included), each thrown error (code, argument,
+ * message), each TotpState with its devices, each renamed TotpDevice, each record (the stored
+ * fields of every device, what is left of the record's life, the recovery codes left), each page
+ * of totpEnrollments and auditEvents, and after every command each user's audit events (deviceId
+ * included) and what each key seals (store.keyUsage(), the counts Redis keeps script by script).
+ *
+ * Devices (version 2): users enroll devices by a few names (a new device, a pending one's secret
+ * replaced, an active one's with replace, TOO_MANY_DEVICES past a small TOTP_MAX_DEVICES), import
+ * into them (with lastUsedAt before, at or after now), verify the codes of each device (right,
+ * stale, replayed per device, a pending device's), rename them (to a free name, to their own, to
+ * another's, of a device gone) and revoke one device or all of them.
  *
  * Secrets are random per store, so each side computes its codes from its own secrets by the
- * same intent ("the code of the newest secret at step now-1", "a wrong code", "the last accepted
- * code again"…: support/store-codes.ts). Sealed values are compared by the key that sealed them
+ * same intent ("the code of the second device's newest secret at step now-1", "a wrong code", "the
+ * last code that device accepted, again"…: support/store-codes.ts). Sealed values are compared by the key that sealed them
  * and random generations by presence. Everything else is compared as is, audit event ids
  * included: an id is `<bucket stream>-<ms>-<seq>`, which both stores derive from the same test
  * time and the same order of events in the bucket (two of the users share one), so an id that
  * differs is an event recorded in another place or order, not a legitimate difference. The
  * state compared after every command is read without side effects (the embedded store's maps
  * and the Redis hashes as stored, support/store-sides.ts), so a command's effects are not masked
- * by the reads that check them; a pending replacement that lapsed is left out of that comparison
- * (both stores ignore it and drop it lazily, at different moments).
+ * by the reads that check them; a device's pending secret that lapsed is left out of that
+ * comparison (both stores ignore it and drop it lazily; the embedded store also in its sweeper).
  *
  * Several commands model the operator: a new active key, the retired key dropped from the ring
- * (values it sealed can no longer be opened) or put back, a restart with another policy (a lower
- * TOTP_MAX_FAILURES than a user's failures, another window). Not modelled: concurrent requests
- * (the contract's races suite), a clock that goes back, and trimming the bucket's audit stream
- * (Redis trims approximately, by design).
+ * (values it sealed can no longer be opened) or put back, the key counts made again from the
+ * records (recountKeys), a restart with another policy (a lower TOTP_MAX_FAILURES than a user's
+ * failures, fewer devices allowed than a user holds, another window). Not modelled: concurrent
+ * requests (the contract's races suite), a clock that goes back, trimming the bucket's audit stream
+ * (Redis trims approximately, by design), and the webhook outbox.
  *
  * Each run also draws a policy (window, drift, failures before a lockout, lockouts, client budget,
- * pending life) small enough that lockouts, the client budget and lapsed enrollments happen within
- * a few dozen commands. Redis's TTLs are moved with the test clock (support/store-sides.ts).
+ * pending life, devices per user) small enough that lockouts, the client budget, lapsed
+ * enrollments and TOO_MANY_DEVICES happen within a few dozen commands. Redis's TTLs are moved with the test clock (support/store-sides.ts).
  *
  * Settings (environment):
  *   FC_RUNS      runs (command sequences); default 50. Hunt with e.g. FC_RUNS=500.
@@ -37,7 +46,7 @@
  *   FC_TALLY     print how often each answer came (the coverage of the run).
  * A failure prints the shrunk sequence, one command a line, with the difference found.
  */
-import { DEFAULT_POLICY, codeAt, parseBase32Secret, type Policy } from '@totp-service/core';
+import { DEFAULT_POLICY, codeAt, encodeBase32, parseBase32Secret, type Policy } from '@totp-service/core';
 import fc from 'fast-check';
 import { describe, expect, inject, it } from 'vitest';
 import { bucketOf } from '../src/store/keys.js';
@@ -68,6 +77,7 @@ const policy: fc.Arbitrary<Policy> = fc
     lockoutMaxSeconds: fc.constantFrom(60, 120, 3600),
     clientLimit: fc.constantFrom(3, 4, 6, 60),
     pendingTtlSeconds: fc.constantFrom(60, 150, 900),
+    maxDevices: fc.constantFrom(1, 2, 2, 3, 3, 5),
   })
   .map((p) => Object.freeze({ ...DEFAULT_POLICY, ...p }));
 
@@ -99,6 +109,10 @@ const REACHED = [
   'verifyRecoveryCode: ACCEPTED', 'verifyRecoveryCode: INVALID_CODE', 'verifyRecoveryCode: NOT_ENROLLED', 'verifyRecoveryCode: LOCKED',
   'verifyRecoveryCode: RATE_LIMITED', 'enrollTotp: ALREADY_ENROLLED', 'importTotp: ALREADY_ENROLLED', 'generateRecoveryCodes: NOT_ENROLLED',
   'rekeyTotp: rekeyed some',
+  // devices
+  'enrollTotp: TOO_MANY_DEVICES', 'importTotp: TOO_MANY_DEVICES', 'verifyTotp: ACCEPTED by a device other than the first',
+  'verifyTotp: activated a device other than the first', 'revokeTotp of a device: true', 'revokeTotp of a device: false',
+  'renameTotpDevice: answered', 'renameTotpDevice: NOT_ENROLLED', 'renameTotpDevice: BAD_USER_INPUT',
 ];
 
 describe.skipIf(kinds.length < 2)(`the embedded store answers like ${kinds.slice(1).join(' and ')}`, () => {
@@ -188,5 +202,17 @@ describe('what the differential test found', () => {
         expect(answer).toHaveProperty('error.name', 'SealError');
         expect(String((answer as { error: { message: string } }).error.message)).toMatch(/^1 sealed value could not be opened \(1 sealed with key "k1"/);
       }
+    }));
+
+  it('a rekey with nothing to re-seal leaves the key counts alone (the embedded store dropped a lapsed device and its count, Redis sends no script)', () =>
+    withRun(async (run) => {
+      await enroll(run);
+      const secret = encodeBase32(Buffer.alloc(20, 1));
+      await run.step('import alice device "phone"', async (q) => q.same('importTotp', await q.each((s) => s.admin.importTotp(ADMIN, { userId: ALICE, secret, deviceName: 'phone' }))));
+      await run.advance(60_000);
+      // the pending device 'default' has lapsed: its sealed secret waits for alice's next operation
+      await run.step('rekey', async (q) => q.same('rekeyTotp', await q.each((s) => s.admin.rekey(ADMIN))));
+      const usage = await Promise.all(run.sides.map((s) => s.store.keyUsage()));
+      expect(usage).toEqual(kinds.map(() => ({ counts: { k1: 2 }, counted: true })));
     }));
 });

@@ -1,40 +1,50 @@
 /**
- * The commands of the differential test (store-model.test.ts), as fast-check arbitraries. Each
- * command runs on every side through the services (TotpService, RecoveryService, AdminService),
- * compares the answers, and remembers what later commands need (secrets, accepted codes, recovery
- * codes) per side. Its label is what a shrunk counterexample prints.
+ * The commands of the differential test (store-model.test.ts), as fast-check arbitraries: the
+ * applications' and users' commands here, the operator's in store-operator.ts. Each command runs
+ * on every side through the services (TotpService, RecoveryService, AdminService), compares the
+ * answers, and remembers what later commands need (secrets and the devices they went into,
+ * accepted codes, recovery codes) per side. Its label is what a shrunk counterexample prints.
+ *
+ * Devices: a few names (and no name: 'default') that users enroll, replace, import into, rename
+ * and revoke; device ids are the store's, the same on every side, and a command that names a
+ * device by its place ("the second device") finds its id when it runs (deviceOrder).
  */
 import { createHash } from 'node:crypto';
 import { encodeBase32, parseBase32Secret, SECRET_BYTES, type Algorithm, type Digits, type Period, type Policy } from '@totp-service/core';
 import fc from 'fast-check';
-import { AUDIT_EVENT_TYPES, type EnrollmentStatus } from '../../src/store/store.js';
 import type { EnrollInput } from '../../src/totp/totp.service.js';
 import { ADMIN, APP } from '../contract/harness.js';
-import { codeIntent, codesFor, describeIntent, type CodeIntent } from './store-codes.js';
-import type { Answer, Lockstep } from './store-lockstep.js';
-import { portView, rawUser, type Side } from './store-sides.js';
-
-export class Op implements fc.AsyncCommand<object, Lockstep> {
-  constructor(
-    readonly label: string,
-    private readonly act: (p: Lockstep) => Promise<void>,
-  ) {}
-  check(): boolean {
-    return true;
-  }
-  run(_m: object, p: Lockstep): Promise<void> {
-    return p.step(this.label, this.act);
-  }
-  toString(): string {
-    return this.label;
-  }
-}
+import { acceptedAs, codeIntent, codesFor, describeIntent, deviceOrder, type CodeIntent } from './store-codes.js';
+import { Op, type Answer, type Lockstep } from './store-lockstep.js';
+import { advance, audit, keys, list, recount, rekey, restart } from './store-operator.js';
+import { portView, type Side } from './store-sides.js';
 
 /** Client addresses: the first two are one client (IPv4, IPv4-mapped), the next two one /64. */
 export const CLIENT_IPS = ['192.0.2.1', '::ffff:192.0.2.1', '2001:db8::1', '2001:db8::2', '198.51.100.7'] as const;
 const ip = fc.option(fc.constantFrom(...CLIENT_IPS), { nil: undefined, freq: 2 });
 const at = (clientIp: string | undefined) => (clientIp ? ` from ${clientIp}` : '');
 const WRONG_RECOVERY_CODE = '0000-0000-0000';
+
+/** Device names: none given ('default'), 'default' spelt out, and a few others, one of them not ASCII. */
+const DEVICE_NAMES = [undefined, 'default', 'phone', 'backup', 'Téléphone 📱'] as const;
+const deviceName = fc.constantFrom(...DEVICE_NAMES, undefined, 'phone');
+const named = (name: string | undefined) => (name === undefined ? '' : ` device "${name}"`);
+
+/** A device by its place among the user's devices (deviceOrder), or one the user never had. */
+type DeviceRef = 0 | 1 | 2 | 'unknown';
+const deviceRef = fc.constantFrom<DeviceRef>(0, 0, 1, 1, 2, 'unknown');
+const ORDINAL = ['first', 'second', 'third'];
+const refLabel = (r: DeviceRef) => (r === 'unknown' ? 'a device it never had' : `its ${ORDINAL[r]} device`);
+/** An id no side ever makes in a run (ids grow by one per device, and a run makes far fewer). */
+const NEVER_MADE = '90';
+
+async function resolveRef(run: Lockstep, userId: string, ref: DeviceRef): Promise<string> {
+  if (ref === 'unknown') return NEVER_MADE;
+  const order = await deviceOrder(run, userId);
+  const id = order[ref] ?? order.at(-1) ?? '0';
+  run.note(`device ${id}`);
+  return id;
+}
 
 const params = fc.record({
   algorithm: fc.constantFrom<Algorithm>('SHA1', 'SHA256', 'SHA512'),
@@ -58,44 +68,52 @@ async function enrollEverywhere(run: Lockstep, userId: string, p: FactorShape, m
   remember(run, userId, answers, p);
 }
 
+/** enrollTotp: a new device, a pending one's secret replaced, an active one's (replace) or refused; TOO_MANY_DEVICES past the policy's. */
 const enroll = (user: fc.Arbitrary<string>) =>
   fc
     .record({
       userId: user,
       p: params,
       replace: fc.boolean(),
+      name: deviceName,
       accountName: fc.constantFrom(undefined, 'Phone of A.', 'same as the id'),
       issuer: fc.constantFrom(undefined, 'Other Issuer'),
     })
-    .map(({ userId, p, replace, accountName, issuer }) => {
+    .map(({ userId, p, replace, name, accountName, issuer }) => {
       const account = accountName === 'same as the id' ? userId : accountName;
-      return new Op(`enroll ${userId} ${shape(p)}${replace ? ' replace' : ''}${account ? ` account "${account}"` : ''}${issuer ? ` issuer "${issuer}"` : ''}`, async (run) => {
-        await enrollEverywhere(run, userId, p, { replace, accountName: account, issuer });
+      const label = `enroll ${userId}${named(name)} ${shape(p)}${replace ? ' replace' : ''}${account ? ` account "${account}"` : ''}${issuer ? ` issuer "${issuer}"` : ''}`;
+      return new Op(label, async (run) => {
+        await enrollEverywhere(run, userId, p, { replace, accountName: account, issuer, deviceName: name });
       });
     });
 
-/** Enroll (replacing) and confirm with the new secret's current code: the quick way to an ACTIVE user. */
+/** Enroll a device (replacing) and confirm it with the new secret's current code: the quick way to an ACTIVE device. */
 const activate = (user: fc.Arbitrary<string>) =>
-  fc.record({ userId: user, p: params, codes: fc.boolean() }).map(
-    ({ userId, p, codes }) =>
-      new Op(`enroll ${userId} ${shape(p)} replace, and confirm it${codes ? ', and make recovery codes' : ''}`, async (run) => {
-        await enrollEverywhere(run, userId, p, { replace: true });
-        await confirm(run, userId, { kind: 'step', factor: 0, offset: 0 }, undefined);
+  fc.record({ userId: user, p: params, name: deviceName, codes: fc.boolean() }).map(
+    ({ userId, p, name, codes }) =>
+      new Op(`enroll ${userId}${named(name)} ${shape(p)} replace, and confirm it${codes ? ', and make recovery codes' : ''}`, async (run) => {
+        await enrollEverywhere(run, userId, p, { replace: true, deviceName: name });
+        await confirm(run, userId, { kind: 'step', device: 'newest', back: 0, offset: 0 }, undefined);
         if (codes) await makeCodes(run, userId);
       }),
   );
 
+/** importTotp into a device, ACTIVE at once; with lastUsedAt (seconds from now), steps up to it count as used. */
 const importTotp = (user: fc.Arbitrary<string>) =>
-  fc.record({ userId: user, p: params, seed: fc.nat(99) }).map(({ userId, p, seed }) => {
-    // the same secret on every side: an import brings its own
-    const secret = encodeBase32(createHash('sha512').update(`secret ${seed}`).digest().subarray(0, SECRET_BYTES[p.algorithm]));
-    return new Op(`import ${userId} ${shape(p)} secret #${seed}`, async (run) => {
-      const answers = await run.each((s) => s.admin.importTotp(ADMIN, { userId, secret, ...p }));
-      run.same('importTotp', answers);
-      const into = (a: { devices: readonly { id: string; name: string }[] }) => a.devices.find((d) => d.name === 'default')!.id;
-      remember(run, userId, answers.map((a) => ('ok' in a ? { ok: { secret, deviceId: into(a.ok) } } : a)), p);
+  fc
+    .record({ userId: user, p: params, seed: fc.nat(99), name: deviceName, lastUsed: fc.constantFrom(null, null, 0, -1, -30, -90, -3600, 30, 120) })
+    .map(({ userId, p, seed, name, lastUsed }) => {
+      // the same secret on every side: an import brings its own (two devices may get the same one)
+      const secret = encodeBase32(createHash('sha512').update(`secret ${seed}`).digest().subarray(0, SECRET_BYTES[p.algorithm]));
+      const used = lastUsed === null ? '' : ` last used ${lastUsed === 0 ? 'now' : `${lastUsed} s from now`}`;
+      return new Op(`import ${userId}${named(name)} ${shape(p)} secret #${seed}${used}`, async (run) => {
+        const lastUsedAt = lastUsed === null ? undefined : new Date(run.clock.now + lastUsed * 1000);
+        const answers = await run.each((s) => s.admin.importTotp(ADMIN, { userId, secret, ...p, deviceName: name, lastUsedAt }));
+        run.same('importTotp', answers);
+        const into = (a: { devices: readonly { id: string; name: string }[] }) => a.devices.find((d) => d.name === (name ?? 'default'))!.id;
+        remember(run, userId, answers.map((a) => ('ok' in a ? { ok: { secret, deviceId: into(a.ok) } } : a)), p);
+      });
     });
-  });
 
 const verify = (user: fc.Arbitrary<string>) =>
   fc.record({ userId: user, intent: codeIntent, clientIp: ip }).map(
@@ -108,17 +126,19 @@ const guesses = (user: fc.Arbitrary<string>) =>
   fc.record({ userId: user, count: fc.integer({ min: 2, max: 7 }), clientIp: ip }).map(
     ({ userId, count, clientIp }) =>
       new Op(`verify ${userId} with ${count} wrong codes in a row${at(clientIp)}`, async (run) => {
-        for (let k = 0; k < count; k++) await confirm(run, userId, { kind: 'wrong', factor: 0 }, clientIp);
+        for (let k = 0; k < count; k++) await confirm(run, userId, { kind: 'wrong', device: 'newest' }, clientIp);
       }),
   );
 
 async function confirm(run: Lockstep, userId: string, intent: CodeIntent, clientIp: string | undefined): Promise<void> {
-  const { sent, intended } = codesFor(run, userId, intent);
+  const sent = await codesFor(run, userId, intent);
   const answers = await run.each((s, i) => s.service.verify(APP, userId, sent[i]!, clientIp));
   run.same('verifyTotp', answers);
   answers.forEach((a, i) => {
-    const from = intended[i];
-    if ('ok' in a && a.ok.outcome === 'ACCEPTED' && from) run.sides[i]!.accepted.set(userId, from);
+    if (!('ok' in a) || a.ok.outcome !== 'ACCEPTED') return;
+    const s = run.sides[i]!;
+    const accepted = acceptedAs(s, userId, sent[i]!, a.ok.deviceId);
+    if (accepted) s.accepted.set(userId, [...(s.accepted.get(userId) ?? []), accepted]);
   });
 }
 
@@ -193,11 +213,23 @@ const useAllCodes = (user: fc.Arbitrary<string>) =>
       }),
   );
 
+/** revokeTotp: everything the user has, or one device (the last one takes the recovery codes too; one it never had: false). */
 const revoke = (user: fc.Arbitrary<string>) =>
-  fc.record({ userId: user, reason: fc.constantFrom(undefined, 'lost phone') }).map(
-    ({ userId, reason }) =>
-      new Op(`revoke ${userId}${reason ? ` (${reason})` : ''}`, async (run) => {
-        run.same('revokeTotp', await run.each((s) => s.service.revoke(APP, userId, reason)));
+  fc.record({ userId: user, reason: fc.constantFrom(undefined, 'lost phone'), device: fc.option(deviceRef, { nil: null, freq: 3 }) }).map(
+    ({ userId, reason, device }) =>
+      new Op(`revoke ${userId}${device === null ? '' : `'s ${refLabel(device).replace(/^its /, '')}`}${reason ? ` (${reason})` : ''}`, async (run) => {
+        const deviceId = device === null ? undefined : await resolveRef(run, userId, device);
+        run.same(device === null ? 'revokeTotp' : 'revokeTotp of a device', await run.each((s) => s.service.revoke(APP, userId, reason, deviceId)));
+      }),
+  );
+
+/** renameTotpDevice: to a new name, to its own, to another device's (BAD_USER_INPUT), of a device it does not have (NOT_ENROLLED). */
+const rename = (user: fc.Arbitrary<string>) =>
+  fc.record({ userId: user, device: deviceRef, name: fc.constantFrom('default', 'phone', 'backup', 'Téléphone 📱', 'old phone', ' ') }).map(
+    ({ userId, device, name }) =>
+      new Op(`rename ${userId}'s ${refLabel(device).replace(/^its /, '')} to "${name}"`, async (run) => {
+        const deviceId = await resolveRef(run, userId, device);
+        run.same('renameTotpDevice', await run.each((s) => s.service.renameDevice(APP, userId, deviceId, name)));
       }),
   );
 
@@ -213,127 +245,28 @@ const status = (user: fc.Arbitrary<string>) =>
       }),
   );
 
-/** Page through totpEnrollments to the end; every page must be the same. */
-const list = fc.record({ status: fc.constantFrom<EnrollmentStatus | null>(null, 'ACTIVE', 'PENDING'), first: fc.constantFrom(1, 2, 50) }).map(
-  ({ status: st, first }) =>
-    new Op(`list ${st ?? 'all'} enrollments, ${first} a page`, async (run) => {
-      let after: (string | null)[] = run.sides.map(() => null);
-      for (let page = 0; page < 10; page++) {
-        const answers = await run.each((s, i) => s.admin.enrollments({ status: st, first, after: after[i] }));
-        run.same(`totpEnrollments page ${page + 1}`, answers);
-        const first0 = answers[0]!;
-        if (!('ok' in first0) || !first0.ok.pageInfo.hasNextPage) return;
-        after = answers.map((a) => ('ok' in a ? a.ok.pageInfo.endCursor : null));
-      }
-    }),
-);
-
-/** Page through auditEvents (one user's or everyone's, some types or all) to the end. */
-const audit = (user: fc.Arbitrary<string>) =>
-  fc
-    .record({
-      userId: fc.option(user, { nil: null }),
-      first: fc.constantFrom(3, 100),
-      types: fc.option(fc.subarray([...AUDIT_EVENT_TYPES], { minLength: 1, maxLength: 3 }), { nil: null }),
-      sinceSeconds: fc.option(fc.constantFrom(0, 30, 90), { nil: null }),
-    })
-    .map(
-      ({ userId, first, types, sinceSeconds }) =>
-        new Op(`audit of ${userId ?? 'everyone'}${types ? ` (${types.join(', ')})` : ''}${sinceSeconds === null ? '' : ` since ${sinceSeconds} s ago`}, ${first} a page`, async (run) => {
-          const since = sinceSeconds === null ? null : new Date(run.clock.now - sinceSeconds * 1000);
-          let after: (string | null)[] = run.sides.map(() => null);
-          for (let page = 0; page < 40; page++) {
-            const answers = await run.each((s, i) => s.admin.auditEvents({ userId, first, types, since, after: after[i] }));
-            run.same(`auditEvents page ${page + 1}`, answers);
-            const first0 = answers[0]!;
-            if (!('ok' in first0) || !first0.ok.pageInfo.hasNextPage) return;
-            after = answers.map((a) => ('ok' in a ? a.ok.pageInfo.endCursor : null));
-          }
-        }),
-    );
-
-/** rekeyTotp, alone or (the operator's usual way) right after a restart with a new active key. */
-const rekey = fc.boolean().map(
-  (rotate) =>
-    new Op(rotate ? 'restart with a new active key, and rekey' : 'rekey', async (run) => {
-      if (rotate) for (const s of run.sides) s.rotateKey();
-      run.same('rekeyTotp', await run.each((s) => s.admin.rekey(ADMIN)));
-    }),
-);
-
-/**
- * The operator's keys: a new active key (the other test key; the one it replaces stays in the ring
- * to open older values), the retired key dropped from TOTP_ENCRYPTION_KEYS (values it sealed can no
- * longer be opened), or put back.
- */
-const keys = fc.constantFrom('rotate' as const, 'replace' as const, 'drop' as const, 'restore' as const).map(
-  (what) =>
-    new Op(
-      {
-        rotate: 'restart with a new active key',
-        replace: 'restart with a new active key and without the old one',
-        drop: 'restart without the retired key',
-        restore: 'restart with the retired key back',
-      }[what],
-      async (run) => {
-        for (const s of run.sides) {
-          if (what === 'rotate' || what === 'replace') s.rotateKey();
-          if (what !== 'rotate') s.dropRetiredKey(what !== 'restore');
-        }
-      },
-    ),
-);
-
-/** A restart with another policy (a lower TOTP_MAX_FAILURES than a user's failures, another window…). */
-const restart = (policy: fc.Arbitrary<Policy>) =>
-  policy.map(
-    (p) =>
-      new Op(`restart with policy ${JSON.stringify(p)}`, async (run) => {
-        run.policy = p;
-        for (const s of run.sides) s.usePolicy(p);
-      }),
-  );
-
-/** Moves of the clock, in whole seconds: small steps, to step boundaries, to and past lockouts and pending expiries. */
-const advance = (user: fc.Arbitrary<string>) =>
-  fc.oneof(
-    fc.integer({ min: 1, max: 15 }).map((s) => new Op(`wait ${s} s`, (p) => p.advance(s * 1000))),
-    fc.record({ period: fc.constantFrom(30, 60), extra: fc.constantFrom(0, 1) }).map(
-      ({ period, extra }) =>
-        new Op(`wait until ${extra ? '1 s after ' : ''}the next ${period} s step`, (p) => p.advance(period * 1000 - (p.clock.now % (period * 1000)) + extra * 1000)),
-    ),
-    fc.constantFrom(60, 3600).map((s) => new Op(`wait ${s} s`, (p) => p.advance(s * 1000))),
-    fc.record({ userId: user, what: fc.constantFrom('lockout' as const, 'pending enrollment' as const), offset: fc.constantFrom(-1, 0, 1) }).map(
-      ({ userId, what, offset }) =>
-        new Op(`wait until ${offset ? `${Math.abs(offset)} s ${offset < 0 ? 'before' : 'after'} ` : ''}the end of ${userId}'s ${what}`, async (p) => {
-          // read from the embedded store as stored (no read that expires anything; the state
-          // comparison holds it the same on every side)
-          const end = Number((await rawUser(p.sides[0]!, userId)).fields?.[what === 'lockout' ? 'lu' : 'pe'] ?? 0);
-          await p.advance(end > p.clock.now ? end - p.clock.now + offset * 1000 : p.policy.lockoutSeconds * 1000);
-        }),
-    ),
-  );
-
 /** Every command, weighted toward verifies, as one arbitrary (fc.commands picks among its arbitraries uniformly). */
 export function commandArbitrary(users: readonly string[], policy: fc.Arbitrary<Policy>): fc.Arbitrary<Op> {
   // the first user most often: more happens to one user than to many
   const user = fc.oneof(...users.map((u, i) => ({ weight: [4, 2][i] ?? 1, arbitrary: fc.constant(u) })));
   return fc.oneof(
-    { weight: 3, arbitrary: enroll(user) },
-    { weight: 3, arbitrary: activate(user) },
-    { weight: 1, arbitrary: importTotp(user) },
-    { weight: 12, arbitrary: verify(user) },
+    { weight: 4, arbitrary: enroll(user) },
+    { weight: 4, arbitrary: activate(user) },
+    { weight: 2, arbitrary: importTotp(user) },
+    { weight: 14, arbitrary: verify(user) },
     { weight: 1, arbitrary: guesses(user) },
     { weight: 3, arbitrary: generateCodes(user) },
     { weight: 4, arbitrary: verifyRecovery(user) },
     { weight: 1, arbitrary: useAllCodes(user) },
-    { weight: 1, arbitrary: revoke(user) },
+    { weight: 2, arbitrary: revoke(user) },
+    { weight: 2, arbitrary: rename(user) },
     { weight: 2, arbitrary: unlock(user) },
     { weight: 1, arbitrary: status(user) },
     { weight: 1, arbitrary: list },
     { weight: 1, arbitrary: audit(user) },
     { weight: 2, arbitrary: rekey },
-    { weight: 2, arbitrary: keys },
+    { weight: 3, arbitrary: keys },
+    { weight: 1, arbitrary: recount },
     { weight: 1, arbitrary: restart(policy) },
     { weight: 4, arbitrary: advance(user) },
   );

@@ -5,6 +5,7 @@
  * the same intent; the answers must be the same.
  */
 import type { Policy } from '@totp-service/core';
+import type fc from 'fast-check';
 import { expect } from 'vitest';
 import type { TestClock } from '../contract/harness.js';
 import { rawUser, type RedisTime, type Side } from './store-sides.js';
@@ -53,13 +54,33 @@ export class Lockstep {
     rest.forEach((v, i) => expect(v, `${what}: ${this.sides[i + 1]!.name} vs ${this.sides[0]!.name}`).toEqual(first));
   }
 
-  private count(what: string, answer: unknown): void {
+  /** Count an answer by its kind (the coverage): `what` is the operation, numbered repeats folded. */
+  count(what: string, answer: unknown): void {
     const name = what.replace(/ (page )?#?\d+$/, '');
-    const a = answer as { ok?: { outcome?: string; activated?: boolean; rekeyed?: number }; error?: { code?: string; name: string } };
-    const keys = a.error ? [`${name}: ${a.error.code ?? a.error.name}`] : a.ok?.outcome ? [`${name}: ${a.ok.outcome}`] : [`${name}: answered`];
-    if (a.ok?.activated) keys.push(`${name}: activated`);
-    if (a.ok?.rekeyed) keys.push(`${name}: rekeyed some`);
+    const a = answer as {
+      ok?: boolean | null | { outcome?: string; activated?: boolean; rekeyed?: number; deviceId?: string | null };
+      error?: { code?: string; name: string };
+    };
+    const ok = a.ok;
+    const keys = a.error
+      ? [`${name}: ${a.error.code ?? a.error.name}`]
+      : typeof ok === 'boolean'
+        ? [`${name}: ${ok}`]
+        : ok?.outcome
+          ? [`${name}: ${ok.outcome}`]
+          : [`${name}: answered`];
+    if (typeof ok === 'object' && ok !== null) {
+      if (ok.activated) keys.push(`${name}: activated`);
+      if (ok.rekeyed) keys.push(`${name}: rekeyed some`);
+      if (ok.outcome === 'ACCEPTED' && ok.deviceId && ok.deviceId !== '0') keys.push(`${name}: ACCEPTED by a device other than the first`);
+      if (ok.activated && ok.deviceId && ok.deviceId !== '0') keys.push(`${name}: activated a device other than the first`);
+    }
     for (const k of keys) this.tally.set(k, (this.tally.get(k) ?? 0) + 1);
+  }
+
+  /** Add what a command resolved at run time (a device id, say) to its line of the report. */
+  note(text: string): void {
+    this.log[this.log.length - 1] += ` [${text}]`;
   }
 
   /** One command: TTLs brought to test time, the action, then the state compared. */
@@ -76,12 +97,30 @@ export class Lockstep {
     await Promise.all(this.times.map((t) => t?.refresh(ms) ?? Promise.resolve()));
   }
 
-  /** The stored records (read without side effects) and each user's audit events. */
+  /** The stored records (read without side effects), each user's audit events, and what each key seals. */
   async compareState(after: string): Promise<void> {
+    this.same(`key usage after ${after}`, await Promise.all(this.sides.map((s) => s.store.keyUsage())), false);
     for (const userId of this.users) {
       this.same(`record of ${userId} after ${after}`, await Promise.all(this.sides.map((s) => rawUser(s, userId))), false);
       const events = await this.each((s) => s.admin.auditEvents({ userId, first: 1000 }));
       this.same(`audit events of ${userId} after ${after}`, events, false);
     }
+  }
+}
+
+/** One command of a sequence: its label (what a shrunk counterexample prints) and what it does on every side. */
+export class Op implements fc.AsyncCommand<object, Lockstep> {
+  constructor(
+    readonly label: string,
+    private readonly act: (p: Lockstep) => Promise<void>,
+  ) {}
+  check(): boolean {
+    return true;
+  }
+  run(_m: object, p: Lockstep): Promise<void> {
+    return p.step(this.label, this.act);
+  }
+  toString(): string {
+    return this.label;
   }
 }

@@ -52,8 +52,8 @@ export class Side {
   private retired: SealKey | null = null;
   /** Every factor enrolled or imported per user, oldest first (the same enrollments on every side). */
   readonly factors = new Map<string, Factor[]>();
-  /** The last accepted TOTP code per user (for replays). */
-  readonly accepted = new Map<string, { factor: Factor; step: number }>();
+  /** The TOTP codes accepted per user, oldest first (for replays), as the secret and step they were made from. */
+  readonly accepted = new Map<string, { factor: Factor; step: number }[]>();
   /** The recovery-code sets made per user, oldest first, and the codes accepted. */
   readonly recoverySets = new Map<string, string[][]>();
   readonly usedRecovery = new Map<string, string[]>();
@@ -124,6 +124,8 @@ export async function openStore(kind: SideName, urls: { redis: string | null; cl
   await client.connect();
   const store = new RedisStore(client, STORE_OPTIONS);
   await store.ping();
+  // a fresh store is counted, as a server's start-up counts one written before the counts existed
+  await store.recountKeys();
   return { store, redis: client };
 }
 
@@ -247,4 +249,14 @@ export async function rawUser(side: Side, userId: string): Promise<RawUser> {
   const [fields, ttl, codes, codesTtl] = await Promise.all([c.hgetallBuffer(k.user), c.pttl(k.user), c.hlen(k.recovery), c.pttl(k.recovery)]);
   const seconds = (ms: number) => (ms < 0 ? null : Math.ceil(ms / 1000));
   return { fields: normalize(fields, now), ttl: seconds(ttl), recoveryCodes: codes, recoveryTtl: codes > 0 ? seconds(codesTtl) : null };
+}
+
+/** The user's devices as the store holds them (read without side effects, lapsed ones left out), ids ascending. */
+export async function liveDeviceIds(side: Side, userId: string): Promise<string[]> {
+  const { fields } = await rawUser(side, userId);
+  const ids = new Set(Object.keys(fields ?? {}).flatMap((name) => {
+    const at = deviceFieldOf(name);
+    return at && (at.field === 's' || at.field === 'ps') ? [at.deviceId] : [];
+  }));
+  return [...ids].sort((a, b) => Number(a) - Number(b));
 }
