@@ -83,12 +83,21 @@ export class Lockstep {
     this.log[this.log.length - 1] += ` [${text}]`;
   }
 
-  /** One command: TTLs brought to test time, the action, then the state compared. */
+  /**
+   * One command: TTLs brought to test time, the action, then the state compared, with the TTLs
+   * brought to test time again just before (a command can take more than a second of real time
+   * on a busy machine, and Redis's TTLs run on that time).
+   */
   async step(label: string, act: (p: Lockstep) => Promise<void>): Promise<void> {
     this.log.push(label);
-    await Promise.all(this.times.map((t) => t?.refresh() ?? Promise.resolve()));
+    await this.refresh();
     await act(this);
+    await this.refresh();
     await this.compareState(label);
+  }
+
+  private async refresh(): Promise<void> {
+    await Promise.all(this.times.map((t) => t?.refresh() ?? Promise.resolve()));
   }
 
   async advance(ms: number): Promise<void> {

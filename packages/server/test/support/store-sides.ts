@@ -7,10 +7,12 @@
  * one-minute window) run on Redis's own wall clock. In production both are Redis's clock; here the
  * test clock jumps ahead while Redis's does not, so `RedisTime` moves the TTLs with the test clock:
  * every TTL'd key the test can create has its TTL set again to what is left of it in test time,
- * before every command and after every move of the clock (and is deleted when nothing is left).
- * Every TTL the scripts set is a whole number of seconds and the test clock moves in whole seconds,
- * so what is left in test time is the Redis TTL rounded up to a second, as long as less than a
- * second of real time passes between two refreshes.
+ * before every command, before the state it left is compared, and after every move of the clock
+ * (and is deleted when nothing is left). Every TTL the scripts set is a whole number of seconds
+ * and the test clock moves in whole seconds, so what is left in test time is the Redis TTL rounded
+ * up to a second, as long as less than a second of real time passes between a script that sets a
+ * TTL and the next refresh (a command whose parts take longer on a very busy machine can make a
+ * TTL one second short: then the run fails on a TTL alone, by one second, and does not shrink).
  */
 import { randomBytes } from 'node:crypto';
 import { keyIdOf, type KeyRing, type Policy, type SealKey, type TotpParams } from '@totp-service/core';
