@@ -11,6 +11,15 @@ import type { Outbox, OutboxEntry } from './store.js';
  */
 export const GROUP = 'webhooks';
 
+/**
+ * XGROUP and XINFO name their key after a subcommand, where ioredis does not look for keys: it
+ * neither applied keyPrefix (TOTP_KEY_PREFIX: the groups were made on streams without the prefix)
+ * nor routed by the key (on a Cluster, auto-pipelining sent all 64 to the node of the subcommand's
+ * own slot: MOVED). Through EVAL the key is a KEYS entry, which ioredis prefixes and routes.
+ */
+const CREATE_GROUP = "return redis.call('XGROUP', 'CREATE', KEYS[1], ARGV[1], '$', 'MKSTREAM')";
+const GROUPS = "return redis.call('XINFO', 'GROUPS', KEYS[1])";
+
 type Call = <T>(p: Promise<T>) => Promise<T>;
 type XEntry = [string, string[]];
 
@@ -32,7 +41,7 @@ export class RedisOutbox implements Outbox {
     await this.redis(
       Promise.all(
         streams().map((s) =>
-          this.client.xgroup('CREATE', auditStreamKey(s), GROUP, '$', 'MKSTREAM').catch((err: Error) => {
+          this.client.eval(CREATE_GROUP, 1, auditStreamKey(s), GROUP).catch((err: Error) => {
             if (!/BUSYGROUP/.test(err.message)) throw err;
           }),
         ),
@@ -92,7 +101,7 @@ export class RedisOutbox implements Outbox {
     const infos = await this.redis(
       Promise.all(
         streams().map(async (s) => {
-          const groups = (await this.client.xinfo('GROUPS', auditStreamKey(s))) as unknown[][];
+          const groups = (await this.client.eval(GROUPS, 1, auditStreamKey(s))) as unknown[][];
           const g = groups.map((fields) => Object.fromEntries(pairs(fields))).find((x) => x.name === GROUP);
           return { pending: Number(g?.pending ?? 0), lag: g?.lag === null || g?.lag === undefined ? null : Number(g.lag) };
         }),
