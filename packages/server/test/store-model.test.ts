@@ -32,7 +32,8 @@
  * records (recountKeys), a restart with another policy (a lower TOTP_MAX_FAILURES than a user's
  * failures, fewer devices allowed than a user holds, another window). Not modelled: concurrent
  * requests (the contract's races suite), a clock that goes back, trimming the bucket's audit stream
- * (Redis trims approximately, by design), and the webhook outbox.
+ * (Redis trims approximately, by design), and the webhook outbox's retries (due by real time). The
+ * outbox's servers taking new events and acknowledging them are modelled (support/store-operator.ts).
  *
  * Each run also draws a policy (window, drift, failures before a lockout, lockouts, client budget,
  * pending life, devices per user) small enough that lockouts, the client budget, lapsed
@@ -113,6 +114,7 @@ const REACHED = [
   'enrollTotp: TOO_MANY_DEVICES', 'importTotp: TOO_MANY_DEVICES', 'verifyTotp: ACCEPTED by a device other than the first',
   'verifyTotp: activated a device other than the first', 'revokeTotp of a device: true', 'revokeTotp of a device: false',
   'renameTotpDevice: answered', 'renameTotpDevice: NOT_ENROLLED', 'renameTotpDevice: BAD_USER_INPUT',
+  'outbox.take: answered', 'outbox.backlog: answered',
 ];
 
 describe.skipIf(kinds.length < 2)(`the embedded store answers like ${kinds.slice(1).join(' and ')}`, () => {
@@ -214,5 +216,15 @@ describe('what the differential test found', () => {
       await run.step('rekey', async (q) => q.same('rekeyTotp', await q.each((s) => s.admin.rekey(ADMIN))));
       const usage = await Promise.all(run.sides.map((s) => s.store.keyUsage()));
       expect(usage).toEqual(kinds.map(() => ({ counts: { k1: 2 }, counted: true })));
+    }));
+
+  it('the webhook outbox hands out the events recorded after it started (on Redis, with a key prefix, it answered NOGROUP)', () =>
+    withRun(async (run) => {
+      const take = () => run.each(async (s) => (await s.store.outbox.take('a', 100)).map((e) => [e.event.type, e.event.userId, e.deliveries]));
+      await run.each((s) => s.store.outbox.start());
+      expect((await take()).map(plain)).toEqual(kinds.map(() => ({ ok: [] })));
+      await enroll(run);
+      expect((await take()).map(plain)).toEqual(kinds.map(() => ({ ok: [['ENROLLED', ALICE, 1]] })));
+      expect((await run.each((s) => s.store.outbox.backlog())).map(plain)).toEqual(kinds.map(() => ({ ok: { pending: 1, waiting: 0 } })));
     }));
 });

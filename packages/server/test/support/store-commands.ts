@@ -16,7 +16,7 @@ import type { EnrollInput } from '../../src/totp/totp.service.js';
 import { ADMIN, APP } from '../contract/harness.js';
 import { acceptedAs, codeIntent, codesFor, describeIntent, deviceOrder, type CodeIntent } from './store-codes.js';
 import { Op, type Answer, type Lockstep } from './store-lockstep.js';
-import { advance, audit, keys, list, recount, rekey, restart } from './store-operator.js';
+import { advance, audit, keys, list, outbox, recount, rekey, restart } from './store-operator.js';
 import { portView, type Side } from './store-sides.js';
 
 /** Client addresses: the first two are one client (IPv4, IPv4-mapped), the next two one /64. */
@@ -267,6 +267,7 @@ export function commandArbitrary(users: readonly string[], policy: fc.Arbitrary<
     { weight: 2, arbitrary: rekey },
     { weight: 3, arbitrary: keys },
     { weight: 1, arbitrary: recount },
+    { weight: 2, arbitrary: outbox },
     { weight: 1, arbitrary: restart(policy) },
     { weight: 4, arbitrary: advance(user) },
   );

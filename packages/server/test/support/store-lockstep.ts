@@ -21,6 +21,8 @@ export function plain<T>(v: T): unknown {
 export class Lockstep {
   /** The commands run so far, for the report of a failure. */
   readonly log: string[] = [];
+  /** Webhook outbox entries taken and not acknowledged yet, oldest first (event ids are the same on every side). */
+  readonly outboxTaken: string[] = [];
 
   constructor(
     readonly sides: readonly Side[],

@@ -20,7 +20,7 @@ import { Cluster, Redis } from 'ioredis';
 import { clusterOptions, FAIL_FAST } from '../../src/store/connect.js';
 import { buildServices } from '../../src/services.js';
 import { deviceFieldOf, isSealedField, pendingLapsed, PENDING_FIELDS } from '../../src/store/codec.js';
-import { bucketKeys, clientKey, eventBucket, userKeys } from '../../src/store/keys.js';
+import { AUDIT_STREAMS, auditStreamKey, bucketKeys, clientKey, eventBucket, userKeys } from '../../src/store/keys.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { StoredFactor, Store, StoreOptions, UserRecord } from '../../src/store/store.js';
@@ -135,7 +135,9 @@ export async function openStore(kind: SideName, urls: { redis: string | null; cl
 function runKeys(users: readonly string[], clientIps: readonly string[]) {
   const ttl = [...users.flatMap((u) => [userKeys(u).user, userKeys(u).recovery]), ...new Set(clientIps.map((ip) => clientKey(checkClientIp(ip)!.budgetKey)))];
   const buckets = new Set([...users.map((u) => userKeys(u).bucket), eventBucket(null)]);
-  const all = [...ttl, ...users.map((u) => userKeys(u).events), ...[...buckets].flatMap((b) => Object.values(bucketKeys(b)))];
+  // every audit stream: the webhook outbox's consumer group is made on all of them (MKSTREAM)
+  const streams = Array.from({ length: AUDIT_STREAMS }, (_, s) => auditStreamKey(s));
+  const all = [...new Set([...ttl, ...users.map((u) => userKeys(u).events), ...[...buckets].flatMap((b) => Object.values(bucketKeys(b))), ...streams])];
   return { ttl, all };
 }
 
