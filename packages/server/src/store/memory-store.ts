@@ -234,6 +234,9 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
 
   /** reseal.lua, in process. */
   async reseal(req: Parameters<Store['reseal']>[0]) {
+    // nothing to swap: as RedisStore.reseal, which sends no script then, so a lapsed pending secret
+    // stays (and is counted in keyUsage) until the user's next operation, as on Redis
+    if (req.swaps.length === 0) return { rewritten: 0, conflicts: 0 };
     // through the expiry check: a lapsed record is gone, not re-sealed (found by the model test)
     const u = this.hash(req.userId, req.now) ? this.users.get(req.userId) : undefined;
     if (u) new UserHash(u.fields).devices(req.now);
