@@ -268,6 +268,14 @@ const EXPECTATIONS: readonly Expectation[] = [
     },
   },
   { has: 'keygen --name shop --role app', check: (r) => expect(r.stdout).toMatch(/^TOTP_API_KEYS entry\s+shop:app:sha256:[0-9a-f]{64}$/m) },
+  {
+    has: 'totp-admin doctor',
+    check: (r) => {
+      expect(r.stdout).toMatch(/^ok\s+token\s+valid, role admin$/m);
+      expect(r.stdout).toMatch(/^ok\s+keys\s+every sealed value has its key/m);
+      expect(r.stdout.trim().split('\n').filter((line) => line.startsWith('ok '))).toHaveLength(4);
+    },
+  },
 ];
 
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');

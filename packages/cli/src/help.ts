@@ -9,7 +9,7 @@ import { unknownCommand } from './unknown-command.js';
  */
 const GROUPS: readonly (readonly [string, readonly string[]])[] = [
   ['USER FACTORS', ['enroll', 'verify', 'status', 'devices', 'rename-device', 'revoke', 'unlock', 'recovery-codes']],
-  ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'rekey']],
+  ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'rekey', 'keys', 'doctor']],
   ['LOCAL TOOLS (no server)', ['code', 'keygen']],
   ['HELP AND SHELL', ['help', 'autocomplete', 'version']],
 ];
@@ -31,7 +31,7 @@ const FOOTER: readonly (readonly [string, string])[] = [
     'EXIT STATUS',
     [
       '0  done (verify: ACCEPTED)',
-      '1  refused or failed (verify: any other outcome; status: nothing enrolled)',
+      '1  refused or failed (verify: any other outcome; status: nothing enrolled; doctor: a check did not pass)',
       '2  wrong usage',
     ].join('\n'),
   ],

@@ -3,6 +3,7 @@ import type {
   AuditEvent,
   AuditFilter,
   Connection,
+  EncryptionKeyUsage,
   EnrollTotpInput,
   ImportTotpInput,
   RecoveryCodes,
@@ -124,6 +125,14 @@ export async function rekeyTotp(client: GraphQLClient): Promise<RekeyResult> {
     `mutation Rekey { rekeyTotp { rekeyed activeKeyId } }`,
   );
   return data.rekeyTotp;
+}
+
+/** Every key id the store's values are sealed with, and every configured one (admin). */
+export async function encryptionKeys(client: GraphQLClient): Promise<EncryptionKeyUsage[]> {
+  const data = await client.request<{ encryptionKeys: EncryptionKeyUsage[] }>(
+    'query Keys { encryptionKeys { keyId sealedValues configured active } }',
+  );
+  return data.encryptionKeys;
 }
 
 export async function auditEvents(

@@ -137,6 +137,14 @@ export interface RekeyResult {
   activeKeyId: string;
 }
 
+/** One key id: how many stored values it seals, and whether the server has it (docs/api.md, encryptionKeys). */
+export interface EncryptionKeyUsage {
+  keyId: string;
+  sealedValues: number;
+  configured: boolean;
+  active: boolean;
+}
+
 export interface AuditFilter {
   userId?: string;
   types?: AuditEventType[];

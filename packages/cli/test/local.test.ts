@@ -11,7 +11,7 @@ import { requireTool } from '../../../test/support/tools.js';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-const COMMANDS = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'audit', 'code', 'keygen'];
+const COMMANDS = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'keys', 'doctor', 'audit', 'code', 'keygen'];
 const oathtool = requireTool('oathtool');
 
 beforeAll(() => assertBuilt());
