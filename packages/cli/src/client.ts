@@ -142,6 +142,8 @@ const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = 
       : `\`totp-admin devices ${shellArg(userId)}\` lists their devices with the ids that revoke --device takes`,
   SERVICE_UNAVAILABLE: () => "the server cannot reach its store: check Redis and the server's GET /readyz, then retry",
   INTERNAL_SERVER_ERROR: () => "see the server's log, then retry",
+  EXPORT_DISABLED: () =>
+    "export is off on this server: set its TOTP_EXPORT_RECIPIENTS to your age recipient (`age-keygen -o key.txt` makes an identity, `age-keygen -y key.txt` prints its recipient) and restart it",
   GRAPHQL_VALIDATION_FAILED: () => 'this server does not offer that operation: upgrade it to a version that implements the full API',
 };
 

@@ -8,7 +8,9 @@ import type {
   RecoveryCodes,
   RekeyResult,
   TotpDevice,
+  EncryptionKeyUsage,
   TotpEnrollment,
+  TotpExportPage,
   TotpState,
   TotpStatus,
   VerifyTotpResult,
@@ -117,6 +119,27 @@ export async function importTotp(client: GraphQLClient, input: ImportTotpInput):
     { input },
   );
   return data.importTotp;
+}
+
+/** One page of exportTotp: its factors encrypted on the server to TOTP_EXPORT_RECIPIENTS (admin). */
+export async function exportTotp(
+  client: GraphQLClient,
+  args: { status?: TotpStatus | undefined; first: number; after?: string | undefined },
+): Promise<TotpExportPage> {
+  const data = await client.request<{ exportTotp: TotpExportPage }>(
+    `query Export($status: TotpStatus, $first: Int, $after: String) {
+      exportTotp(status: $status, first: $first, after: $after) { ciphertext count pageInfo { endCursor hasNextPage } } }`,
+    { status: args.status ?? null, first: args.first, after: args.after ?? null },
+  );
+  return data.exportTotp;
+}
+
+/** How many values each encryption key seals (admin): the export's progress bar takes their sum as its estimate. */
+export async function encryptionKeys(client: GraphQLClient): Promise<EncryptionKeyUsage[]> {
+  const data = await client.request<{ encryptionKeys: EncryptionKeyUsage[] }>(
+    `query Keys { encryptionKeys { keyId sealedValues configured active } }`,
+  );
+  return data.encryptionKeys;
 }
 
 export async function rekeyTotp(client: GraphQLClient): Promise<RekeyResult> {
