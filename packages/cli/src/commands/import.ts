@@ -55,7 +55,7 @@ In the line formats, blank lines and lines starting with # are skipped.
       default: 'account' as const,
     })(),
     device: Flags.string({ description: 'device name for rows that name none (default "default")', helpValue: '<name>' }),
-    concurrency: Flags.integer({ hidden: true, default: 4, min: 1, max: 32, description: 'requests in flight at once' }),
+    'batch-size': Flags.integer({ hidden: true, default: 15, min: 1, max: 15, description: 'rows per request' }),
   };
 
   async run(): Promise<ImportResult> {
@@ -71,7 +71,7 @@ In the line formats, blank lines and lines starting with # are skipped.
       client,
       dryRun,
       secrets: options.secrets,
-      concurrency: flags.concurrency,
+      batchSize: flags['batch-size'],
       deviceName: flags.device,
       now: Date.now(),
       report: (row) => this.record(result, row),
@@ -80,7 +80,7 @@ In the line formats, blank lines and lines starting with # are skipped.
       await run.run(importSource(flags.format, await this.chunks(args.file), options));
     } catch (error) {
       // Only standard input gets here: a file was read whole once before anything was sent.
-      const line = result.rows.at(-1)?.line ?? 0;
+      const line = this.seen.lastLine;
       run.stop = { line, failure: usageError(`${args.file === '-' ? 'stdin' : args.file} cannot be read as ${flags.format} after line ${line}: ${(error as Error).message}`) };
     }
     return this.finish(result, run.stop);
@@ -111,8 +111,15 @@ In the line formats, blank lines and lines starting with # are skipped.
     }
   }
 
+  /** Rows counted, and the failed rows' lines, whether or not the rows themselves are kept. */
+  private seen = { rows: 0, lastLine: 0, failedLines: [] as number[] };
+
   private record(result: ImportResult, row: RowResult): void {
-    result.rows.push(row);
+    // Only --json prints the rows: without it none is kept, so a long import holds no growing list.
+    if (this.jsonEnabled()) result.rows.push(row);
+    this.seen.rows++;
+    this.seen.lastLine = row.line;
+    if (!row.ok && this.seen.failedLines.at(-1) !== row.line) this.seen.failedLines.push(row.line);
     if (row.outcome === 'imported') result.imported++;
     else if (row.outcome === 'skipped') result.skipped++;
     else if (row.outcome === 'failed') result.failed++;
@@ -121,10 +128,10 @@ In the line formats, blank lines and lines starting with # are skipped.
   }
 
   private finish(result: ImportResult, stop: { line: number; failure: CliFailure } | undefined): ImportResult {
-    this.say(summary(result));
+    this.say(summary(result, this.seen.rows));
     if (stop) {
       result.stoppedAt = { line: stop.line, code: stop.failure.code, message: stop.failure.message };
-      const exit = result.rows.length === 0 && stop.failure.exit === EXIT.USAGE ? EXIT.USAGE : EXIT.FAILED;
+      const exit = this.seen.rows === 0 && stop.failure.exit === EXIT.USAGE ? EXIT.USAGE : EXIT.FAILED;
       throw new CliFailure(`stopped at line ${stop.line}: ${stop.failure.message}`, {
         code: stop.failure.code,
         exit,
@@ -133,10 +140,10 @@ In the line formats, blank lines and lines starting with # are skipped.
       });
     }
     if (result.failed > 0) {
-      const lines = [...new Set(result.rows.filter((r) => !r.ok).map((r) => r.line))];
+      const lines = this.seen.failedLines;
       const shown = lines.length > 10 ? `${lines.slice(0, 10).join(', ')}, …` : lines.join(', ');
       const verb = result.dryRun ? 'would fail' : 'failed';
-      throw new CliFailure(`${result.failed} of ${plural(result.rows.length, 'row')} ${verb} (line ${shown})`, {
+      throw new CliFailure(`${result.failed} of ${plural(this.seen.rows, 'row')} ${verb} (line ${shown})`, {
         code: 'IMPORT_INCOMPLETE',
         hint: result.dryRun ? 'fix those rows before importing; nothing was written (dry run)' : 'fix those rows and import them again; the other rows are imported',
         json: result,
@@ -166,11 +173,11 @@ function rowLine(r: RowResult): string {
   }
 }
 
-function summary(r: ImportResult): string {
+function summary(r: ImportResult, rows: number): string {
   const skipped = r.skipped > 0 ? `, ${r.skipped} skipped` : '';
   if (r.dryRun) {
     const server = r.checkedOnServer ? '' : '; not checked against the server: no token';
-    return `${plural(r.rows.length, 'row')} checked: ${r.valid ?? 0} would be imported${skipped}, ${r.failed} would fail; nothing was written (dry run${server}).`;
+    return `${plural(rows, 'row')} checked: ${r.valid ?? 0} would be imported${skipped}, ${r.failed} would fail; nothing was written (dry run${server}).`;
   }
-  return `${plural(r.rows.length, 'row')}: ${r.imported} imported${skipped}, ${r.failed} failed.`;
+  return `${plural(rows, 'row')}: ${r.imported} imported${skipped}, ${r.failed} failed.`;
 }
