@@ -172,13 +172,26 @@ describe.skipIf(!age || !ageKeygen || !oathtool)('export', () => {
     const out = join(dir, 'pages.age');
     const result = await onA(['export', '--out', out, '--page-size', '2']);
     expect(result.code, result.stderr).toBe(0);
-    const reported = /^Exported 5 factors in (\d+) pages to .*pages\.age, each page an age file encrypted to the server's TOTP_EXPORT_RECIPIENTS\.\n$/.exec(result.stdout);
+    const reported = /^Exported 5 factors in (\d+) pages to .*pages\.age, each page an age file encrypted to the server's TOTP_EXPORT_RECIPIENTS\.\n`totp-admin import \S+pages\.age --format json --identity <file>` restores them \(or decrypt each page with `age -d -i <file>`\)\.\n$/.exec(result.stdout);
     expect(reported, result.stdout).not.toBeNull();
     const pages = readFileSync(out, 'utf8').split(/(?<=-----END AGE ENCRYPTED FILE-----\n)/).filter(Boolean);
     expect(pages).toHaveLength(Number(reported![1]));
     const secretsSeen = pages.flatMap((p) => (JSON.parse(execFileSync(age!, ['-d', '-i', ops.file], { input: p, encoding: 'utf8' })) as { factors: Factor[] }).factors.map((f) => f.secret));
     expect(secretsSeen).toHaveLength(5);
     expectNoSecret(readFileSync(out, 'utf8'));
+
+    // import reads the pages back with the identity (a dry run, checked locally), and only with the right one.
+    const back = await runCli(['import', out, '--format', 'json', '--identity', ops.file, '--dry-run']);
+    expect(back.code, back.stderr).toBe(0);
+    // Only cat's device is ACTIVE yet (the others are confirmed in the round trip below).
+    expect(back.stdout.trim().split('\n').at(-1)).toBe('5 rows checked: 1 would be imported, 4 skipped, 0 would fail; nothing was written (dry run; not checked against the server: no token).');
+    expectNoSecret(back.stdout + back.stderr);
+    const wrong = await runCli(['import', out, '--format', 'json', '--identity', stranger.file, '--dry-run']);
+    expect(wrong.code).toBe(1);
+    expect(stderrLines(wrong)).toEqual([expect.stringMatching(/^totp-admin: this identity cannot open the export: it was encrypted to 1 X25519 recipient/)]);
+    const without = await runCli(['import', out, '--format', 'json', '--dry-run']);
+    expect(without.code).toBe(2);
+    expect(stderrLines(without)).toEqual([expect.stringMatching(/pages\.age cannot be read as json: line 1: an encrypted export \(-----BEGIN AGE ENCRYPTED FILE-----\): pass --identity FILE to decrypt it; .*nothing was imported$/)]);
   });
 
   it('--out is created with mode 600, refused when it exists, replaced only with --force', async () => {

@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Stanza } from 'age-encryption';
 import { CliFailure, usageError } from './errors.js';
+import { ExportSyntaxError } from './json-factors.js';
 
 export const MAKE_IDENTITY = 'make one with `age-keygen -o key.txt`, and give the server its recipient (`age-keygen -y key.txt` prints it) in TOTP_EXPORT_RECIPIENTS';
 
@@ -99,4 +100,42 @@ function wrongIdentity(file: string, recipients: readonly string[], stanzas: rea
     `this identity cannot open the export: it was encrypted to ${to} the identity in ${file} (${mine})`,
     { code: 'WRONG_IDENTITY', hint: "pass the identity whose recipient (`age-keygen -y FILE` prints it) is in the server's TOTP_EXPORT_RECIPIENTS; nothing was written" },
   );
+}
+
+const BEGIN = '-----BEGIN AGE ENCRYPTED FILE-----';
+const END = '-----END AGE ENCRYPTED FILE-----';
+
+/**
+ * The plaintext of a file of armored pages (what `export` writes without --identity), one page at
+ * a time: each page is decrypted as soon as its END line arrives. Text outside the pages, or a
+ * page cut short, is the whole file's error.
+ */
+export async function* decryptedPages(chunks: AsyncIterable<string>, identities: Identities): AsyncGenerator<string> {
+  let page: string[] | null = null;
+  let number = 0;
+  let line = 0;
+  let rest = '';
+  const take = async function* (text: string): AsyncGenerator<string> {
+    line++;
+    const trimmed = text.trim();
+    if (page === null) {
+      if (trimmed === BEGIN) page = [trimmed];
+      else if (trimmed !== '') throw new ExportSyntaxError(line, `text outside the encrypted pages (${BEGIN} … ${END})`);
+      return;
+    }
+    page.push(trimmed);
+    if (trimmed === END) {
+      const armored = `${page.join('\n')}\n`;
+      page = null;
+      yield await identities.decrypt(armored, ++number);
+    }
+  };
+  for await (const chunk of chunks) {
+    const parts = (rest + chunk).split(/\r?\n/);
+    rest = parts.pop()!;
+    for (const text of parts) yield* take(text);
+  }
+  if (rest !== '') yield* take(rest);
+  if (page !== null) throw new ExportSyntaxError(line, `the input ends inside encrypted page ${number + 1} (is the file cut short?)`);
+  if (number === 0) throw new ExportSyntaxError(line, `no encrypted page in the input (${BEGIN})`);
 }

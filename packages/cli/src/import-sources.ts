@@ -2,13 +2,15 @@
  * The formats `import` reads, each as a stream of rows (src/import-rows.ts) from a stream of
  * text, so that a file of any length is read a chunk at a time:
  *   csv                one factor per record (src/import-rows.ts)
- *   json               the plaintext of `export` (src/json-factors.ts): devices, lastUsedAt
+ *   json               the plaintext of `export` (src/json-factors.ts): devices, lastUsedAt; with
+ *                      an identity, the pages `export` wrote encrypted (src/age.ts)
  *   uri                one otpauth://totp/ URI per line (src/otpauth-uri.ts)
  *   otpauth-migration  Google Authenticator's transfer lines (src/migration.ts)
  * In the line formats, blank lines and lines starting with # are skipped. An error thrown while
  * reading (CsvSyntaxError, ExportSyntaxError, a usage error) is the whole file's.
  */
 import { createInterface } from 'node:readline';
+import { decryptedPages, type Identities } from './age.js';
 import { Readable } from 'node:stream';
 import { csvImportRows, PENDING_SKIP, type ImportRow } from './import-rows.js';
 import type { SecretFunctions } from './import-check.js';
@@ -24,6 +26,8 @@ export type ImportFormat = (typeof FORMATS)[number];
 export interface SourceOptions {
   readonly userFrom: UserFrom;
   readonly secrets: SecretFunctions;
+  /** json: the input is the encrypted pages of an export, opened with these identities. */
+  readonly identities?: Identities | undefined;
 }
 
 /** The rows of `chunks` read as `format`. */
@@ -32,7 +36,7 @@ export function importSource(format: ImportFormat, chunks: AsyncIterable<string>
     case 'csv':
       return csvImportRows(chunks);
     case 'json':
-      return jsonRows(chunks);
+      return jsonRows(options.identities ? decryptedPages(chunks, options.identities) : chunks);
     case 'uri':
       return uriRows(chunks, options);
     case 'otpauth-migration':

@@ -117,6 +117,7 @@ export class FactorScanner {
   private structural(ch: string): void {
     switch (this.state) {
       case 'top':
+        if (ch === '-') throw new ExportSyntaxError(this.line, 'an encrypted export (-----BEGIN AGE ENCRYPTED FILE-----): pass --identity FILE to decrypt it');
         return this.expect(ch === '{', ch, () => {
           this.seen = { version: false, factors: false };
           this.state = 'key';

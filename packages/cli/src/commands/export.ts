@@ -5,7 +5,7 @@ import type { GraphQLClient } from '../client.js';
 import { CliFailure, usageError } from '../errors.js';
 import { EXPORT_FORMATS, formatWriter, pageFactors, type ExportFormat, type FormatWriter } from '../export-formats.js';
 import { OutputClosed, openOutput, type Output } from '../export-output.js';
-import { plural } from '../format.js';
+import { plural, shellArg } from '../format.js';
 import { loadSecrets } from '../import-check.js';
 import { encryptionKeys, exportTotp, type ExportedFactor, type TotpStatus } from '../operations.js';
 import { Progress } from '../progress.js';
@@ -34,7 +34,7 @@ interface PageSink {
 
 export default class Export extends ServerCommand {
   static override summary = 'Export every factor, encrypted to your age key, and decrypt it locally (admin).';
-  static override description = `Pages through the server's exportTotp. The server encrypts each page to the age recipients of its TOTP_EXPORT_RECIPIENTS, so the secrets leave it only encrypted: an admin token alone never reveals one. With --identity, each page is decrypted here with your age identity and written as --format json (what \`totp-admin import --format json\` restores exactly: devices, parameters and lastUsedAt, so that codes used before the move stay used), csv, or uri (one otpauth:// URI per device, for authenticator apps). Without --identity the pages are written as the server made them, one ASCII-armored age file after another.
+  static override description = `Pages through the server's exportTotp. The server encrypts each page to the age recipients of its TOTP_EXPORT_RECIPIENTS, so the secrets leave it only encrypted: an admin token alone never reveals one. With --identity, each page is decrypted here with your age identity and written as --format json (what \`totp-admin import --format json\` restores exactly: devices, parameters and lastUsedAt, so that codes used before the move stay used), csv, or uri (one otpauth:// URI per device, for authenticator apps). Without --identity the pages are written as the server made them, one ASCII-armored age file after another: \`totp-admin import FILE --format json --identity key.txt\` reads them back.
 
 Make an identity once with \`age-keygen -o key.txt\` (Debian and Ubuntu: apt-get install age), keep it safe, and give the server its recipient, which \`age-keygen -y key.txt\` prints: TOTP_EXPORT_RECIPIENTS=age1… (comma-separated for several operators), then restart the server.
 
@@ -154,6 +154,7 @@ Make an identity once with \`age-keygen -o key.txt\` (Debian and Ubuntu: apt-get
     }
     if (r.format === 'age') {
       this.log(`Exported ${what} to ${r.out}, each page an age file encrypted to the server's TOTP_EXPORT_RECIPIENTS.`);
+      this.log(`\`${this.config.bin} import ${shellArg(r.out)} --format json --identity <file>\` restores them (or decrypt each page with \`age -d -i <file>\`).`);
       return;
     }
     this.log(`Exported ${what} to ${r.out} as ${r.format} (mode 600), decrypted with ${identity}.`);

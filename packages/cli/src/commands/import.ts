@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import * as Args from '@oclif/core/args';
 import * as Flags from '@oclif/core/flags';
+import { loadIdentities } from '../age.js';
 import { ServerCommand } from '../base-command.js';
 import { CliFailure, EXIT, usageError } from '../errors.js';
 import { clean, params, plural } from '../format.js';
@@ -29,7 +30,7 @@ export default class Import extends ServerCommand {
   static override description = `Imports each factor of a file (or stdin, with -) as an ACTIVE device at once: users keep the codes their app already shows. Each row's result is printed and a bad row does not stop the others; a summary line follows, and the exit status is 1 if any row failed. Secrets are never printed. Needs an admin key.
 
 --format csv (the default): rows of userId,secret[,issuer,accountName,algorithm,digits,period]; a header line is optional, and with one its names pick the columns in any order and may add deviceName and lastUsedAt (what export --format csv writes).
---format json: the plaintext that \`totp-admin export --identity FILE\` writes, restored as it was: device names, parameters, and lastUsedAt, so that a code used before the move is REPLAYED after it. PENDING devices (never confirmed) are skipped.
+--format json: the plaintext that \`totp-admin export --identity FILE\` writes, restored as it was: device names, parameters, and lastUsedAt, so that a code used before the move is REPLAYED after it. PENDING devices (never confirmed) are skipped. With --identity, the file is what \`export\` writes without one (the encrypted pages), decrypted here a page at a time.
 --format uri: one otpauth://totp/ URI per line; the label gives the account name, and --user-from whether the userId is the whole label or the account name. HOTP URIs are refused.
 --format otpauth-migration: the lines of Google Authenticator's "Transfer accounts" QR codes (otpauth-migration://offline?data=…, read from the QR codes with a reader such as zbarimg). HOTP accounts are skipped.
 In the line formats, blank lines and lines starting with # are skipped.
@@ -39,6 +40,7 @@ In the line formats, blank lines and lines starting with # are skipped.
     { description: 'Import a CSV file (header line optional)', command: '<%= config.bin %> <%= command.id %> users.csv' },
     { description: 'Check an export before restoring it on another server', command: '<%= config.bin %> <%= command.id %> factors.json --format json --dry-run' },
     { description: 'Restore an export (devices and replay protection included)', command: '<%= config.bin %> <%= command.id %> factors.json --format json' },
+    { description: 'Restore the encrypted pages of `export --out factors.age`', command: '<%= config.bin %> <%= command.id %> factors.age --format json --identity key.txt' },
     { description: "Google Authenticator's transfer QR codes, read with zbarimg", command: 'zbarimg -q --raw transfer-*.png | <%= config.bin %> <%= command.id %> - --format otpauth-migration --user-from label' },
     { description: 'otpauth:// URIs, the userId being the account name', command: '<%= config.bin %> <%= command.id %> uris.txt --format uri --device phone' },
     { description: 'Keep the per-row results for a retry script', command: "<%= config.bin %> <%= command.id %> users.csv --json | jq '.rows[] | select(.ok | not) | .line'" },
@@ -55,6 +57,11 @@ In the line formats, blank lines and lines starting with # are skipped.
       default: 'account' as const,
     })(),
     device: Flags.string({ description: 'device name for rows that name none (default "default")', helpValue: '<name>' }),
+    identity: Flags.string({
+      char: 'i',
+      description: 'json: the file holds the encrypted pages of `export` without --identity; decrypt them with this age identity file',
+      helpValue: '<file>',
+    }),
     'batch-size': Flags.integer({ hidden: true, default: 15, min: 1, max: 15, description: 'rows per request' }),
   };
 
@@ -64,7 +71,9 @@ In the line formats, blank lines and lines starting with # are skipped.
     // --dry-run without a token checks what it can locally; a real import needs the server.
     const client = dryRun && !flags.token?.trim() ? null : this.client(flags);
     if (flags.device !== undefined && flags.device.trim() === '') throw usageError('--device must not be empty');
-    const options: SourceOptions = { userFrom: flags['user-from'], secrets: await loadSecrets() };
+    if (flags.identity !== undefined && flags.format !== 'json') throw usageError('--identity goes with --format json (the pages that export writes without --identity)');
+    const identities = flags.identity === undefined ? undefined : await loadIdentities(flags.identity);
+    const options: SourceOptions = { userFrom: flags['user-from'], secrets: await loadSecrets(), identities };
     if (args.file !== '-') await this.checkReadable(args.file, flags.format, options);
     const result: ImportResult = { format: flags.format, dryRun, rows: [], imported: 0, skipped: 0, failed: 0, ...(dryRun ? { valid: 0, checkedOnServer: client !== null } : {}) };
     const run = new ImportRun({
