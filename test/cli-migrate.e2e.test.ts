@@ -237,6 +237,23 @@ describe.skipIf(!age || !ageKeygen || !oathtool)('export', () => {
     expect(format.stderr).toMatch(/--format needs --identity/);
   });
 
+  it('export-key makes an identity that age reads (mode 600, never over a file) and prints its recipient', async () => {
+    const file = join(dir, 'made.txt');
+    const made = await runCli(['export-key', '--out', file, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const { recipient, entry } = json<{ recipient: string; entry: string }>(made);
+    expect(entry).toBe(`TOTP_EXPORT_RECIPIENTS=${recipient}`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(execFileSync(ageKeygen!, ['-y', file], { encoding: 'utf8' }).trim()).toBe(recipient);
+    const sealed = execFileSync(age!, ['-r', recipient, '-a'], { input: 'hello', encoding: 'utf8' });
+    expect(execFileSync(age!, ['-d', '-i', file], { input: sealed, encoding: 'utf8' })).toBe('hello');
+    const before = readFileSync(file, 'utf8');
+    const again = await runCli(['export-key', '--out', file]);
+    expect(again.code).toBe(1);
+    expect(stderrLines(again)).toEqual([expect.stringMatching(/made\.txt exists; nothing was written/)]);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+  });
+
   it('explains EXPORT_DISABLED: set TOTP_EXPORT_RECIPIENTS', async () => {
     const result = await onC(['export', '--identity', ops.file]);
     expect(result.code).toBe(1);

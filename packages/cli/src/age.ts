@@ -12,7 +12,7 @@ import type { Stanza } from 'age-encryption';
 import { CliFailure, usageError } from './errors.js';
 import { ExportSyntaxError } from './json-factors.js';
 
-export const MAKE_IDENTITY = 'make one with `age-keygen -o key.txt`, and give the server its recipient (`age-keygen -y key.txt` prints it) in TOTP_EXPORT_RECIPIENTS';
+export const MAKE_IDENTITY = 'make one with `age-keygen -o key.txt` (or `totp-admin export-key --out key.txt`), and give the server its recipient (`age-keygen -y key.txt` prints it) in TOTP_EXPORT_RECIPIENTS';
 
 export interface Identities {
   readonly file: string;

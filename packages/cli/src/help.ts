@@ -10,7 +10,7 @@ import { unknownCommand } from './unknown-command.js';
 const GROUPS: readonly (readonly [string, readonly string[]])[] = [
   ['USER FACTORS', ['enroll', 'verify', 'status', 'devices', 'rename-device', 'revoke', 'unlock', 'recovery-codes']],
   ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'export', 'rekey']],
-  ['LOCAL TOOLS (no server)', ['code', 'keygen']],
+  ['LOCAL TOOLS (no server)', ['code', 'keygen', 'export-key']],
   ['HELP AND SHELL', ['help', 'autocomplete', 'version']],
 ];
 
