@@ -220,6 +220,9 @@ describe.skipIf(!age || !ageKeygen || !oathtool)('export', () => {
       `totp-admin: this identity cannot open the export: it was encrypted to 1 X25519 recipient (the server's TOTP_EXPORT_RECIPIENTS), which is not the identity in ${stranger.file} (its recipient is ${stranger.recipient}); pass the identity whose recipient (\`age-keygen -y FILE\` prints it) is in the server's TOTP_EXPORT_RECIPIENTS; nothing was written`,
     ]);
     expect(readdirSync(dir).filter((f) => f.startsWith('.never') || f === 'never.json')).toEqual([]);
+    const toStdout = await onA(['export', '--identity', stranger.file]);
+    expect(toStdout.code).toBe(1);
+    expect(toStdout.stdout).toBe('');
     const asJson = await onA(['export', '--identity', stranger.file, '--json']);
     expect(asJson.code).toBe(1);
     expect(json<{ error: { code: string } }>(asJson).error.code).toBe('WRONG_IDENTITY');
@@ -458,6 +461,9 @@ describe.skipIf(!oathtool)('hostile input, format by format (a clear error per r
     const devices = await devicesOf(onC, `用户-${run}`);
     expect(devices).toEqual([expect.objectContaining({ name: 'authenticator', algorithm: 'SHA512', digits: 8, period: 60, issuer: 'Café ☕', accountName: `用户-${run}` })]);
     expect(await verify(onC, `用户-${run}`, oathCode(oathtool!, S20, { algorithm: 'SHA512', digits: 8, period: 60 }))).toMatchObject({ outcome: 'ACCEPTED' });
+    const empty = await onC(['import', '-', '--format', 'uri'], '# nothing here\n\n');
+    expect(empty.code).toBe(2);
+    expect(stderrLines(empty)).toEqual([expect.stringMatching(/stdin cannot be read as uri: no otpauth:\/\/totp\/ lines to import/)]);
   });
 
   it('otpauth-migration: the published vectors decode to their secrets; HOTP skipped; truncated protobuf and wrong base64 fail per row', async () => {

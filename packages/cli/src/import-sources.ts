@@ -45,18 +45,22 @@ export function importSource(format: ImportFormat, chunks: AsyncIterable<string>
 }
 
 /** Non-blank lines that are not # comments, with their numbers (CRLF or LF). */
-async function* lines(chunks: AsyncIterable<string>): AsyncGenerator<{ line: number; text: string }> {
+async function* lines(chunks: AsyncIterable<string>, what: string): AsyncGenerator<{ line: number; text: string }> {
   const reader = createInterface({ input: Readable.from(chunks), crlfDelay: Infinity });
   let line = 0;
+  let found = 0;
   for await (const raw of reader) {
     line++;
     const text = (line === 1 ? raw.replace(/^\uFEFF/, '') : raw).trim();
-    if (text !== '' && !text.startsWith('#')) yield { line, text };
+    if (text === '' || text.startsWith('#')) continue;
+    found++;
+    yield { line, text };
   }
+  if (found === 0) throw new Error(`no ${what} lines to import (blank lines and # comments are skipped)`);
 }
 
 async function* uriRows(chunks: AsyncIterable<string>, options: SourceOptions): AsyncGenerator<ImportRow> {
-  for await (const { line, text } of lines(chunks)) {
+  for await (const { line, text } of lines(chunks, 'otpauth://totp/')) {
     try {
       const input = parseKeyUri(text, options.userFrom);
       yield { line, userId: input.userId, input };
@@ -68,7 +72,7 @@ async function* uriRows(chunks: AsyncIterable<string>, options: SourceOptions): 
 }
 
 async function* migrationRows(chunks: AsyncIterable<string>, options: SourceOptions): AsyncGenerator<ImportRow> {
-  for await (const { line, text } of lines(chunks)) {
+  for await (const { line, text } of lines(chunks, 'otpauth-migration://')) {
     let payload;
     try {
       payload = await decodeMigrationLine(text);

@@ -73,13 +73,12 @@ Make an identity once with \`age-keygen -o key.txt\` (Debian and Ubuntu: apt-get
     const sink = identities && writer ? this.plainSink(identities, writer, output, result) : this.encryptedSink(output, result);
     const progress = new Progress(process.stderr, await this.estimate(client, status), 'factors');
     try {
-      if (writer && output) await output.write(writer.head);
       await this.pages(client, { status, pageSize: flags['page-size'] }, async (ciphertext, count) => {
         result.pages++;
         result.factors += await sink.page(ciphertext, result.pages, count);
         progress.update(result.factors, result.pages);
       });
-      if (writer && output) await output.write(writer.tail);
+      if (writer && output) await output.write(`${result.pages === 0 ? writer.head : ''}${writer.tail}`);
       await output?.commit();
     } catch (error) {
       progress.clear();
@@ -115,6 +114,8 @@ Make an identity once with \`age-keygen -o key.txt\` (Debian and Ubuntu: apt-get
     return {
       page: async (ciphertext, number) => {
         const factors = pageFactors(await identities.decrypt(ciphertext, number), number);
+        // The head goes out with the first page that opened: a wrong identity leaves stdout empty.
+        if (output && number === 1) await output.write(writer.head);
         for (const f of factors) {
           if (output) await output.write(writer.factor(f));
           else if (result.document) result.document.factors.push(f);

@@ -90,7 +90,7 @@ In the line formats, blank lines and lines starting with # are skipped.
     } catch (error) {
       // Only standard input gets here: a file was read whole once before anything was sent.
       const line = this.seen.lastLine;
-      run.stop = { line, failure: usageError(`${args.file === '-' ? 'stdin' : args.file} cannot be read as ${flags.format} after line ${line}: ${(error as Error).message}`) };
+      run.stop = { line, failure: usageError(`${args.file === '-' ? 'stdin' : args.file} cannot be read as ${flags.format}: ${(error as Error).message}`) };
     }
     return this.finish(result, run.stop);
   }
@@ -137,11 +137,12 @@ In the line formats, blank lines and lines starting with # are skipped.
   }
 
   private finish(result: ImportResult, stop: { line: number; failure: CliFailure } | undefined): ImportResult {
-    this.say(summary(result, this.seen.rows));
+    if (this.seen.rows > 0 || !stop) this.say(summary(result, this.seen.rows));
     if (stop) {
       result.stoppedAt = { line: stop.line, code: stop.failure.code, message: stop.failure.message };
       const exit = this.seen.rows === 0 && stop.failure.exit === EXIT.USAGE ? EXIT.USAGE : EXIT.FAILED;
-      throw new CliFailure(`stopped at line ${stop.line}: ${stop.failure.message}`, {
+      const reading = stop.failure.code === 'USAGE';
+      throw new CliFailure(reading ? stop.failure.message : `stopped at line ${stop.line}: ${stop.failure.message}`, {
         code: stop.failure.code,
         exit,
         hint: stop.failure.hint ?? (result.imported > 0 ? `the ${plural(result.imported, 'row')} reported above were imported` : 'nothing was imported'),
