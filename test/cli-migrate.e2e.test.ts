@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { qrPng } from '@totp-service/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { assertBuilt, CLI_BIN, cleanEnv, json, runCli, stderrLines, type RunResult } from '../packages/cli/test/support/cli.js';
 import { onTerminal, scriptTool } from '../packages/cli/test/support/hints.js';
@@ -27,6 +28,7 @@ import { requireTool } from './support/tools.js';
 const age = requireTool('age');
 const ageKeygen = requireTool('age-keygen');
 const oathtool = requireTool('oathtool');
+const zbarimg = requireTool('zbarimg');
 const script = scriptTool();
 const redisUrl = inject('redisUrl');
 const ADMIN = `admin-${randomBytes(16).toString('hex')}`;
@@ -527,6 +529,31 @@ describe.skipIf(!oathtool)('hostile input, format by format (a clear error per r
     }
     expect((await devicesOf(onC, 'ACME Co:john@example.com'))[0]).toMatchObject({ issuer: 'ACME Co', accountName: 'john@example.com', algorithm: 'SHA1', digits: 6, period: 30 });
     expect((await onC(['status', 'hotp demo'])).code).toBe(1);
+  });
+
+  it.skipIf(!zbarimg)('otpauth-migration: the transfer QR codes, read by zbarimg, piped into import', async () => {
+    // Two "Transfer accounts" QR codes (the scito vector with a unicode name, one of johncallahan's).
+    const codes = [
+      'otpauth-migration://offline?data=CjYKEPqlBekzoNEukL7qlsjBCDYSHGVuY29kaW5nOiDCv8Okw4TDqcOJPyAoZGVtbykgASgBMAIQARgBIAAorfCurv%2F%2F%2F%2F%2F%2FAQ%3D%3D',
+      'otpauth-migration://offline?data=CkMKFD3GyqSCSm0oh2eyMx4gtDFmy4XZEhxBQ01FIENvOmpvaG4uZG9lQGV4YW1wbGUuY29tGgdBQ01FIENvIAEoATACCjUKCkhlbGxvId6tvu8SGEV4YW1wbGU6YWxpY2VAZ29vZ2xlLmNvbRoHRXhhbXBsZSABKAEwAhABGAEgACjn4Pv4Ag==',
+    ];
+    const pngs = await Promise.all(
+      codes.map(async (code, i) => {
+        const png = join(dir, `transfer-${i}.png`);
+        writeFileSync(png, await qrPng(code));
+        return png;
+      }),
+    );
+    const scanned = execFileSync(zbarimg!, ['-q', '--raw', ...pngs], { encoding: 'utf8' });
+    const result = await onC(['import', '-', '--format', 'otpauth-migration', '--device', 'google'], scanned);
+    expect(result.code).toBe(1);
+    expect(result.stdout.trim().split('\n')).toEqual([
+      'line 1 account 1  ¿äÄéÉ? (demo)  imported device "google": ACTIVE, SHA1, 6 digits, 30 s',
+      'line 2 account 1  john.doe@example.com  imported device "google": ACTIVE, SHA1, 6 digits, 30 s',
+      'line 2 account 2  alice@google.com  failed: the secret is 80 bits; at least 128 bits are required',
+      '3 rows: 2 imported, 1 failed.',
+    ]);
+    expect(await verify(onC, 'john.doe@example.com', oathCode(oathtool!, 'HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ'))).toMatchObject({ outcome: 'ACCEPTED', deviceName: 'google' });
   });
 });
 
