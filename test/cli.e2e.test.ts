@@ -375,7 +375,7 @@ describe('import', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines).toEqual([
       `line 2  ${uid('imp1')}  imported: ACTIVE, SHA1, 6 digits, 30 s`,
-      expect.stringMatching(`^line 3  ${uid('imp2')}  failed: BAD_USER_INPUT: `),
+      `line 3  ${uid('imp2')}  failed: the secret is not base32 (letters A-Z and digits 2-7)`,
       `line 4  ${uid('imp3')}  imported: ACTIVE, SHA256, 8 digits, 60 s`,
       `line 5  ${uid('imp4')}  failed: algorithm "md5" must be sha1, sha256 or sha512`,
       'line 6  (no userId)  failed: the userId is empty',
@@ -396,7 +396,7 @@ describe('import', () => {
     expect(doc.imported).toBe(1);
     expect(doc.failed).toBe(1);
     expect(doc.rows[0]).toMatchObject({ line: 1, ok: true });
-    expect(doc.rows[1]).toMatchObject({ line: 2, ok: false, error: { code: 'ALREADY_ENROLLED' } });
+    expect(doc.rows[1]).toMatchObject({ line: 2, ok: false, error: { code: 'DUPLICATE_ROW', message: 'line 1 already imports the device "default" of this user' } });
     const clean = await admin(['import', '-'], `${uid('imp6')},${secret}\n`);
     expect(clean.code).toBe(0);
     expect(clean.stdout).toContain('1 row: 1 imported, 0 failed.');

@@ -29,6 +29,12 @@ export class ApiError extends CliFailure {
   }
 }
 
+/** The error of one aliased field of a request. */
+export interface FieldError {
+  readonly alias: string;
+  readonly error: ApiError;
+}
+
 export interface ClientOptions {
   readonly url: string;
   readonly token: string;
@@ -67,6 +73,28 @@ export class GraphQLClient {
 
   /** Run one operation and return its `data`, or throw the CliFailure that explains why not. */
   async request<T>(query: string, variables: Record<string, unknown> = {}, signal?: AbortSignal): Promise<T> {
+    const { data, errors, status } = await this.post<T>(query, variables, signal);
+    if (errors[0]) throw apiError(errors[0], status, variables);
+    return data!;
+  }
+
+  /**
+   * Run an operation of several aliased fields and return what came back: `data` (null when a
+   * non-null field failed) and each field's errors, which carry its alias in `path`. An error of
+   * the whole request (no path: the token, a refused document) is thrown as request() does.
+   */
+  async requestFields<T>(query: string, variables: Record<string, unknown>): Promise<{ data: T | null; errors: FieldError[] }> {
+    const { data, errors, status } = await this.post<T>(query, variables);
+    const whole = errors.find((e) => typeof e.path?.[0] !== 'string');
+    if (whole) throw apiError(whole, status, variables);
+    return { data, errors: errors.map((e) => ({ alias: e.path![0] as string, error: apiError(e, status, variables) })) };
+  }
+
+  private async post<T>(
+    query: string,
+    variables: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ data: T | null; errors: GraphQLErrorEntry[]; status: number }> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let response: Response;
     try {
@@ -91,8 +119,8 @@ export class GraphQLClient {
     } catch {
       body = undefined;
     }
-    const first = Array.isArray(body?.errors) ? body.errors[0] : undefined;
-    if (first) throw apiError(first, response.status, variables);
+    const errors = Array.isArray(body?.errors) ? body.errors : [];
+    if (errors.length > 0) return { data: (body?.data ?? null) as T | null, errors, status: response.status };
     if (response.status === 401) throw apiError({ message: 'no valid API token', extensions: { code: 'UNAUTHENTICATED' } }, 401, variables);
     if (!response.ok || body === undefined || body.data === undefined || body.data === null) {
       throw new CliFailure(
@@ -102,7 +130,7 @@ export class GraphQLClient {
         { code: 'BAD_RESPONSE', hint: 'check --server (or TOTP_SERVER_URL): it must be the /graphql endpoint' },
       );
     }
-    return body.data as T;
+    return { data: body.data as T, errors: [], status: response.status };
   }
 
   private unreachable(error: unknown): CliFailure {
@@ -142,6 +170,8 @@ const HINTS: Readonly<Record<string, (userId: string | undefined) => string>> = 
       : `\`totp-admin devices ${shellArg(userId)}\` lists their devices with the ids that revoke --device takes`,
   SERVICE_UNAVAILABLE: () => "the server cannot reach its store: check Redis and the server's GET /readyz, then retry",
   INTERNAL_SERVER_ERROR: () => "see the server's log, then retry",
+  EXPORT_DISABLED: () =>
+    "export is off on this server: set its TOTP_EXPORT_RECIPIENTS to your age recipient (`age-keygen -o key.txt` makes an identity, `age-keygen -y key.txt` prints its recipient) and restart it",
   GRAPHQL_VALIDATION_FAILED: () => 'this server does not offer that operation: upgrade it to a version that implements the full API',
 };
 

@@ -1,7 +1,7 @@
 /**
- * RFC 4180 CSV, both ways: quoted fields may hold commas, quotes ("") and line breaks; CRLF or LF
- * ends a record; a byte-order mark is dropped. Each record keeps the line it started on, so that
- * errors can point at it.
+ * RFC 4180 CSV, both ways: quoted fields may hold commas, quotes ("") and line breaks; CRLF, LF or
+ * CR ends a record; a byte-order mark is dropped. Each record keeps the line it started on, so that
+ * errors can point at it. CsvParser reads a file chunk by chunk (a big import is never held whole).
  */
 
 export interface CsvRecord {
@@ -19,60 +19,102 @@ export class CsvSyntaxError extends Error {
   }
 }
 
-/** Parse CSV text into records; blank lines are skipped. */
-export function parseCsv(text: string): CsvRecord[] {
-  const input = text.startsWith('\uFEFF') ? text.slice(1) : text;
-  const records: CsvRecord[] = [];
-  let fields: string[] = [];
-  let field = '';
-  // start: at a field's first character; plain: inside an unquoted field;
-  // quoted: inside quotes; closed: just after a field's closing quote.
-  let state: 'start' | 'plain' | 'quoted' | 'closed' = 'start';
-  let line = 1;
-  let recordLine = 1;
-  const endRecord = (): void => {
-    fields.push(field);
-    const blank = fields.length === 1 && fields[0] === '' && state === 'start';
-    if (!blank) records.push({ line: recordLine, fields });
-    fields = [];
-    field = '';
-  };
-  for (let i = 0; i < input.length; i++) {
-    const ch = input[i]!;
-    if (state === 'quoted') {
-      if (ch === '"' && input[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') {
-        state = 'closed';
-      } else {
-        if (ch === '\n') line++;
-        field += ch;
+/**
+ * An incremental parser: push() text as it arrives and take the records it completes; end() at
+ * the end of the input. A quote, CR or doubled quote split across two chunks reads the same as
+ * in one. Blank lines are skipped.
+ */
+export class CsvParser {
+  private fields: string[] = [];
+  private field = '';
+  // start: at a field's first character; plain: inside an unquoted field; quoted: inside quotes;
+  // closed: just after a quote inside quotes (the field's end, or the first of a doubled quote).
+  private state: 'start' | 'plain' | 'quoted' | 'closed' = 'start';
+  private line = 1;
+  private recordLine = 1;
+  private afterCR = false;
+  private first = true;
+  private out: CsvRecord[] = [];
+
+  push(text: string): CsvRecord[] {
+    let input = text;
+    if (this.first && input.length > 0) {
+      this.first = false;
+      if (input.startsWith('\uFEFF')) input = input.slice(1);
+    }
+    for (const ch of input) this.char(ch);
+    return this.take();
+  }
+
+  end(): CsvRecord[] {
+    if (this.state === 'quoted') throw new CsvSyntaxError(this.recordLine, 'a quoted field is never closed');
+    if (this.state !== 'start' || this.fields.length > 0) this.endRecord();
+    return this.take();
+  }
+
+  private take(): CsvRecord[] {
+    const done = this.out;
+    this.out = [];
+    return done;
+  }
+
+  private char(ch: string): void {
+    const afterCR = this.afterCR;
+    this.afterCR = false;
+    if (this.state === 'quoted') {
+      if (ch === '"') this.state = 'closed';
+      else {
+        if (ch === '\r' || (ch === '\n' && !afterCR)) this.line++;
+        this.afterCR = ch === '\r';
+        this.field += ch;
       }
+    } else if (this.state === 'closed' && ch === '"') {
+      this.field += '"';
+      this.state = 'quoted';
     } else if (ch === ',') {
-      fields.push(field);
-      field = '';
-      state = 'start';
+      this.fields.push(this.field);
+      this.field = '';
+      this.state = 'start';
+    } else if (ch === '\n' && afterCR) {
+      // the LF of a CRLF whose CR ended the record
     } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && input[i + 1] === '\n') i++;
-      endRecord();
-      state = 'start';
-      line++;
-      recordLine = line;
-    } else if (state === 'closed') {
-      throw new CsvSyntaxError(line, 'text after a closing quote (double a quote inside a quoted field: "")');
-    } else if (ch === '"' && state === 'start') {
-      state = 'quoted';
+      this.endRecord();
+      this.afterCR = ch === '\r';
+      this.line++;
+      this.recordLine = this.line;
+    } else if (this.state === 'closed') {
+      throw new CsvSyntaxError(this.line, 'text after a closing quote (double a quote inside a quoted field: "")');
+    } else if (ch === '"' && this.state === 'start') {
+      this.state = 'quoted';
     } else if (ch === '"') {
-      throw new CsvSyntaxError(line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
+      throw new CsvSyntaxError(this.line, 'a quote inside an unquoted field (quote the whole field and double the quote)');
     } else {
-      field += ch;
-      state = 'plain';
+      this.field += ch;
+      this.state = 'plain';
     }
   }
-  if (state === 'quoted') throw new CsvSyntaxError(recordLine, 'a quoted field is never closed');
-  if (state !== 'start' || fields.length > 0) endRecord();
-  return records;
+
+  private endRecord(): void {
+    this.fields.push(this.field);
+    const blank = this.fields.length === 1 && this.fields[0] === '' && this.state === 'start';
+    if (!blank) this.out.push({ line: this.recordLine, fields: this.fields });
+    this.fields = [];
+    this.field = '';
+    this.state = 'start';
+  }
+}
+
+/** Parse CSV text into records; blank lines are skipped. */
+export function parseCsv(text: string): CsvRecord[] {
+  const parser = new CsvParser();
+  return [...parser.push(text), ...parser.end()];
+}
+
+/** The records of CSV text that arrives in chunks (a file stream), as they complete. */
+export async function* csvRecords(chunks: AsyncIterable<string>): AsyncGenerator<CsvRecord> {
+  const parser = new CsvParser();
+  for await (const chunk of chunks) yield* parser.push(chunk);
+  yield* parser.end();
 }
 
 /** One CSV line (without the line break), quoting only the fields that need it. */

@@ -9,8 +9,8 @@ import { unknownCommand } from './unknown-command.js';
  */
 const GROUPS: readonly (readonly [string, readonly string[]])[] = [
   ['USER FACTORS', ['enroll', 'verify', 'status', 'devices', 'rename-device', 'revoke', 'unlock', 'recovery-codes']],
-  ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'rekey', 'keys', 'doctor']],
-  ['LOCAL TOOLS (no server)', ['code', 'keygen']],
+  ['OPERATIONS (admin key)', ['list', 'audit', 'import', 'export', 'rekey', 'keys', 'doctor']],
+  ['LOCAL TOOLS (no server)', ['code', 'keygen', 'export-key']],
   ['HELP AND SHELL', ['help', 'autocomplete', 'version']],
 ];
 

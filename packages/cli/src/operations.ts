@@ -1,4 +1,4 @@
-import type { GraphQLClient } from './client.js';
+import type { ApiError, GraphQLClient } from './client.js';
 import type {
   AuditEvent,
   AuditFilter,
@@ -10,6 +10,7 @@ import type {
   RekeyResult,
   TotpDevice,
   TotpEnrollment,
+  TotpExportPage,
   TotpState,
   TotpStatus,
   VerifyTotpResult,
@@ -120,19 +121,77 @@ export async function importTotp(client: GraphQLClient, input: ImportTotpInput):
   return data.importTotp;
 }
 
+/** One page of exportTotp: its factors encrypted on the server to TOTP_EXPORT_RECIPIENTS (admin). */
+export async function exportTotp(
+  client: GraphQLClient,
+  args: { status?: TotpStatus | undefined; first: number; after?: string | undefined },
+): Promise<TotpExportPage> {
+  const data = await client.request<{ exportTotp: TotpExportPage }>(
+    `query Export($status: TotpStatus, $first: Int, $after: String) {
+      exportTotp(status: $status, first: $first, after: $after) { ciphertext count pageInfo { endCursor hasNextPage } } }`,
+    { status: args.status ?? null, first: args.first, after: args.after ?? null },
+  );
+  return data.exportTotp;
+}
+
+/**
+ * How many values each encryption key seals, and whether the server has it (admin): `keys` and
+ * `doctor` show it; the export's progress bar takes the sum as its estimate.
+ */
+export async function encryptionKeys(client: GraphQLClient): Promise<EncryptionKeyUsage[]> {
+  const data = await client.request<{ encryptionKeys: EncryptionKeyUsage[] }>(
+    `query Keys { encryptionKeys { keyId sealedValues configured active } }`,
+  );
+  return data.encryptionKeys;
+}
+
+/**
+ * The most aliased fields the server takes in one request (its GRAPHQL_LIMITS.maxAliases): an
+ * import sends its rows this many at a time, which costs the server and the CLI a fraction of
+ * one request per row.
+ */
+export const MAX_ALIASES = 15;
+
+/** What each batched result holds: the user's state after the import, or the error of that row. */
+export type BatchResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: ApiError } | { readonly ok: false; readonly notRun: true };
+
+/**
+ * importTotp for several rows in one request, run by the server one after the other in this
+ * order. importTotp is non-null, so when one fails GraphQL stops there and answers no data:
+ * the rows before it were imported (their state is then unknown: null), the rows after it not
+ * run (send them again).
+ */
+export async function importTotpBatch(client: GraphQLClient, inputs: readonly ImportTotpInput[]): Promise<BatchResult<TotpState | null>[]> {
+  const variables = Object.fromEntries(inputs.map((input, i) => [`i${i}`, input]));
+  const query = `mutation ImportBatch(${inputs.map((_, i) => `$i${i}: ImportTotpInput!`).join(', ')}) {
+    ${inputs.map((_, i) => `r${i}: importTotp(input: $i${i}) { ...S }`).join('\n    ')} }
+    fragment S on TotpState { ${STATE_FIELDS} }`;
+  const { data, errors } = await client.requestFields<Record<string, TotpState>>(query, variables);
+  const failed = errors.map((e) => ({ index: Number(e.alias.slice(1)), error: e.error })).sort((a, b) => a.index - b.index)[0];
+  return inputs.map((_, i): BatchResult<TotpState | null> => {
+    if (data) return { ok: true, value: data[`r${i}`] ?? null };
+    if (!failed || i < failed.index) return { ok: true, value: null };
+    return i === failed.index ? { ok: false, error: failed.error } : { ok: false, notRun: true };
+  });
+}
+
+/** The devices of several users in one request (nothing is written): null for a user with none. */
+export async function devicesBatch(client: GraphQLClient, userIds: readonly string[]): Promise<BatchResult<TotpDevice[]>[]> {
+  const variables = Object.fromEntries(userIds.map((userId, i) => [`u${i}`, userId]));
+  const query = `query DevicesBatch(${userIds.map((_, i) => `$u${i}: ID!`).join(', ')}) {
+    ${userIds.map((_, i) => `r${i}: totpStatus(userId: $u${i}) { devices { name status } }`).join('\n    ')} }`;
+  const { data, errors } = await client.requestFields<Record<string, { devices: TotpDevice[] } | null>>(query, variables);
+  return userIds.map((_, i) => {
+    const error = errors.find((e) => e.alias === `r${i}`)?.error;
+    return error ? { ok: false, error } : { ok: true, value: data?.[`r${i}`]?.devices ?? [] };
+  });
+}
+
 export async function rekeyTotp(client: GraphQLClient): Promise<RekeyResult> {
   const data = await client.request<{ rekeyTotp: RekeyResult }>(
     `mutation Rekey { rekeyTotp { rekeyed activeKeyId } }`,
   );
   return data.rekeyTotp;
-}
-
-/** Every key id the store's values are sealed with, and every configured one (admin). */
-export async function encryptionKeys(client: GraphQLClient): Promise<EncryptionKeyUsage[]> {
-  const data = await client.request<{ encryptionKeys: EncryptionKeyUsage[] }>(
-    'query Keys { encryptionKeys { keyId sealedValues configured active } }',
-  );
-  return data.encryptionKeys;
 }
 
 export async function auditEvents(

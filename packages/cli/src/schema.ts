@@ -137,7 +137,20 @@ export interface RekeyResult {
   activeKeyId: string;
 }
 
-/** One key id: how many stored values it seals, and whether the server has it (docs/api.md, encryptionKeys). */
+export interface AuditFilter {
+  userId?: string;
+  types?: AuditEventType[];
+  since?: string;
+  until?: string;
+}
+
+/** exportTotp: one page, an ASCII-armored age file, and how many factors it holds. */
+export interface TotpExportPage {
+  ciphertext: string;
+  count: number;
+  pageInfo: PageInfo;
+}
+
 export interface EncryptionKeyUsage {
   keyId: string;
   sealedValues: number;
@@ -145,9 +158,24 @@ export interface EncryptionKeyUsage {
   active: boolean;
 }
 
-export interface AuditFilter {
-  userId?: string;
-  types?: AuditEventType[];
-  since?: string;
-  until?: string;
+/**
+ * One device in an export's plaintext (docs/api.md "Moving factors out and in"): the fields every
+ * version 1 export has. The CLI writes the entries as the server made them, fields it does not
+ * know included.
+ */
+export interface ExportedFactor {
+  userId: string;
+  deviceId: string;
+  deviceName: string;
+  status: TotpStatus;
+  secret: string;
+  algorithm: TotpAlgorithm;
+  digits: number;
+  period: number;
+  issuer: string;
+  accountName: string;
+  lastUsedAt: string | null;
+  createdAt: string;
+  activatedAt: string | null;
+  [field: string]: unknown;
 }

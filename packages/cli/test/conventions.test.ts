@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
 import { expectHintsRun, onTerminal, scriptTool } from './support/hints.js';
 
-const OWN = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'keys', 'doctor', 'audit', 'code', 'keygen'];
+const OWN = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'export', 'rekey', 'keys', 'doctor', 'audit', 'code', 'keygen', 'export-key'];
 const PLUGINS = ['help', 'autocomplete', 'version'];
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const script = scriptTool();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvSyntaxError, csvLine, parseCsv } from '../src/csv.js';
+import { CsvParser, CsvSyntaxError, csvLine, parseCsv } from '../src/csv.js';
 
 describe('parseCsv', () => {
   it('reads records with their line numbers, skipping blank lines', () => {
@@ -37,6 +37,35 @@ describe('parseCsv', () => {
         expect(parseCsv(text).map((r) => r.fields)).toEqual(rows);
       }),
     );
+  });
+});
+
+describe('CsvParser', () => {
+  it('reads the same records however the text is cut into chunks (a CRLF or a doubled quote split in two too)', () => {
+    const field = fc.string({ unit: fc.constantFrom('a', ',', '"', '\n', '\r\n', '\r', ' ', '用') });
+    const rows = fc.array(fc.array(field, { minLength: 2, maxLength: 4 }), { minLength: 1, maxLength: 4 });
+    fc.assert(
+      fc.property(rows, fc.constantFrom('\n', '\r\n', '\r'), fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 4 }), (records, eol, sizes) => {
+        const text = `\uFEFF${records.map((row) => csvLine(row)).join(eol)}`;
+        const parser = new CsvParser();
+        const found = [];
+        for (let at = 0, i = 0; at < text.length; i++) {
+          const size = sizes[i % sizes.length]!;
+          found.push(...parser.push(text.slice(at, at + size)));
+          at += size;
+        }
+        found.push(...parser.end());
+        expect(found).toEqual(parseCsv(text));
+        expect(found.map((r) => r.fields)).toEqual(records);
+      }),
+    );
+  });
+
+  it('counts lines across CRLF inside quotes', () => {
+    expect(parseCsv('"a\r\nb",c\r\nd')).toEqual([
+      { line: 1, fields: ['a\r\nb', 'c'] },
+      { line: 3, fields: ['d'] },
+    ]);
   });
 });
 

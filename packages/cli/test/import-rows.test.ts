@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CliFailure } from '../src/errors.js';
-import { importRows } from '../src/import-rows.js';
+import { importRows, PENDING_SKIP } from '../src/import-rows.js';
+import { jsonRow } from '../src/import-sources.js';
 
 const S = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 
@@ -58,5 +59,48 @@ describe('importRows', () => {
     expect(caught).toBeInstanceOf(CliFailure);
     expect((caught as CliFailure).exit).toBe(2);
     expect((caught as CliFailure).message).toMatch(message);
+  });
+
+  it('reads the columns export --format csv writes: devices and lastUsedAt, PENDING devices skipped', () => {
+    const header = 'userId,secret,issuer,accountName,algorithm,digits,period,deviceName,lastUsedAt,status,deviceId,createdAt,activatedAt';
+    const rows = importRows(
+      [header, `ann,${S},Acme,ann@x,SHA512,8,60,phone,2024-05-01T12:00:30.000Z,ACTIVE,1,2024-01-01T00:00:00.000Z,2024-01-01T00:01:00.000Z`, `bob,${S},Acme,bob,SHA1,6,30,default,,PENDING,0,2024-01-01T00:00:00.000Z,`].join('\n'),
+    );
+    expect(rows).toEqual([
+      {
+        line: 2,
+        userId: 'ann',
+        input: { userId: 'ann', secret: S, issuer: 'Acme', accountName: 'ann@x', deviceName: 'phone', lastUsedAt: '2024-05-01T12:00:30.000Z', algorithm: 'SHA512', digits: 8, period: 60 },
+      },
+      { line: 3, userId: 'bob', skip: PENDING_SKIP },
+    ]);
+  });
+});
+
+describe('jsonRow', () => {
+  const factor = { userId: 'ann', deviceId: '1', deviceName: 'phone', status: 'ACTIVE', secret: S, algorithm: 'SHA256', digits: 7, period: 60, issuer: 'Acme', accountName: 'ann@x', lastUsedAt: '2024-05-01T12:00:30.000Z', createdAt: 'x', activatedAt: null };
+  const row = (value: unknown) => jsonRow({ line: 4, index: 3, text: typeof value === 'string' ? value : JSON.stringify(value) });
+
+  it('restores a factor of an export: device name, parameters and lastUsedAt', () => {
+    expect(row(factor)).toEqual({
+      line: 4,
+      userId: 'ann',
+      input: { userId: 'ann', secret: S, issuer: 'Acme', accountName: 'ann@x', deviceName: 'phone', lastUsedAt: '2024-05-01T12:00:30.000Z', algorithm: 'SHA256', digits: 7, period: 60 },
+    });
+    expect(row({ ...factor, lastUsedAt: null })).toMatchObject({ input: expect.not.objectContaining({ lastUsedAt: expect.anything() as unknown }) as unknown });
+  });
+
+  it.each([
+    [{ ...factor, status: 'PENDING' }, { skip: PENDING_SKIP }],
+    ['{"userId": ', { problem: 'factor 3 is not JSON' }],
+    [[1, 2], { problem: 'factor 3 is not an object' }],
+    [{ ...factor, userId: 7 }, { problem: 'no userId' }],
+    [{ ...factor, secret: undefined }, { problem: 'no secret' }],
+    [{ ...factor, digits: 9 }, { problem: 'digits "9" must be 6, 7 or 8' }],
+    [{ ...factor, algorithm: { a: 1 } }, { problem: expect.stringMatching(/^algorithm .* must be sha1, sha256 or sha512$/) as string }],
+    [{ ...factor, deviceName: 5 }, { problem: 'deviceName must be a string' }],
+    [{ ...factor, status: 'LOST' }, { problem: 'status "LOST" must be ACTIVE or PENDING' }],
+  ])('%j: %j', (value, expected) => {
+    expect(row(value)).toMatchObject(expected);
   });
 });

@@ -11,7 +11,7 @@ import { requireTool } from '../../../test/support/tools.js';
 import { assertBuilt, json, runCli, stderrLines } from './support/cli.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-const COMMANDS = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'rekey', 'keys', 'doctor', 'audit', 'code', 'keygen'];
+const COMMANDS = ['enroll', 'verify', 'revoke', 'status', 'devices', 'rename-device', 'list', 'unlock', 'recovery-codes', 'import', 'export', 'rekey', 'keys', 'doctor', 'audit', 'code', 'keygen', 'export-key'];
 const oathtool = requireTool('oathtool');
 
 beforeAll(() => assertBuilt());
@@ -46,7 +46,7 @@ describe('help', () => {
     expect(result.stdout).toContain('EXAMPLES');
     expect(result.stdout).toContain(`$ totp-admin ${id}`);
     expect(result.stdout).toContain('--json');
-    if (!['code', 'keygen'].includes(id)) expect(result.stdout).toMatch(/--server=<url>[\s\S]*TOTP_SERVER_URL[\s\S]*--token=<token>[\s\S]*TOTP_TOKEN/);
+    if (!['code', 'keygen', 'export-key'].includes(id)) expect(result.stdout).toMatch(/--server=<url>[\s\S]*TOTP_SERVER_URL[\s\S]*--token=<token>[\s\S]*TOTP_TOKEN/);
   });
 });
 

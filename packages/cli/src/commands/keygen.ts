@@ -13,7 +13,7 @@ export default class Keygen extends LocalCommand {
   ];
   static override flags = {
     name: Flags.string({ description: "the key's name, shown as the actor in audit events (letters, digits, . _ - @)", required: true, helpValue: '<name>' }),
-    role: Flags.option({ description: 'app: enroll, verify, revoke, status, recovery codes; admin: all of that plus list, audit, unlock, import, rekey', options: ['app', 'admin'] as const, required: true })(),
+    role: Flags.option({ description: 'app: enroll, verify, revoke, status, recovery codes; admin: all of that plus list, audit, unlock, import, export, rekey', options: ['app', 'admin'] as const, required: true })(),
   };
 
   async run(): Promise<{ name: string; role: 'app' | 'admin'; token: string; sha256: string; entry: string }> {
