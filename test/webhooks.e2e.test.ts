@@ -2,12 +2,14 @@
  * Security events out: the built server POSTs its audit events to a real HTTP receiver on
  * loopback, signed as Standard Webhooks defines (checked here with node:crypto, not the library),
  * at least once: retried with the same webhook-id after failures, kept in Redis across a restart
- * while the receiver is down, shared by two servers without doubles, and never in a verify's way.
+ * while the receiver is down, shared by two servers without doubles, counted and logged as lost
+ * when the capped outbox trimmed them first, and never in a verify's way.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startReceiver, verifySignature, type Receiver } from './support/receiver.js';
 import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
+import { keys } from '@totp-service/server';
 import { ENROLL, VERIFY, codeAt, waitFor, wrong } from './support/totp.js';
 
 const redisUrl = inject('redisUrl');
@@ -137,6 +139,31 @@ describe.skipIf(!redisUrl)('webhooks', () => {
       expect(new Set(ids).size).toBe(ids.length);
     } finally {
       expect(await Promise.all([a.stop(), b.stop()])).toEqual([0, 0]);
+    }
+  });
+
+  it('counts and logs the events the capped outbox trimmed before they were delivered', async () => {
+    // TOTP_AUDIT_MAX_EVENTS=64: two events per audit stream, trimmed by whole stream nodes (Redis's MAXLEN ~)
+    const server = await startServer({
+      env: { ...base(), TOTP_KEY_PREFIX: prefix(), TOTP_AUDIT_MAX_EVENTS: '64', TOTP_MAX_FAILURES: '100000', ...webhookEnv(receiver, { TOTP_WEBHOOK_EVENTS: 'ENROLLED' }) },
+    });
+    receiver.answer = () => 503;
+    try {
+      const victim = 'hook-lost';
+      await server.gql(ENROLL, { input: { userId: victim } }, APP_TOKEN);
+      await waitFor(async () => forUser(victim).length >= 1, 10_000, 50);
+      // a flood of failed verifies in the victim's bucket pushes its undelivered ENROLLED out of the log
+      let n = 0;
+      while (keys.bucketOf(`hook-flood-${n}`) !== keys.bucketOf(victim)) n++;
+      const flood = `hook-flood-${n}`;
+      const e = await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, { input: { userId: flood } }, APP_TOKEN);
+      await server.gql(VERIFY, { userId: flood, code: codeAt(e.data!.enrollTotp.secret) }, APP_TOKEN);
+      for (let i = 0; i < 300; i++) await server.gql(VERIFY, { userId: flood, code: wrong(codeAt(e.data!.enrollTotp.secret)) }, APP_TOKEN);
+      await waitFor(async () => /totp_webhook_deliveries_total\{result="lost"\} [1-9]/.test(await (await fetch(`${server.base}/metrics`)).text()), 15_000, 200);
+      expect(server.stdout()).toContain('webhooks: events were trimmed from the audit log before they could be delivered');
+    } finally {
+      receiver.answer = () => 200;
+      expect(await server.stop()).toBe(0);
     }
   });
 

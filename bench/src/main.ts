@@ -9,14 +9,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildKeyUri, encodeBase32, generateSecret, renderQr } from '@totp-service/core';
 import { cliColdStarts, type ColdStart } from './cli.js';
+import { compareMain } from './compare.js';
+import { clearInheritedEventsEnv, EventSinks, eventsLabel, type EventFigures } from './events-out.js';
 import { parseOptions } from './options.js';
 import { ROOT, startRedis, startServer, workDirectory, type RedisProcess, type ServerProcess } from './processes.js';
 import { summarise, type ProfileSummary } from './profile.js';
-import { render, type RuntimeSummary } from './report.js';
+import { machineLine, render, type RuntimeSummary } from './report.js';
 import { resolveRuntimes, type Runtime } from './runtimes.js';
 import { progress, runStore, type StoreFigures } from './scenarios.js';
 import { summariseCost, summariseMemory, summariseStore, targets } from './summary.js';
@@ -48,6 +50,7 @@ function keepProfile(profDir: string, figures: StoreFigures, out: string, proble
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2), join(ROOT, 'bench/results/latest.json'));
   mkdirSync(dirname(opts.out), { recursive: true });
+  clearInheritedEventsEnv();
   const work = workDirectory();
   const problems: string[] = [];
   const notes: string[] = [];
@@ -60,8 +63,19 @@ async function main(): Promise<number> {
     TOTP_MAX_FAILURES: '1000000',
     TOTP_CLIENT_LIMIT: '1000000000',
   };
+  if (opts.compareEvents) return compareMain(opts, { env, token, work });
   let redis: RedisProcess | undefined;
   let server: ServerProcess | undefined;
+  let sinks: EventSinks | undefined;
+  /** What went out from each server started (with --webhooks or --tracing). */
+  const events: EventFigures[] = [];
+  /** `run` against a server, with what went out from it meanwhile. */
+  const withEvents = async <T>(label: string, s: ServerProcess, run: () => Promise<T>): Promise<T> => {
+    const mark = sinks ? await sinks.mark(s.base) : undefined;
+    const out = await run();
+    if (sinks && mark) events.push(await sinks.since(mark, s.base, label, opts));
+    return out;
+  };
   let runtimes: Runtime[] = [];
   /** The Redis workload's figures and the CLI's cold starts, by runtime (the primary first). */
   const byRuntime: { runtime: Runtime; figures: StoreFigures; cli: ColdStart[] }[] = [];
@@ -80,6 +94,7 @@ async function main(): Promise<number> {
   const onSignal = () => {
     void server?.stop();
     void redis?.stop();
+    void sinks?.close();
     work.remove();
     process.exit(130);
   };
@@ -89,14 +104,17 @@ async function main(): Promise<number> {
   try {
     runtimes = resolveRuntimes(opts.nodes);
     const primary = runtimes[0]!;
+    if (opts.webhooks || opts.tracing) sinks = await EventSinks.start(opts);
+    const serverEnv = { ...env, ...sinks?.env(opts) };
     const profDir = opts.profile ? join(work.path, 'profile') : undefined;
     for (const runtime of runtimes) {
       const label = runtimes.length > 1 ? `Redis, ${runtime.label}` : 'Redis';
       const profiled = runtime === primary ? profDir : undefined;
       redis = await startRedis(work.path);
       redisVersion = redis.version;
-      server = await startServer(work.path, { env: { ...env, REDIS_URL: redis.url }, node: runtime.path, ...(profiled ? { cpuProfDir: profiled } : {}) });
-      const figures = await runStore(opts, { server, token, redis, keyPrefix: 'totp:' }, problems, label);
+      server = await startServer(work.path, { env: { ...serverEnv, REDIS_URL: redis.url }, node: runtime.path, ...(profiled ? { cpuProfDir: profiled } : {}) });
+      const s = server;
+      const figures = await withEvents(label, s, () => runStore(opts, { server: s, token, redis, keyPrefix: 'totp:' }, problems, label));
       byRuntime.push({ runtime, figures, cli: [] });
       await stopServer(label);
       if (profiled) profile = keepProfile(profiled, figures, opts.out, problems, notes);
@@ -105,8 +123,9 @@ async function main(): Promise<number> {
     }
 
     if (opts.embedded) {
-      server = await startServer(work.path, { env, node: primary.path });
-      embeddedFigures = await runStore(opts, { server, token, keyPrefix: '' }, problems, 'embedded');
+      server = await startServer(work.path, { env: serverEnv, node: primary.path });
+      const s = server;
+      embeddedFigures = await withEvents('embedded', s, () => runStore(opts, { server: s, token, keyPrefix: '' }, problems, 'embedded'));
       await stopServer('embedded');
     }
     progress('timing QR rendering and the CLI');
@@ -117,6 +136,7 @@ async function main(): Promise<number> {
   } finally {
     await server?.stop();
     await redis?.stop();
+    await sinks?.close();
     work.remove();
   }
   const redisFigures = byRuntime[0]?.figures;
@@ -139,15 +159,15 @@ async function main(): Promise<number> {
   const exhausted = redisFigures.runs.filter((r) => r.valid.exhausted).map((r) => `${r.valid.seconds} s`);
   if (exhausted.length) notes.push(`valid-code runs that ran out of users with a fresh step (ended early): ${exhausted.join(', ')}; enroll more users (--users) for longer runs`);
   const loadAfter = loadavg();
-  const machine =
-    `machine: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}, server on ${runtimes.map((r) => r.label).join(' and ')} ` +
-    `(the benchmark on Node ${process.versions.node}), Redis ${redisVersion}; ` +
-    `load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${loadAfter.map((l) => l.toFixed(2)).join(' ')} after`;
+  const machine = machineLine(runtimes.map((r) => r.label), redisVersion, loadBefore, loadAfter);
   const title =
     `TOTP service benchmark${opts.quick ? ' (--quick: a smoke run, its numbers mean little)' : ''}: ${opts.users} users per store, ` +
-    `${opts.connections} connections, ${opts.runs} run(s) of ${opts.seconds} s per load${opts.profile ? ', server under --cpu-prof (slower)' : ''}`;
+    `${opts.connections} connections, ${opts.runs} run(s) of ${opts.seconds} s per load${opts.profile ? ', server under --cpu-prof (slower)' : ''}; ` +
+    `events out: ${eventsLabel(opts)}`;
+  if (opts.webhooks) notes.push(`with --webhooks, Redis commands and CPU per verify include the webhook dispatcher's own (it reads the outbox beside the verifies)`);
   const perRuntime: RuntimeSummary[] = byRuntime.map((r) => ({ runtime: r.runtime.label, path: r.runtime.path, redis: summariseStore(r.figures), cli: r.cli }));
-  const report = { title, machine, redis: redisSummary, embedded, runtimes: perRuntime, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, notes, problems };
+  const eventsOut = { webhooks: opts.webhooks, tracing: opts.tracing, figures: events };
+  const report = { title, machine, redis: redisSummary, embedded, runtimes: perRuntime, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, events: eventsOut, notes, problems };
   console.log(render(report));
 
   writeFileSync(

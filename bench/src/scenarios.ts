@@ -87,7 +87,7 @@ export interface Target {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /** Outcome counts → problems (anything other than `expected`, any HTTP error). */
-function check(name: string, res: LoadResult & { cpu: number }, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
+export function check(name: string, res: LoadResult & { cpu: number }, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
   const bad = tally.unexpected(expected);
   if (bad.length) problems.push(`${name}: expected only ${expected}, got ${bad.join(', ')}`);
   if (res.non2xx || res.errors || res.timeouts) problems.push(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
@@ -109,9 +109,18 @@ function check(name: string, res: LoadResult & { cpu: number }, tally: Tally, ex
 
 const nowMicros = () => Number(process.hrtime.bigint() / 1000n);
 
-export async function runStore(opts: Options, t: Target, problems: string[], label: string): Promise<StoreFigures> {
-  const { server, token, redis } = t;
-  const load = async (next: () => Shot | null, extra: { seconds?: number; amount?: number; connections?: number; filler?: () => Shot; rate?: number }) => {
+export interface LoadExtra {
+  readonly seconds?: number;
+  readonly amount?: number;
+  readonly connections?: number;
+  readonly filler?: () => Shot;
+  readonly rate?: number;
+}
+export type Load = (next: () => Shot | null, extra: LoadExtra) => Promise<LoadResult & { cpu: number }>;
+
+/** A load run against `server`, with the CPU time the server spent on it. */
+export function loader(opts: Options, server: ServerProcess, token: string): Load {
+  return async (next, extra) => {
     const cpu = cpuSeconds(server.pid);
     const res = await runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
     const spent = cpuSeconds(server.pid) - cpu;
@@ -119,6 +128,11 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     await quiesce(server.base);
     return { ...res, cpu: spent };
   };
+}
+
+export async function runStore(opts: Options, t: Target, problems: string[], label: string): Promise<StoreFigures> {
+  const { server, token, redis } = t;
+  const load = loader(opts, server, token);
   const windows: StoreFigures['windows'] = { ceiling: [], malformed: [], valid: [], wrong: [] };
 
   // warm the process (JIT, scripts loaded into Redis) with users of their own, before any baseline
@@ -234,7 +248,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
 /** What a second device costs: "backup" enrolled and confirmed for `users` users, memory before and after. */
 async function measureSecondDevice(
   pop: Population,
-  load: (next: () => Shot | null, extra: { amount: number }) => Promise<LoadResult & { cpu: number }>,
+  load: Load,
   admin: Redis,
   keyPrefix: string,
   users: number,

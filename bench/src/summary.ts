@@ -68,7 +68,7 @@ export interface CostSummary {
   readonly monitorInScripts: Record<string, number>;
 }
 
-const loadSummary = (fs: readonly Figures[]): LoadSummary => ({
+export const loadSummary = (fs: readonly Figures[]): LoadSummary => ({
   perSecond: Math.round(median(fs.map((f) => f.perSecond))),
   p50: round(median(fs.map((f) => f.p50)), 2),
   p99: round(median(fs.map((f) => f.p99)), 2),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { APP, freshPerTest, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { bucketOf } from '../../src/store/keys.js';
+import { APP, freshPerTest, makeHarness, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** The webhook outbox (Store.outbox): every store hands each event out once, and again only when due. */
 export function outboxContract(factory: StoreFactory): void {
@@ -45,6 +46,30 @@ export function outboxContract(factory: StoreFactory): void {
       expect((await outbox.backlog()).pending).toBe(0);
       await h.service.revoke(APP, 'retry');
       expect((await outbox.take('a', 10)).map((e) => e.event.type)).toEqual(['REVOKED']);
+    });
+    it('counts an event the audit cap trimmed before it was delivered as lost, and hands it out no more', async () => {
+      // 64 events over 32 buckets: 2 per stream, trimmed by whole nodes (Redis's MAXLEN ~), so a flood of 400 in one bucket trims
+      const small = await factory({ auditMaxEvents: 64, auditUserMaxEvents: 5 });
+      try {
+        const c = makeHarness(small.store, { maxFailures: 1_000_000 });
+        const { outbox } = small.store;
+        await outbox.start();
+        const u = 'undelivered';
+        await c.enroll(u);
+        const [taken] = await outbox.take('a', 10);
+        expect(taken?.event.userId).toBe(u);
+        let v = 0;
+        while (bucketOf(`flood-${v}`) !== bucketOf(u)) v++;
+        await c.seed(`flood-${v}`, true);
+        for (let i = 0; i < 400; i++) await c.verify(`flood-${v}`, '000000');
+        await settle();
+        const { entries, lost } = await outbox.retry('b', 10, () => 0);
+        expect(lost).toBe(1);
+        expect(entries.some((e) => e.event.id === taken!.event.id)).toBe(false);
+        expect((await outbox.retry('b', 10, () => 0)).lost).toBe(0);
+      } finally {
+        await small.dispose();
+      }
     });
   });
 }
