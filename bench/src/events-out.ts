@@ -79,6 +79,8 @@ export interface EventFigures {
   readonly webhooks: boolean;
   readonly tracing: boolean;
   readonly seconds: number;
+  /** Verifies the server finished in the window: each is an audit event, so a webhook delivery to make. */
+  readonly verifies: number;
   /** POSTs the webhook receiver answered in the window, and per second. */
   readonly deliveries: number;
   readonly deliveriesPerSecond: number;
@@ -140,6 +142,7 @@ export class EventSinks {
   async since(from: Mark, base: string, label: string, on: EventsOn): Promise<EventFigures> {
     const to = await this.mark(base);
     const seconds = Number(to.at - from.at) / 1e9;
+    const verifies = sum(to.metrics, 'totp_verify_total') - sum(from.metrics, 'totp_verify_total');
     const d = (result: string) => sum(to.metrics, 'totp_webhook_deliveries_total', { result }) - sum(from.metrics, 'totp_webhook_deliveries_total', { result });
     const deliveries = to.deliveries - from.deliveries;
     const traceExports = to.traceExports - from.traceExports;
@@ -149,6 +152,7 @@ export class EventSinks {
       webhooks: on.webhooks,
       tracing: on.tracing,
       seconds: Math.round(seconds * 100) / 100,
+      verifies,
       deliveries,
       deliveriesPerSecond: perSecond(deliveries),
       server: on.webhooks
@@ -171,7 +175,7 @@ export function describeEvents(f: EventFigures): string {
   if (f.webhooks) {
     const s = f.server;
     parts.push(
-      `the webhook receiver got ${f.deliveries} deliveries in ${f.seconds} s (${f.deliveriesPerSecond}/s)` +
+      `the webhook receiver got ${f.deliveries} deliveries in ${f.seconds} s (${f.deliveriesPerSecond}/s; the server finished ${f.verifies} verifies meanwhile)` +
         (s ? `; the server counted delivered ${s.delivered}, failed ${s.failed}, dropped ${s.dropped}, lost ${s.lost}; totp_webhook_backlog ${s.backlog} at the end` : ''),
     );
   }
