@@ -167,6 +167,36 @@ describe.skipIf(!redisUrl)('webhooks', () => {
     }
   });
 
+  it('keeps up with a burst: at most 8 deliveries in flight, the next one started as soon as one ends', async () => {
+    const server = await startServer({ env: { ...base(), TOTP_KEY_PREFIX: prefix(), TOTP_MAX_FAILURES: '100000', ...webhookEnv(receiver, { TOTP_WEBHOOK_EVENTS: 'VERIFY' }) } });
+    let open = 0;
+    let most = 0;
+    // a receiver that takes 20 ms an event: 8 at once deliver 400 a second
+    receiver.answer = () => {
+      most = Math.max(most, ++open);
+      return new Promise((r) => setTimeout(() => (open--, r(204)), 20));
+    };
+    try {
+      const userId = 'hook-burst';
+      const e = await server.gql<{ enrollTotp: { secret: string } }>(ENROLL, { input: { userId } }, APP_TOKEN);
+      const code = wrong(codeAt(e.data!.enrollTotp.secret));
+      const burst = 1000;
+      for (let i = 0; i < burst; i += 25) await Promise.all(Array.from({ length: 25 }, () => server.gql(VERIFY, { userId, code }, APP_TOKEN)));
+      const sent = performance.now();
+      await waitFor(async () => forUser(userId).length >= burst, 30_000, 50);
+      const seconds = (performance.now() - sent) / 1000;
+      console.log(`measured: ${burst} VERIFY events delivered ${seconds.toFixed(2)} s after the last verify answered (receiver 20 ms an event), at most ${most} at once`);
+      expect(most).toBeLessThanOrEqual(8);
+      expect(most).toBeGreaterThanOrEqual(4);
+      // one poll a second, as before, would need 15 s and more; 8 slots kept busy need 2.5
+      expect(seconds).toBeLessThan(10);
+      expect(new Set(forUser(userId).map(({ r }) => r.id)).size).toBe(burst);
+    } finally {
+      receiver.answer = () => 200;
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it('never slows a verify, even when the receiver never answers', async () => {
     const hanging = await startReceiver();
     hanging.answer = () => 'hang';

@@ -19,8 +19,8 @@ export interface Received {
 export interface Receiver {
   readonly url: string;
   readonly received: Received[];
-  /** How to answer the next requests: a status, or 'hang' (never answer). Default 200. */
-  answer: (r: Received) => number | 'hang';
+  /** How to answer the next requests: a status, now or later, or 'hang' (never answer). Default 200. */
+  answer: (r: Received) => number | Promise<number> | 'hang';
   close(): Promise<void>;
   /** Listen again on the same port (after close). */
   reopen(): Promise<void>;
@@ -62,7 +62,8 @@ export async function startReceiver(): Promise<Receiver> {
           state.received.push(r);
           const a = state.answer(r);
           if (a === 'hang') return;
-          res.writeHead(a).end();
+          if (typeof a === 'number') res.writeHead(a).end();
+          else void a.then((status) => res.writeHead(status).end());
         });
       });
       server.on('connection', (s: Socket) => {

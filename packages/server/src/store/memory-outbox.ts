@@ -17,6 +17,7 @@ interface Pending {
 }
 
 export class MemoryOutbox implements Outbox {
+  readonly streams = AUDIT_STREAMS;
   /** Per stream: the last entry handed out (null: the group starts after what is there at start). */
   private readonly delivered: (string | null)[] = Array.from({ length: AUDIT_STREAMS }, () => null);
   private readonly pending = new Map<string, Pending>();
@@ -33,9 +34,9 @@ export class MemoryOutbox implements Outbox {
     for (let s = 0; s < AUDIT_STREAMS; s++) this.delivered[s] = this.log.lastId(s) ?? '0-0';
   }
 
-  async take(_consumer: string, perStream: number): Promise<OutboxEntry[]> {
+  async take(_consumer: string, perStream: number, which?: readonly number[]): Promise<OutboxEntry[]> {
     const out: OutboxEntry[] = [];
-    for (let s = 0; s < AUDIT_STREAMS; s++) {
+    for (const s of which ?? this.delivered.keys()) {
       const entries = this.log.entriesAfter(s, this.delivered[s] ?? null, perStream);
       for (const e of entries) {
         const id = eventId(s, e.id);

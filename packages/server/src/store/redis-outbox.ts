@@ -26,6 +26,8 @@ function split(id: string): { stream: number; entry: string } {
 const streams = () => Array.from({ length: AUDIT_STREAMS }, (_, s) => s);
 
 export class RedisOutbox implements Outbox {
+  readonly streams = AUDIT_STREAMS;
+
   constructor(
     private readonly client: Redis | Cluster,
     private readonly scripts: Scripts,
@@ -36,10 +38,10 @@ export class RedisOutbox implements Outbox {
     await this.redis(Promise.all(streams().map((s) => this.scripts.createGroup(auditStreamKey(s), GROUP))));
   }
 
-  async take(consumer: string, perStream: number): Promise<OutboxEntry[]> {
+  async take(consumer: string, perStream: number, which: readonly number[] = streams()): Promise<OutboxEntry[]> {
     const replies = await this.redis(
       Promise.all(
-        streams().map(async (s) => {
+        which.map(async (s) => {
           const r = (await this.client.xreadgroup('GROUP', GROUP, consumer, 'COUNT', perStream, 'STREAMS', auditStreamKey(s), '>')) as
             | [string, XEntry[]][]
             | null;

@@ -224,8 +224,10 @@ export interface OutboxEntry {
 export interface Outbox {
   /** The consumer group on every audit stream, created the first time from the streams' ends (no history is sent). */
   start(): Promise<void>;
-  /** Events no server has taken yet, now `consumer`'s. */
-  take(consumer: string, perStream: number): Promise<OutboxEntry[]>;
+  /** How many streams the log has (numbered from 0): a reader can look at a few at a time. */
+  readonly streams: number;
+  /** Events no server has taken yet, at most `perStream` from each of `streams` (default: all), now `consumer`'s. */
+  take(consumer: string, perStream: number, streams?: readonly number[]): Promise<OutboxEntry[]>;
   /**
    * Taken events not yet acknowledged whose next try is due: `waitMillis(deliveries, eventId)` is
    * how long after the last try. Claimed by `consumer` (so two servers never retry one event at once).

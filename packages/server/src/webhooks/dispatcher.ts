@@ -51,10 +51,19 @@ export function retryWait(deliveries: number, eventId: string, first = FIRST_RET
 export class WebhookDispatcher {
   private readonly consumer = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   private readonly signer: Webhook;
+  private readonly concurrency: number;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Taken and waiting for a slot: a few ahead, so a slot that frees is filled at once. */
+  private readonly queue: OutboxEntry[] = [];
+  /** Every event queued or in flight here: a retry round that claims one of them again skips it. */
+  private readonly held = new Set<string>();
+  /** The stream the next look for new events starts at. */
+  private cursor = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
-  private lastRetry = 0;
+  private again = false;
+  private stopped = false;
+  private lastLook = 0;
 
   constructor(
     private readonly outbox: Outbox,
@@ -64,39 +73,68 @@ export class WebhookDispatcher {
     private readonly options: DispatcherOptions = {},
   ) {
     this.signer = new Webhook(settings.secret);
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
   }
 
   async start(): Promise<void> {
     await this.outbox.start();
-    this.timer = setInterval(() => {
-      this.running ??= this.round().finally(() => (this.running = null));
-    }, this.options.pollMillis ?? 1000).unref();
+    this.timer = setInterval(() => this.kick(), this.options.pollMillis ?? 1000).unref();
   }
 
   /** Stop looking for events; deliveries in flight finish (or time out). Undelivered ones wait in the store. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.running;
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** One look at the outbox: new events, and every few seconds the due retries, as slots allow. */
+  /** A round now, or right after the one running (a slot freed while it ran). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.again = false;
+    this.running = this.round().finally(() => {
+      this.running = null;
+      if (this.again) this.kick();
+    });
+  }
+
+  /** Once a second the due retries and the backlog; then new events until the slots have work. */
   private async round(): Promise<void> {
     try {
-      const free = (this.options.concurrency ?? 8) - this.inFlight.size;
-      if (free <= 0) return;
-      const entries = await this.outbox.take(this.consumer, Math.max(1, Math.ceil(free / 4)));
-      if (Date.now() - this.lastRetry >= 1000) {
-        this.lastRetry = Date.now();
+      if (Date.now() - this.lastLook >= 1000) {
+        this.lastLook = Date.now();
         const first = this.settings.firstRetryMillis ?? FIRST_RETRY_MS;
         const due = await this.outbox.retry(this.consumer, 4, (n, id) => retryWait(n, id, first));
-        entries.push(...due.entries);
         if (due.lost > 0) this.lost(due.lost);
+        await this.accept(due.entries.filter((e) => !this.held.has(e.event.id)));
+        await this.backlog();
       }
-      await this.backlog();
-      for (const e of entries) this.dispatch(e);
+      await this.fill();
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'webhooks: the outbox could not be read; trying again');
+    }
+  }
+
+  /**
+   * New events, a window of streams at a time (one event from each), until twice the slots have
+   * work or a whole turn of the streams found none. Taking only what the slots will soon deliver
+   * keeps an event from waiting here long enough for another server to think it failed.
+   */
+  private async fill(): Promise<void> {
+    const n = this.outbox.streams;
+    let empty = 0;
+    while (!this.stopped && empty < n && this.queue.length + this.inFlight.size < 2 * this.concurrency) {
+      const window = Math.min(n, 2 * this.concurrency - this.queue.length - this.inFlight.size);
+      const streams = Array.from({ length: window }, (_, i) => (this.cursor + i) % n);
+      this.cursor = (this.cursor + window) % n;
+      const entries = await this.outbox.take(this.consumer, 1, streams);
+      empty = entries.length > 0 ? 0 : empty + window;
+      await this.accept(entries);
     }
   }
 
@@ -110,21 +148,37 @@ export class WebhookDispatcher {
     this.logger.warn({ lost: n }, 'webhooks: events were trimmed from the audit log before they could be delivered (the outbox is capped by TOTP_AUDIT_MAX_EVENTS)');
   }
 
-  /** Deliver, or drop: an event of a type not chosen is acknowledged at once, one past the maximum age given up. */
-  private dispatch(entry: OutboxEntry): void {
-    const { event } = entry;
-    if (!this.settings.events.has(event.type)) {
-      void this.outbox.ack([event.id]).catch(() => {});
-      return;
+  /** Queue what is to be delivered; acknowledge at once, in one go, an event of a type not chosen and one past the maximum age. */
+  private async accept(entries: readonly OutboxEntry[]): Promise<void> {
+    const done: string[] = [];
+    for (const entry of entries) {
+      const { event } = entry;
+      if (!this.settings.events.has(event.type)) done.push(event.id);
+      else if (Date.now() - event.at > this.settings.maxAgeSeconds * 1000) {
+        this.metrics.webhookDeliveries.inc({ result: 'dropped' });
+        this.logger.warn({ eventId: event.id, type: event.type, deliveries: entry.deliveries }, 'webhooks: gave up on an event older than TOTP_WEBHOOK_MAX_AGE_SECONDS');
+        done.push(event.id);
+      } else {
+        this.held.add(event.id);
+        this.queue.push(entry);
+      }
     }
-    if (Date.now() - event.at > this.settings.maxAgeSeconds * 1000) {
-      this.metrics.webhookDeliveries.inc({ result: 'dropped' });
-      this.logger.warn({ eventId: event.id, type: event.type, deliveries: entry.deliveries }, 'webhooks: gave up on an event older than TOTP_WEBHOOK_MAX_AGE_SECONDS');
-      void this.outbox.ack([event.id]).catch(() => {});
-      return;
+    this.pump();
+    if (done.length) await this.outbox.ack(done);
+  }
+
+  /** Start deliveries from the queue while slots are free. */
+  private pump(): void {
+    while (!this.stopped && this.inFlight.size < this.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift()!;
+      const p = this.deliver(entry).finally(() => {
+        this.inFlight.delete(p);
+        this.held.delete(entry.event.id);
+        this.pump();
+        this.kick();
+      });
+      this.inFlight.add(p);
     }
-    const p = this.deliver(entry).finally(() => this.inFlight.delete(p));
-    this.inFlight.add(p);
   }
 
   private async deliver({ event, deliveries }: OutboxEntry): Promise<void> {

@@ -30,6 +30,22 @@ export function outboxContract(factory: StoreFactory): void {
       expect(await outbox.backlog()).toMatchObject({ pending: 0 });
     });
 
+    it('takes from the streams it is asked about only', async () => {
+      const { outbox } = handle.store;
+      await outbox.start();
+      for (let i = 0; i < 12; i++) await h.enroll(`window-${i}`);
+      const half = Math.floor(outbox.streams / 2);
+      const low = Array.from({ length: half }, (_, s) => s);
+      const high = Array.from({ length: outbox.streams - half }, (_, s) => half + s);
+      const a = await outbox.take('a', 10, low);
+      const b = await outbox.take('a', 10, high);
+      const stream = (id: string) => Number(id.split('-')[0]);
+      expect(a.every((e) => stream(e.event.id) < half)).toBe(true);
+      expect(b.every((e) => stream(e.event.id) >= half)).toBe(true);
+      expect([...a, ...b].map((e) => e.event.userId).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `window-${i}`).sort());
+      expect(await outbox.take('a', 10)).toEqual([]);
+    });
+
     it('hands an unacknowledged event out again when due, to one consumer, counting the tries', async () => {
       const { outbox } = handle.store;
       await outbox.start();
