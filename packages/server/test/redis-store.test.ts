@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, inject } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { FAIL_FAST } from '../src/store/connect.js';
+import { auditStreamKey, bucketOf } from '../src/store/keys.js';
+import { GROUP } from '../src/store/redis-outbox.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import type { StoreOptions } from '../src/store/store.js';
 import { storeContract } from './contract/index.js';
+import { makeHarness } from './contract/harness.js';
 
 const redisUrl = inject('redisUrl');
 if (!redisUrl) console.warn('skipping the Redis store tests: no redis-server (apt-get install redis-server)');
@@ -21,4 +24,25 @@ export async function redisStore(url: string, options: Partial<StoreOptions> = {
 
 describe.skipIf(!redisUrl)('redis store', () => {
   storeContract((options) => redisStore(redisUrl!, options));
+});
+
+describe.skipIf(!redisUrl)('redis outbox', () => {
+  it('reports the events waiting behind a group Redis has no lag for (made at the end of a log with history, without ENTRIESREAD)', async () => {
+    const { store, client, dispose } = await redisStore(redisUrl!);
+    try {
+      const h = makeHarness(store);
+      let n = 0;
+      while (bucketOf(`earlier-${n}`) !== bucketOf('later')) n++;
+      await h.enroll(`earlier-${n}`);
+      // the group as a plain XGROUP CREATE … $ makes it: Redis then reports no lag until it catches up
+      const streams = Array.from({ length: store.outbox.streams }, (_, s) => auditStreamKey(s));
+      for (const key of streams) await client.xgroup('CREATE', key, GROUP, '$', 'MKSTREAM');
+      await store.outbox.start();
+      await h.activate('later');
+      expect(await store.outbox.take('a', 1)).toHaveLength(1);
+      expect(await store.outbox.backlog()).toEqual({ pending: 1, waiting: 2 });
+    } finally {
+      await dispose();
+    }
+  });
 });

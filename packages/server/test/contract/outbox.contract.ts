@@ -30,6 +30,18 @@ export function outboxContract(factory: StoreFactory): void {
       expect(await outbox.backlog()).toMatchObject({ pending: 0 });
     });
 
+    it('counts the events waiting behind the group, also on a log that had history when it was made', async () => {
+      const { outbox } = handle.store;
+      let n = 0;
+      while (bucketOf(`history-${n}`) !== bucketOf('behind')) n++;
+      await h.enroll(`history-${n}`);
+      await outbox.start();
+      // ENROLLED, VERIFY, ACTIVATED in one stream; one of them taken
+      await h.activate('behind');
+      expect(await outbox.take('a', 1)).toHaveLength(1);
+      expect(await outbox.backlog()).toEqual({ pending: 1, waiting: 2 });
+    });
+
     it('takes from the streams it is asked about only', async () => {
       const { outbox } = handle.store;
       await outbox.start();
