@@ -200,6 +200,8 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   logger.info({ url, store: store.kind, keyId: config.keyRing.activeKeyId }, 'listening');
+  // the start-up warnings before the banner, not after it: the log is written asynchronously
+  flushLogs(logger);
   process.stdout.write(banner(url, store, config));
 }
 
