@@ -247,10 +247,17 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
       if (u && Buffer.isBuffer(current) && current.equals(w.from)) {
         u.fields[w.field] = Buffer.from(w.to);
         rewritten += 1;
-      } else if (current !== undefined) {
+      } else if (current !== undefined || movedTo(u?.fields, w.field, w.from)) {
         conflicts += 1;
       }
     }
     return { rewritten, conflicts };
   }
+}
+
+/** As reseal.lua: a pending secret confirmed since it was read has moved from its device's ps to its s. */
+function movedTo(fields: Record<string, unknown> | undefined, field: string, value: Buffer): boolean {
+  const device = /^(\d*)ps$/.exec(field);
+  const now = device && fields?.[`${device[1]}s`];
+  return Buffer.isBuffer(now) && now.equals(value);
 }

@@ -151,6 +151,29 @@ export function rekeyContract(factory: StoreFactory): void {
       expect((await only2.recovery.verify(APP, 'new-codes', newCodes[1]!)).outcome).toBe('ACCEPTED');
     });
 
+    it('follows a pending secret confirmed between its read and its write: re-sealed in the same run', async () => {
+      const secret = await h.seed('confirmed-meanwhile');
+      let confirm: (() => Promise<unknown>) | undefined = async () => expect((await h.verify('confirmed-meanwhile', h.code(secret))).activated).toBe(true);
+      // the rekey reads the pending secret (ps), then the user confirms it (ps moves to s)
+      const racing: typeof handle.store = new Proxy(handle.store, {
+        get(target, prop, receiver) {
+          if (prop !== 'sealedValues') return Reflect.get(target, prop, receiver) as unknown;
+          return async (userIds: readonly string[]) => {
+            const read = await target.sealedValues(userIds);
+            const change = confirm;
+            confirm = undefined;
+            await change?.();
+            return read;
+          };
+        },
+      });
+      const ring = new CountingKeyRing([K2, K1]);
+      const report = await new AdminService({ store: racing, keyRing: ring, issuer: 'x', clock: h.clock.read, maxDevices: 5 }).rekey(ADMIN);
+      expect(confirm).toBeUndefined();
+      expect(report.rekeyed).toBe(1);
+      expect(await sealedBy(h, ['confirmed-meanwhile'])).toEqual(['confirmed-meanwhile.s:k2']);
+    });
+
     it('names the key id of values it cannot open, and re-seals the rest', async () => {
       const old = makeHarness(handle.store, h.policy, new CountingKeyRing([K0]), h.clock);
       await old.seed('ancient', true);

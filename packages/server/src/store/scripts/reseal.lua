@@ -3,7 +3,8 @@
   where the field still holds the value the caller read and re-sealed, byte for byte: a value
   changed meanwhile (a new enrollment, an activation, new recovery codes) is left alone and counted
   as a conflict, so nothing written concurrently is ever lost; a value gone meanwhile (a revoke) is
-  neither. Only sealed fields are touched: failures, replay state and lockouts are not.
+  neither, unless it moved (a pending secret confirmed meanwhile): that is a conflict too, so the
+  caller reads it again where it now is. Only sealed fields are touched: failures, replay state and lockouts are not.
 
   A pending secret that lapsed unconfirmed is removed instead of re-sealed: no value outlives its
   purpose under a key that is being retired.
@@ -18,6 +19,14 @@
   returns  {rewritten, conflicts}
 ]]
 local h = KEYS[1]
+
+-- A pending secret confirmed since it was read has moved from its device's ps to its s: a
+-- conflict (the caller reads again and re-seals it there), not a value gone like a revoked one.
+local function movedTo(field, value)
+  local device = string.match(field, '^(%d*)ps$')
+  return device ~= nil and redis.call('HGET', h, device .. 's') == value
+end
+
 local user, devices, ids = readUser(h)
 ids = dropLapsed(h, devices, ids, tonumber(ARGV[1]), KEYS[3])
 local before = contributionOf(user, devices, ids)
@@ -27,7 +36,7 @@ for i = 2, #ARGV, 3 do
   if current == ARGV[i + 1] then
     redis.call('HSET', h, ARGV[i], ARGV[i + 2])
     rewritten = rewritten + 1
-  elseif current then
+  elseif current or movedTo(ARGV[i], ARGV[i + 1]) then
     conflicts = conflicts + 1
   end
 end
