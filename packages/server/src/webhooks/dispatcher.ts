@@ -62,8 +62,9 @@ export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   private again = false;
+  /** The next round also looks for due retries (a tick of the timer came while one ran). */
+  private look = true;
   private stopped = false;
-  private lastLook = 0;
 
   constructor(
     private readonly outbox: Outbox,
@@ -78,7 +79,7 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     await this.outbox.start();
-    this.timer = setInterval(() => this.kick(), this.options.pollMillis ?? 1000).unref();
+    this.timer = setInterval(() => this.kick(true), this.options.pollMillis ?? 1000).unref();
   }
 
   /** Stop looking for events; deliveries in flight finish (or time out). Undelivered ones wait in the store. */
@@ -89,25 +90,31 @@ export class WebhookDispatcher {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /** A round now, or right after the one running (a slot freed while it ran). */
-  private kick(): void {
+  /**
+   * A round now, or right after the one running (a slot freed while it ran). Only the timer's
+   * rounds look for due retries: a retry is then never more than one tick late, however often
+   * finished deliveries start rounds in between.
+   */
+  private kick(look = false): void {
     if (this.stopped) return;
+    this.look ||= look;
     if (this.running) {
       this.again = true;
       return;
     }
     this.again = false;
-    this.running = this.round().finally(() => {
+    const retries = this.look;
+    this.look = false;
+    this.running = this.round(retries).finally(() => {
       this.running = null;
       if (this.again) this.kick();
     });
   }
 
-  /** Once a second the due retries and the backlog; then new events until the slots have work. */
-  private async round(): Promise<void> {
+  /** On the timer's ticks the due retries and the backlog; then new events until the slots have work. */
+  private async round(retries: boolean): Promise<void> {
     try {
-      if (Date.now() - this.lastLook >= 1000) {
-        this.lastLook = Date.now();
+      if (retries) {
         const first = this.settings.firstRetryMillis ?? FIRST_RETRY_MS;
         const due = await this.outbox.retry(this.consumer, 4, (n, id) => retryWait(n, id, first));
         if (due.lost > 0) this.lost(due.lost);
