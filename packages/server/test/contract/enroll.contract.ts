@@ -1,6 +1,6 @@
 import { TotpError } from '@totp-service/core';
 import { describe, expect, it } from 'vitest';
-import { freshPerTest, APP, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { freshPerTest, ADMIN, APP, CountingKeyRing, K1, K2, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** Enrollment, status, revoke, unlock and user isolation: the same on every store. */
 export function enrollContract(factory: StoreFactory): void {
@@ -104,6 +104,21 @@ export function enrollContract(factory: StoreFactory): void {
       h.clock.advance(30_000);
       expect((await h.verify('hal', h.code(old))).outcome).toBe('ACCEPTED');
       expect((await h.service.status('hal'))?.pendingExpiresAt).toBeNull();
+    });
+
+    it('forgets a lapsed replacement secret: its sealed bytes go at the next verify and at a rekey', async () => {
+      const old = await h.activate('hana');
+      await h.enroll('hana', { replace: true });
+      await h.activate('hugo');
+      await h.enroll('hugo', { replace: true });
+      expect(Object.keys((await h.store.sealedValues(['hana']))[0]!).sort()).toEqual(['ps', 's']);
+      h.clock.advance(930_000);
+      expect((await h.verify('hana', h.code(old))).outcome).toBe('ACCEPTED');
+      expect(Object.keys((await h.store.sealedValues(['hana']))[0]!)).toEqual(['s']);
+      // untouched since it lapsed: still stored until something reads the user
+      expect(Object.keys((await h.store.sealedValues(['hugo']))[0]!).sort()).toEqual(['ps', 's']);
+      await makeHarness(handle.store, h.policy, new CountingKeyRing([K2, K1]), h.clock).admin.rekey(ADMIN);
+      expect(Object.keys((await h.store.sealedValues(['hugo']))[0]!)).toEqual(['s']);
     });
 
     it('revokes, answering false when nothing was enrolled', async () => {
