@@ -3,14 +3,16 @@
  * The repository's committed HEAD (not the working tree: uncommitted changes are not what a
  * newcomer gets) is cloned into a temporary folder and installed from the npm cache, which the
  * root `prepare` step must leave with a working CLI (help, command help, a typo's suggestion).
- * It takes a minute or two: the install is real.
+ * It takes a minute or two: the install is real. The fresh CLI then imports each format it reads
+ * into a running server (the built one of this tree, on its embedded store).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, startServer } from './support/server.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const INSTALL_TIMEOUT_MS = 8 * 60_000;
@@ -111,5 +113,32 @@ describe('a fresh clone, after `npm install` alone', () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/unknown command "enrol"; did you mean `totp-admin enroll alice`\?/);
+  });
+
+  it('imports each format it reads (csv, json, uri, otpauth-migration) into a running server', async () => {
+    const server = await startServer({ env: { REDIS_URL: undefined, TOTP_ENCRYPTION_KEYS: undefined } });
+    const secret = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+    const factor = { userId: 'fresh-json', deviceName: 'phone', status: 'ACTIVE', secret, algorithm: 'SHA1', digits: 6, period: 30, lastUsedAt: null };
+    const inputs: [format: string, body: string, extra: string[]][] = [
+      ['csv', `userId,secret\nfresh-csv,${secret}\n`, []],
+      ['json', `{"version":1,"factors":[${JSON.stringify(factor)}]}\n`, []],
+      ['uri', `otpauth://totp/Acme:fresh-uri?secret=${secret}&issuer=Acme\n`, []],
+      // scito/extract_otp_secrets, example_export.txt: the Raspberry Pi account
+      ['otpauth-migration', 'otpauth-migration://offline?data=CjUKEPqlBekzoNEukL7qlsjBCDYSDnBpQHJhc3BiZXJyeXBpGgtyYXNwYmVycnlwaSABKAEwAhABGAEgACjr4JKK%2B%2F%2F%2F%2F%2F8B\n', ['--user-from', 'label']],
+    ];
+    try {
+      for (const [format, body, extra] of inputs) {
+        const file = join(dir, `factors.${format}`);
+        writeFileSync(file, body);
+        const result = await npx(clone, ['import', file, '--format', format, ...extra, '--server', server.base, '--token', ADMIN_TOKEN]);
+        expect(result.code, `${format}: ${result.stdout}\n${result.stderr}`).toBe(0);
+        expect(result.stdout.trim().split('\n').at(-1), format).toMatch(/: 1 imported\b/);
+      }
+      const listed = await npx(clone, ['list', '--json', '--server', server.base, '--token', ADMIN_TOKEN]);
+      expect(listed.code, listed.stderr).toBe(0);
+      for (const userId of ['fresh-csv', 'fresh-json', 'fresh-uri', 'pi@raspberrypi']) expect(listed.stdout, userId).toContain(`"${userId}"`);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
