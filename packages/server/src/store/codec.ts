@@ -115,6 +115,12 @@ function decodeDevice(id: string, d: RawRecord, userId: string, now: number): St
 /** Whether a field of the hash holds a sealed value: a device's secret or pending secret, or the recovery key. */
 export const isSealedField = (key: string): boolean => key === 'rk' || /^\d*p?s$/.test(key);
 
+/** Where a device's pending secret (`<id>ps`) goes when the device is confirmed (`<id>s`); null for any other field. */
+export function confirmedFieldOf(field: string): string | null {
+  const device = /^(\d*)ps$/.exec(field);
+  return device ? `${device[1]}s` : null;
+}
+
 /** The sealed values of a user's hash, by field (null when it holds none), for rekeyTotp. */
 export function sealedOf(r: Readonly<Record<string, Buffer | string | undefined>>): SealedValues | null {
   const out: Record<string, Buffer> = {};

@@ -1,5 +1,5 @@
 import { queryAudit } from './audit-query.js';
-import { PENDING_FIELDS, contributionOf, decodeRecord, num, packMeta, sealedOf, storedAccountName, storedDeviceName } from './codec.js';
+import { PENDING_FIELDS, confirmedFieldOf, contributionOf, decodeRecord, num, packMeta, sealedOf, storedAccountName, storedDeviceName } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { BUCKETS } from './keys.js';
 import { reserveAttempt, settleAttempt, type AttemptState } from './memory-attempt.js';
@@ -257,7 +257,7 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
 
 /** As reseal.lua: a pending secret confirmed since it was read has moved from its device's ps to its s. */
 function movedTo(fields: Record<string, unknown> | undefined, field: string, value: Buffer): boolean {
-  const device = /^(\d*)ps$/.exec(field);
-  const now = device && fields?.[`${device[1]}s`];
+  const confirmed = confirmedFieldOf(field);
+  const now = confirmed && fields?.[confirmed];
   return Buffer.isBuffer(now) && now.equals(value);
 }
