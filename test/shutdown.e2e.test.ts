@@ -4,9 +4,9 @@
  * request either got its whole response or was refused before the server read it, and what the
  * store holds afterwards matches the responses exactly (no half-written state).
  */
-import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
+import { classifiedPost, type Classified } from './support/classified-post.js';
 import { startRedis } from './support/redis.js';
 import { APP_TOKEN, encryptionKey, startServer } from './support/server.js';
 import { ENROLL, STATUS, VERIFY, activeUser, codeAt, wrong } from './support/totp.js';
@@ -14,41 +14,8 @@ import { ENROLL, STATUS, VERIFY, activeUser, codeAt, wrong } from './support/tot
 const redisUrl = inject('redisUrl');
 
 type Body = { data?: Record<string, Record<string, unknown>> | null; errors?: unknown[] };
-type Result =
-  | { kind: 'complete'; status: number; body: Body }
-  | { kind: 'refused'; error: string } // no response byte: the connection was refused or closed before the server read the request
-  | { kind: 'cut'; error: string }; // a response began and did not end: must never happen
-
-/** One POST on its own connection, classified. */
-function post(url: string, query: string, variables: Record<string, unknown>): Promise<Result> {
-  return new Promise((resolve) => {
-    const body = JSON.stringify({ query, variables });
-    const req = request(url, {
-      method: 'POST',
-      agent: false,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${APP_TOKEN}`, connection: 'close', 'content-length': Buffer.byteLength(body) },
-    });
-    let began = false;
-    req.on('response', (res) => {
-      began = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const declared = Number(res.headers['content-length']);
-        if (!res.complete || (Number.isFinite(declared) && declared !== Buffer.byteLength(text))) return resolve({ kind: 'cut', error: 'short body' });
-        try {
-          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) as Body });
-        } catch {
-          resolve({ kind: 'cut', error: `unparsable body: ${text.slice(0, 80)}` });
-        }
-      });
-      res.on('error', (err) => resolve({ kind: 'cut', error: err.message }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(began ? { kind: 'cut', error: err.message } : { kind: 'refused', error: err.code ?? err.message }));
-    req.end(body);
-  });
-}
+type Result = Classified<Body>;
+const post = (url: string, query: string, variables: Record<string, unknown>) => classifiedPost<Body>(url, query, variables, { token: APP_TOKEN });
 
 describe.skipIf(!redisUrl)('shutdown', () => {
   it('drains a burst on SIGTERM: whole responses or refusals, state matching the responses, exit 0 in bounds', async () => {

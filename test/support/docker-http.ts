@@ -3,7 +3,7 @@
  * burst of verifies on fresh connections whose every result is classified (a whole answer, a
  * refusal before any byte of an answer, or an answer cut short, which must never happen).
  */
-import { request } from 'node:http';
+import { classifiedPost } from './classified-post.js';
 import { ENROLL, STATUS, UNLOCK, VERIFY, waitFor, type VerifyResult } from './totp.js';
 
 export interface Endpoint {
@@ -54,45 +54,7 @@ export function endpoint(port: number, adminToken: string, appToken: string): En
   };
 }
 
-type Result =
-  | { kind: 'complete'; status: number; body: { data?: { verifyTotp?: { outcome?: string } } | null; errors?: { extensions?: { code?: string } }[] } }
-  | { kind: 'refused'; error: string }
-  | { kind: 'cut'; error: string };
-
-/** One POST on a connection of its own. */
-function post(url: string, appToken: string, variables: Record<string, unknown>): Promise<Result> {
-  return new Promise((resolve) => {
-    const body = JSON.stringify({ query: VERIFY, variables });
-    const req = request(url, {
-      method: 'POST',
-      agent: false,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${appToken}`, connection: 'close', 'content-length': Buffer.byteLength(body) },
-    });
-    let began = false;
-    // no answer in 30 s is no answer (the burst must end); an answer that began is never cut here
-    req.setTimeout(30_000, () => {
-      if (!began) req.destroy(new Error('no answer in 30 s'));
-    });
-    req.on('response', (res) => {
-      began = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const declared = Number(res.headers['content-length']);
-        if (!res.complete || (Number.isFinite(declared) && declared !== Buffer.byteLength(text))) return resolve({ kind: 'cut', error: 'short body' });
-        try {
-          resolve({ kind: 'complete', status: res.statusCode!, body: JSON.parse(text) as Extract<Result, { kind: 'complete' }>['body'] });
-        } catch {
-          resolve({ kind: 'cut', error: `unparsable body: ${text.slice(0, 80)}` });
-        }
-      });
-      res.on('error', (err) => resolve({ kind: 'cut', error: err.message }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(began ? { kind: 'cut', error: err.message } : { kind: 'refused', error: err.code ?? err.message }));
-    req.end(body);
-  });
-}
+type VerifyBody = { data?: { verifyTotp?: { outcome?: string } } | null; errors?: { extensions?: { code?: string } }[] };
 
 const OUTCOMES = new Set(['ACCEPTED', 'INVALID_CODE', 'REPLAYED', 'LOCKED', 'RATE_LIMITED', 'NOT_ENROLLED', 'MALFORMED']);
 
@@ -111,7 +73,8 @@ export function burst(target: Endpoint, connections: number, make: (i: number) =
   let n = 0;
   const loop = async () => {
     while (!stopping) {
-      const r = await post(`${target.base}/graphql`, target.appToken, make(n++));
+      // no answer in 30 s is no answer (the burst must end)
+      const r = await classifiedPost<VerifyBody>(`${target.base}/graphql`, VERIFY, make(n++), { token: target.appToken, noAnswerMs: 30_000 });
       if (r.kind === 'cut') results.cut.push(r.error);
       else if (r.kind === 'refused') {
         results.refused++;
