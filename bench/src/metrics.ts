@@ -37,7 +37,7 @@ export function serverCount(before: Scrape, after: Scrape): ServerCount {
   const d = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
   const verifies = d('totp_verify_total', { kind: 'totp' });
   const storeOps: Record<string, number> = {};
-  for (const op of ['reserve', 'settle', 'getUser', 'enroll']) {
+  for (const op of ['reserve', 'settle', 'attempt', 'getUser', 'enroll']) {
     const n = d('totp_store_duration_seconds_count', { op });
     if (n > 0) storeOps[op] = Math.round((n / Math.max(1, verifies)) * 1000) / 1000;
   }

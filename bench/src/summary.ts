@@ -142,7 +142,7 @@ export function summariseCost(s: StoreFigures, kind: 'valid' | 'wrong'): CostSum
   const ops = probe.cost.storeOps;
   const sum = (o: Record<string, number>) => round(Object.values(o).reduce((a, b) => a + b, 0), 3);
   return {
-    roundTrips: round((ops.reserve ?? 0) + (ops.settle ?? 0), 3),
+    roundTrips: round((ops.reserve ?? 0) + (ops.settle ?? 0) + (ops.attempt ?? 0), 3),
     sent: sum(probe.monitor.sent),
     inScripts: sum(probe.monitor.inScripts),
     total: probe.cost.totalPerVerify,

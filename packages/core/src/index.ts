@@ -31,6 +31,7 @@ export {
   codeAtStep,
   codeAt,
   matchCode,
+  matchSteps,
   type TotpParams,
   type MatchInput,
   type CodeMatch,

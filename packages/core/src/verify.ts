@@ -103,3 +103,23 @@ export function matchCode(input: MatchInput): CodeMatch | null {
   }
   return best === null ? null : { step: best, driftSteps: best - now };
 }
+
+/**
+ * Every step within `span` of the current one whose code is `code`, compared in constant time and
+ * without stopping early. For a check decided elsewhere: the caller does not know the learned
+ * drift yet (the store does), so it lists the matches over the widest window any drift allows
+ * (window + the drift bound) and the store keeps those within the window of the drift it holds.
+ */
+export function matchSteps(input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number }): CodeMatch[] {
+  const { secret, params, code, span } = input;
+  if (code.length !== params.digits) return [];
+  const now = timeStep(input.epochSeconds, params.period);
+  const given = Buffer.from(code, 'ascii');
+  const out: CodeMatch[] = [];
+  for (let step = now - span; step <= now + span; step++) {
+    if (step < 0) continue;
+    const candidate = Buffer.from(codeAtStep(secret, step, params), 'ascii');
+    if (timingSafeEqual(candidate, given)) out.push({ step, driftSteps: step - now });
+  }
+  return out;
+}

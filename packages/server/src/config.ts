@@ -5,6 +5,7 @@ import { DEFAULT_BODY_LIMIT } from './limits.js';
 import type { HostPort, StoreSettings } from './store/store.js';
 import { readRedisTls } from './store/tls.js';
 import { makeEncrypter } from './totp/export.js';
+import { DEFAULT_SECRET_CACHE } from './totp/secret-cache.js';
 import type { WebhookSettings } from './webhooks/dispatcher.js';
 
 /**
@@ -47,6 +48,8 @@ export interface Config {
   readonly allowMissingKeys: boolean;
   /** TOTP_EXPORT_RECIPIENTS: age recipients (age1…) that export pages are encrypted to; empty: export is off. */
   readonly exportRecipients: readonly string[];
+  /** TOTP_SECRET_CACHE_SIZE, TOTP_SECRET_CACHE_SECONDS: users whose secrets are held open between verifies. */
+  readonly secretCache: { readonly size: number; readonly seconds: number };
 }
 
 export { ConfigError };
@@ -194,6 +197,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, 'TOTP_MAX_BODY_BYTES', DEFAULT_BODY_LIMIT, 1024, 1024 * 1024),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     exportRecipients: Object.freeze(parseRecipients(env.TOTP_EXPORT_RECIPIENTS)),
+    secretCache: Object.freeze({
+      size: int(env, 'TOTP_SECRET_CACHE_SIZE', DEFAULT_SECRET_CACHE.size, 0, 1_000_000),
+      seconds: int(env, 'TOTP_SECRET_CACHE_SECONDS', DEFAULT_SECRET_CACHE.seconds, 1, 3600),
+    }),
     allowMissingKeys: bool(env, 'TOTP_ALLOW_MISSING_KEYS'),
     webhooks: webhookSettings(env),
   });

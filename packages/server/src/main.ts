@@ -190,6 +190,7 @@ async function main(): Promise<void> {
     bodyLimit: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     exportRecipients: config.exportRecipients,
+    secretCache: config.secretCache,
     webhooks: config.webhooks,
     ...(tracing ? { tracing } : {}),
   });

@@ -65,6 +65,12 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly secretCache = new Counter({
+    name: 'totp_secret_cache_total',
+    help: 'TOTP verifies by what they found in the secret cache: hit (one Redis round trip), miss, or stale (two).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly storeErrors = new Counter({
     name: 'totp_store_errors_total',
     help: 'Store operations that failed, by operation.',

@@ -39,6 +39,8 @@ export interface ServerDeps {
   readonly webhookOptions?: DispatcherOptions;
   /** TOTP_EXPORT_RECIPIENTS: age recipients of export pages (none: exportTotp answers EXPORT_DISABLED). */
   readonly exportRecipients?: readonly string[];
+  /** Users whose secrets are held open between verifies (default DEFAULT_SECRET_CACHE). */
+  readonly secretCache?: { readonly size: number; readonly seconds: number };
   /** How long stop() lets requests in flight finish before closing their connections (ms). */
   readonly shutdownGraceMs?: number;
   /** Spans of GraphQL requests and their store calls (startTracing); absent: no tracing, at no cost. */
@@ -97,6 +99,7 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     metrics,
     renderQr: qr.render,
     exportRecipients: deps.exportRecipients ?? [],
+    ...(deps.secretCache ? { secretCache: deps.secretCache } : {}),
   }), metrics);
   const httpServer = httpServerWithLimits(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
   const apollo = await buildApollo({

@@ -25,6 +25,8 @@ export interface ServiceDeps {
   readonly metrics?: Metrics;
   /** TOTP_EXPORT_RECIPIENTS: the age recipients export pages are encrypted to (none: export is off). */
   readonly exportRecipients?: readonly string[];
+  /** Users whose secrets are held open between verifies (default DEFAULT_SECRET_CACHE; size 0: none). */
+  readonly secretCache?: { readonly size: number; readonly seconds: number };
   /** Renders the QR images of an otpauth URI; in this thread unless a pool is given. */
   readonly renderQr?: (uri: string) => Promise<{ dataUrl: string; svg: string }>;
 }
@@ -51,6 +53,8 @@ export function buildServices(deps: ServiceDeps): Services {
     },
     onRevoke: (revoked) => metrics?.revoke.inc({ revoked: String(revoked) }),
     ...(deps.renderQr ? { renderQr: deps.renderQr } : {}),
+    ...(deps.secretCache ? { secretCache: deps.secretCache } : {}),
+    onSecretCache: (result) => metrics?.secretCache.inc({ result }),
   });
   const recovery = new RecoveryService({ store, keyRing, clock, limits: totp.limits, onVerify, onLockout });
   const encrypter = makeEncrypter(deps.exportRecipients ?? []);

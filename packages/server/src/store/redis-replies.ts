@@ -1,7 +1,7 @@
 import { unpackMeta } from './codec.js';
 import type { RawEntry } from './audit-query.js';
-import type { SettleReply } from './scripts.js';
-import type { CandidateFactor, Reservation, SettleResult } from './store.js';
+import type { AttemptReply, SettleReply } from './scripts.js';
+import type { AttemptOutcome, CandidateFactor, Reservation, SettleResult } from './store.js';
 import type { VerifyOutcome } from '@totp-service/core';
 
 /** The Redis store's replies, read into the store port's types (pure: no Redis here). */
@@ -49,6 +49,25 @@ export function parseSettlement(reply: SettleReply, recovery: boolean): SettleRe
     ...(recovery ? { recoveryCodesRemaining: left } : {}),
     device: deviceId ? { id: String(deviceId), name: String(deviceName) } : null,
   };
+}
+
+/** attempt.lua's reply (see its header): the reservation as reserve would have answered, and the settlement. */
+export function parseAttempt(reply: AttemptReply): AttemptOutcome {
+  if (reply[0] === 'S') return { kind: 'stale' };
+  const [, status, failures, armedUntil, retryAfter, drift, ...settle] = reply;
+  const settled = parseSettlement(settle, false);
+  const hold = { failures: Number(failures), armedUntil: Number(armedUntil) };
+  let reservation: Reservation;
+  if (settled.outcome === 'RATE_LIMITED') {
+    reservation = { kind: 'refused', outcome: 'RATE_LIMITED', retryAfterMillis: Number(retryAfter), ...(status === 'R' ? { hold } : {}) };
+  } else if (status === 'R') {
+    reservation = { kind: 'reserved', hold, candidates: [] };
+  } else if (status === 'L') {
+    reservation = { kind: 'refused', outcome: 'LOCKED', retryAfterMillis: Number(retryAfter) };
+  } else {
+    reservation = { kind: 'refused', outcome: status === 'M' ? 'MALFORMED' : 'NOT_ENROLLED' };
+  }
+  return { kind: 'done', reservation, settled, driftSteps: drift === '' ? null : Number(drift) };
 }
 
 /** An XRANGE-shaped entry ([id, [field, value, …]]) as the audit query reads it. */

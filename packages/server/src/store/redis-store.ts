@@ -6,11 +6,12 @@ import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-w
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { BUCKETS, auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
 import { RedisOutbox } from './redis-outbox.js';
-import { parseReservation, parseSettlement, toRawEntry } from './redis-replies.js';
+import { parseAttempt, parseReservation, parseSettlement, toRawEntry } from './redis-replies.js';
 import { Scripts, type AuditArgs, type SettleWhat } from './scripts.js';
 import {
   StoreUnavailableError,
   type Actor,
+  type AttemptOutcome,
   type IndexSlice,
   type EnrollResult,
   type KeyUsage,
@@ -61,7 +62,8 @@ function settleWhat(s: Settlement): SettleWhat {
 /**
  * The store on Redis (a single server or a Cluster through ioredis). Every operation on a user is
  * one Lua script on that user's bucket; a verify is two round trips (reserve, settle), plus the
- * client-address counter sent alongside the first when a clientIp is given.
+ * client-address counter sent alongside the first when a clientIp is given, or one (attempt) when
+ * the server holds the user's secrets open.
  */
 export class RedisStore implements Store, IndexSource {
   readonly kind: string;
@@ -250,6 +252,28 @@ export class RedisStore implements Store, IndexSource {
       }),
     );
     return parseSettlement(reply, req.recovery ?? false);
+  }
+
+  async attempt(req: Parameters<NonNullable<Store['attempt']>>[0]): Promise<AttemptOutcome> {
+    // on a Cluster the client counter is in another slot: one script cannot count both
+    if (req.clientIp !== undefined && this.client instanceof Cluster) return { kind: 'unsupported' };
+    const { limits } = req;
+    const reply = await redis(
+      this.scripts.attempt(userKeys(req.userId), req.clientIp === undefined ? undefined : clientKey(req.clientIp), {
+        ...this.audited(req.userId, req.actor),
+        now: req.now,
+        codeLength: req.codeLength,
+        maxFailures: limits.maxFailures,
+        lockoutMillis: limits.lockoutMillis,
+        clientLimit: limits.clientLimit,
+        clientWindowMillis: limits.clientWindowMillis,
+        window: req.window,
+        driftBound: req.driftBound,
+        checked: req.checked,
+        matches: req.matches,
+      }),
+    );
+    return parseAttempt(reply);
   }
 
   async setRecoveryCodes(req: Parameters<Store['setRecoveryCodes']>[0]) {

@@ -17,7 +17,10 @@ type Arg = string | number | Buffer;
 /** The fixed order of a user's keys (and its bucket's) in KEYS: KEYS[1] is always the user's hash. */
 export const USER_KEYS = ['user', 'recovery', 'keyCounts', 'events', 'audit', 'stray', 'activeIndex', 'pendingIndex', 'pendingExpiry'] as const;
 
-/** Each script's file, how many KEYS it takes, and the shared preludes prepended to it. */
+/**
+ * Each script's file, how many KEYS it takes, the shared preludes prepended to it, and other
+ * scripts it runs whole (each prepended as a function `<name>Body(KEYS, ARGV)`).
+ */
 const SCRIPTS = {
   totpReserve: { file: 'reserve.lua', keys: 3, preludes: ['_user'] },
   totpSettle: { file: 'settle.lua', keys: 9, preludes: ['_user', '_audit'] },
@@ -29,6 +32,9 @@ const SCRIPTS = {
   totpRecovery: { file: 'recovery.lua', keys: 5, preludes: ['_user', '_audit'] },
   totpReseal: { file: 'reseal.lua', keys: 3, preludes: ['_user'] },
   totpRecount: { file: 'recount.lua', keys: 2, preludes: ['_user'] },
+  // reserve and settle in one round trip; the second form also counts the client address
+  totpAttempt: { file: 'attempt.lua', keys: 9, preludes: ['_user', '_audit'], bodies: ['reserve', 'settle'] },
+  totpAttemptClient: { file: 'attempt.lua', keys: 10, preludes: ['_user', '_audit'], bodies: ['reserve', 'settle'] },
   // not per user: their keys are named in their calls below
   totpClient: { file: 'client.lua', keys: 1, preludes: [] },
   totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },
@@ -37,7 +43,7 @@ const SCRIPTS = {
   totpEvents: { file: 'events.lua', keys: 2, preludes: [] },
   totpTime: { file: 'time.lua', keys: 1, preludes: [] },
   totpOutbox: { file: 'outbox.lua', keys: 1, preludes: [] },
-} as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[] }>;
+} as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[]; bodies?: readonly string[] }>;
 
 type Name = keyof typeof SCRIPTS;
 
@@ -59,6 +65,8 @@ declare module 'ioredis' {
     totpEvents(...args: Arg[]): Result<[string, string[]][], Context>;
     totpTime(...args: Arg[]): Result<[string, string], Context>;
     totpRecount(...args: Arg[]): Result<number, Context>;
+    totpAttempt(...args: Arg[]): Result<AttemptReply, Context>;
+    totpAttemptClient(...args: Arg[]): Result<AttemptReply, Context>;
     totpOutbox(...args: Arg[]): Result<number | [number, number], Context>;
   }
 }
@@ -70,10 +78,17 @@ function source(file: string): string {
 /** settle.lua's reply: outcome, activated, failures, lockedUntil, codes left, device id, device name. */
 export type SettleReply = [string, number, number, number, number, string, string];
 
+/** attempt.lua's reply: {'S'}, or 'D', reserve's status, its counts, the drift, then settle.lua's reply. */
+export type AttemptReply = ['S'] | ['D', string, number, number, number, string, ...SettleReply];
+
+/** A whole script as a local function of the script that runs it: the same code, its own KEYS and ARGV. */
+const asFunction = (name: string) => `local function ${name}Body(KEYS, ARGV)\n${source(`${name}.lua`)}\nend`;
+
 /** Define every script on a client (idempotent per client). */
 export function defineScripts(client: Redis | Cluster): void {
   for (const [name, s] of Object.entries(SCRIPTS)) {
-    const lua = [...s.preludes.map((p) => source(`${p}.lua`)), source(s.file)].join('\n');
+    const bodies = 'bodies' in s ? s.bodies : [];
+    const lua = [...s.preludes.map((p) => source(`${p}.lua`)), ...bodies.map(asFunction), source(s.file)].join('\n');
     client.defineCommand(name, { numberOfKeys: s.keys, lua });
   }
 }
@@ -131,6 +146,17 @@ function settleSlots(w: SettleWhat): [Arg, Arg, Arg, Arg, Arg] {
   }
 }
 
+export interface AttemptArgs extends ReserveArgs, AuditArgs {
+  readonly window: number;
+  readonly driftBound: number;
+  readonly clientLimit: number;
+  readonly clientWindowMillis: number;
+  /** "deviceId:generation" of every secret the server checked. */
+  readonly checked: readonly string[];
+  /** Where the code matched: the secret, the step's offset from the current step, its start (epoch s). */
+  readonly matches: readonly { readonly secret: string; readonly driftSteps: number; readonly stepAt: number }[];
+}
+
 export interface EnrollArgs extends AuditArgs {
   readonly now: number;
   readonly mode: 'pending' | 'active';
@@ -162,6 +188,19 @@ export class Scripts {
 
   settle(k: UserKeys, a: SettleArgs) {
     return this.redis.totpSettle(...keysOf('totpSettle', k), a.now, a.what.kind, a.armedUntil, ...settleSlots(a.what), k.id, ...audited(a), a.eventType);
+  }
+
+  /** A whole verify (reserve, the decision, settle) for secrets the server holds open: see attempt.lua. */
+  attempt(k: UserKeys, clientKey: string | undefined, a: AttemptArgs) {
+    const args: Arg[] = [
+      a.now, a.codeLength, a.maxFailures, a.window, a.driftBound, a.clientLimit, a.clientWindowMillis,
+      k.id, ...audited(a),
+      a.checked.length, ...a.checked,
+      a.matches.length, ...a.matches.flatMap((x) => [x.secret, x.driftSteps, x.stepAt]),
+      ...a.lockoutMillis,
+    ];
+    if (clientKey === undefined) return this.redis.totpAttempt(...keysOf('totpAttempt', k), ...args);
+    return this.redis.totpAttemptClient(...keysOf('totpAttempt', k), clientKey, ...args);
   }
 
   giveBack(k: UserKeys, armedUntil: number) {

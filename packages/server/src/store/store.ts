@@ -179,6 +179,21 @@ export interface SettleResult {
   readonly device: { readonly id: string; readonly name: string } | null;
 }
 
+/** Where a code matched one of the secrets a server holds open (see Store.attempt). */
+export interface OpenMatch {
+  /** "deviceId:generation" of the secret. */
+  readonly secret: string;
+  /** The matched step minus the current step. */
+  readonly driftSteps: number;
+  /** Start of the matched step, epoch s. */
+  readonly stepAt: number;
+}
+
+/** What Store.attempt did: a whole attempt, or nothing (the caller's secrets are not the user's any more, or one round trip cannot count this attempt). */
+export type AttemptOutcome =
+  | { readonly kind: 'stale' | 'unsupported' }
+  | { readonly kind: 'done'; readonly reservation: Reservation; readonly settled: SettleResult; readonly driftSteps: number | null };
+
 export interface AuditEvent {
   readonly id: string;
   readonly at: number;
@@ -316,6 +331,27 @@ export interface Store {
     actor: Actor;
     recovery?: boolean;
   }): Promise<SettleResult>;
+
+  /**
+   * A whole TOTP verify in one round trip, for a caller that holds the user's secrets of this code
+   * length open and has listed where the code matches them over `window + driftBound` steps: the
+   * same reservation, decision and settlement as reserve + settle, in one atomic step. Nothing is
+   * counted when `checked` is not exactly the user's secrets of this length ('stale'), or when the
+   * store cannot count the client address in the same step ('unsupported': a Cluster). Optional: a
+   * store without it always takes the two round trips.
+   */
+  attempt?(req: {
+    userId: string;
+    clientIp?: string | undefined;
+    codeLength: number;
+    now: number;
+    limits: AttemptLimits;
+    actor: Actor;
+    window: number;
+    driftBound: number;
+    checked: readonly string[];
+    matches: readonly OpenMatch[];
+  }): Promise<AttemptOutcome>;
 
   /**
    * Replace the user's recovery codes: store the sealed recovery key in `rk` and the codes' keyed

@@ -1,9 +1,10 @@
 import { SealError, lockoutLevels, type Policy, type VerifyOutcome } from '@totp-service/core';
-import type { Actor, AttemptLimits, Reservation, Settlement, Store } from '../store/store.js';
+import type { Actor, AttemptHold, AttemptLimits, OpenMatch, Reservation, Settlement, SettleResult, Store } from '../store/store.js';
 
 /**
  * One verify attempt, for TOTP and recovery codes alike: its limits, its sequence (reserve, check,
- * settle) and its answer. See docs/architecture.md, "The verify path".
+ * settle, or all three in one round trip for secrets held open) and its answer. See
+ * docs/architecture.md, "The verify path".
  */
 
 /** The answer of verifyTotp and verifyRecoveryCode (VerifyTotpResult). */
@@ -131,8 +132,46 @@ export async function runAttempt(
     recovery: req.recovery,
   });
   if (fault) throw fault;
-  if (hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED') {
-    deps.onLockout?.();
-  }
+  if (startedLockout(hold, settled)) deps.onLockout?.();
   return settledResult(reservation, settled, checked.driftSteps ?? null, limits.maxFailures);
+}
+
+/** This attempt spent the budget and its lockout stands. */
+function startedLockout(hold: AttemptHold | undefined, settled: SettleResult): boolean {
+  return !!hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED';
+}
+
+/** The user's secrets a server holds open, and where a code matches them at a moment. */
+export interface OpenCheck {
+  /** "deviceId:generation" of each secret. */
+  readonly checked: readonly string[];
+  readonly window: number;
+  readonly driftBound: number;
+  readonly matches: (now: number) => OpenMatch[];
+}
+
+/**
+ * The same attempt in one round trip (Store.attempt): the matches are listed first, and the store
+ * reserves, decides and settles in one atomic step. When the store did nothing (the secrets are
+ * stale, or it cannot), the caller runs runAttempt, which reads the user again.
+ */
+export async function runOpenAttempt(deps: AttemptDeps, req: AttemptRequest, open: OpenCheck): Promise<VerifyResult | 'stale' | 'unsupported'> {
+  const { store, limits } = deps;
+  if (!store.attempt) return 'unsupported';
+  const now = deps.clock();
+  const done = await store.attempt({
+    userId: req.userId,
+    clientIp: req.clientBudgetKey,
+    codeLength: req.codeLength,
+    now,
+    limits,
+    actor: req.actor,
+    window: open.window,
+    driftBound: open.driftBound,
+    checked: open.checked,
+    matches: open.matches(now),
+  });
+  if (done.kind !== 'done') return done.kind;
+  if (startedLockout(done.reservation.hold, done.settled)) deps.onLockout?.();
+  return settledResult(done.reservation, done.settled, done.driftSteps, limits.maxFailures);
 }

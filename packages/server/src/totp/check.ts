@@ -1,31 +1,41 @@
-import { clampDrift, matchCode, type KeyRing, type Policy } from '@totp-service/core';
-import type { CandidateFactor } from '../store/store.js';
+import { clampDrift, matchCode, matchSteps, type KeyRing, type Policy } from '@totp-service/core';
+import type { CandidateFactor, OpenMatch } from '../store/store.js';
 import type { Checked } from './attempt.js';
+import type { OpenSecret } from './secret-cache.js';
 import { secretContext } from './state.js';
 
 /**
- * A TOTP code against every secret of every device of a user, all of them every time (no early
- * exit: how long this takes says nothing about which secret matched, or whether one did). Each
- * secret is compared over its window in constant time (core's matchCode).
- *
- * When more than one secret matches (two devices given the same imported secret), a match that
- * its secret has not used yet beats a replay, then the latest step wins: the store decides
- * REPLAYED or ACCEPTED by compare-and-set either way.
+ * Checking a TOTP code in process: against every secret of every device of a user, all of them
+ * every time (no early exit: how long this takes says nothing about which secret matched, or
+ * whether one did); each secret over its window in constant time (core).
  */
-export function checkCode(
-  deps: { readonly keyRing: KeyRing; readonly policy: Policy },
-  userId: string,
-  candidates: readonly CandidateFactor[],
-  code: string,
-  now: number,
-): Checked {
-  type Best = { c: CandidateFactor; stepAt: number; driftSteps: number; fresh: boolean };
+
+export type OpenCandidate = CandidateFactor & { readonly secret: Uint8Array };
+
+/** Open every candidate's secret; the caller zeroes them or hands them to the secret cache. */
+export function openCandidates(keyRing: KeyRing, userId: string, candidates: readonly CandidateFactor[]): OpenCandidate[] {
+  const out: OpenCandidate[] = [];
+  try {
+    for (const c of candidates) out.push({ ...c, secret: keyRing.unseal(c.sealed, secretContext(userId)) });
+  } catch (err) {
+    for (const o of out) o.secret.fill(0);
+    throw err;
+  }
+  return out;
+}
+
+/**
+ * Round trip 1 handed back the candidates with their history: decide here. When more than one
+ * secret matches (two devices given the same imported secret), a match that its secret has not
+ * used yet beats a replay, then the latest step wins: the store decides REPLAYED or ACCEPTED by
+ * compare-and-set either way.
+ */
+export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], code: string, now: number): Checked {
+  type Best = { c: OpenCandidate; stepAt: number; driftSteps: number; fresh: boolean };
   let best: Best | null = null;
   for (const c of candidates) {
     if (c.digits !== code.length) continue;
-    const secret = deps.keyRing.unseal(c.sealed, secretContext(userId));
-    const m = matchCode({ secret, params: c, code, epochSeconds: now / 1000, window: deps.policy.window, drift: c.drift });
-    secret.fill(0);
+    const m = matchCode({ secret: c.secret, params: c, code, epochSeconds: now / 1000, window: policy.window, drift: c.drift });
     if (!m) continue;
     const stepAt = m.step * c.period;
     const found: Best = { c, stepAt, driftSteps: m.driftSteps, fresh: c.lastStepAt === null || stepAt > c.lastStepAt };
@@ -40,8 +50,27 @@ export function checkCode(
       slot: c.slot,
       generation: c.generation,
       stepAt: best.stepAt,
-      drift: clampDrift(deps.policy, best.driftSteps),
+      drift: clampDrift(policy, best.driftSteps),
     },
     driftSteps: best.driftSteps,
   };
+}
+
+/** How the store names a secret the server checked (Store.attempt). */
+export const secretName = (s: { readonly deviceId: string; readonly generation: string }) => `${s.deviceId}:${s.generation}`;
+
+/**
+ * For one round trip (Store.attempt): every step where the code matches a secret held open, over
+ * the window widened by the drift bound, since only the store knows each device's learned drift
+ * and last accepted step; it applies the same rules as checkCode.
+ */
+export function listMatches(policy: Policy, secrets: readonly OpenSecret[], code: string, now: number): OpenMatch[] {
+  const out: OpenMatch[] = [];
+  const span = policy.window + policy.maxDriftSteps;
+  for (const s of secrets) {
+    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span })) {
+      out.push({ secret: secretName(s), driftSteps: m.driftSteps, stepAt: m.step * s.period });
+    }
+  }
+  return out;
 }

@@ -14,8 +14,9 @@ import {
   type VerifyOutcome,
 } from '@totp-service/core';
 import type { AttemptLimits, Actor, Store } from '../store/store.js';
-import { attemptLimits, runAttempt, verifyResult, type AttemptDeps, type VerifyResult } from './attempt.js';
-import { checkCode } from './check.js';
+import { attemptLimits, runAttempt, runOpenAttempt, verifyResult, type AttemptDeps, type AttemptRequest, type VerifyResult } from './attempt.js';
+import { checkCode, listMatches, openCandidates, secretName } from './check.js';
+import { DEFAULT_SECRET_CACHE, SecretCache } from './secret-cache.js';
 import { describe, refusal } from './refusals.js';
 import { secretContext, toDeviceView, toState, type TotpDeviceView, type TotpState } from './state.js';
 import { checkClientIp, checkCodeShape, checkDeviceId, checkDeviceName, checkLabel, checkNote, checkUserId } from './validate.js';
@@ -41,6 +42,10 @@ export interface TotpServiceDeps {
   readonly onRevoke?: (revoked: boolean) => void;
   /** Renders the QR images of an otpauth URI; in this thread unless the server gives a pool. */
   readonly renderQr?: (uri: string) => Promise<{ dataUrl: string; svg: string }>;
+  /** TOTP_SECRET_CACHE_SIZE and _SECONDS: users whose secrets are held open (0: none), and for how long. */
+  readonly secretCache?: { readonly size: number; readonly seconds: number };
+  /** How verifies found the secret cache: a hit (one round trip), a miss, or a stale entry. */
+  readonly onSecretCache?: (result: 'hit' | 'miss' | 'stale') => void;
 }
 
 export interface EnrollInput {
@@ -75,10 +80,16 @@ export interface Enrollment {
 export class TotpService {
   readonly limits: AttemptLimits;
   private readonly attempts: AttemptDeps;
+  /** Only over a store that can take a whole attempt in one round trip. */
+  private readonly cache: SecretCache | undefined;
+  /** False once the store said it cannot count a client address in the same round trip (a Cluster). */
+  private oneTripWithClient = true;
 
   constructor(private readonly deps: TotpServiceDeps) {
     this.limits = attemptLimits(deps.policy);
     this.attempts = { store: deps.store, limits: this.limits, clock: deps.clock, onLockout: deps.onLockout };
+    const { size, seconds } = deps.secretCache ?? DEFAULT_SECRET_CACHE;
+    if (deps.store.attempt && size > 0) this.cache = new SecretCache(size, seconds * 1000, deps.clock);
   }
 
   async enroll(actor: Actor, input: EnrollInput): Promise<Enrollment> {
@@ -146,13 +157,49 @@ export class TotpService {
     const code = normalizeCode(rawCode);
     if (code === null) return this.result('MALFORMED');
 
-    const result = await runAttempt(
-      this.attempts,
-      { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: code.length },
-      (r, now) => checkCode(this.deps, userId, r.candidates, code, now),
-    );
+    const req: AttemptRequest = { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: code.length };
+    const result = (await this.openAttempt(req, code)) ?? (await runAttempt(this.attempts, req, (r, now) => this.check(req, r.candidates, code, now)));
     this.deps.onVerify?.(result.outcome, 'totp');
     return result;
+  }
+
+  /** One round trip when the user's secrets are held open; null to take two. */
+  private async openAttempt(req: AttemptRequest, code: string): Promise<VerifyResult | null> {
+    const cache = this.cache;
+    if (!cache || (req.clientBudgetKey !== undefined && !this.oneTripWithClient)) return null;
+    const held = cache.get(req.userId, code.length, this.deps.clock());
+    if (!held) {
+      this.deps.onSecretCache?.('miss');
+      return null;
+    }
+    const { policy } = this.deps;
+    const result = await runOpenAttempt(this.attempts, req, {
+      checked: held.secrets.map(secretName),
+      window: policy.window,
+      driftBound: policy.maxDriftSteps,
+      matches: (now) => listMatches(policy, held.secrets, code, now),
+    });
+    if (result === 'unsupported') {
+      this.oneTripWithClient = false;
+      return null;
+    }
+    this.deps.onSecretCache?.(result === 'stale' ? 'stale' : 'hit');
+    if (result !== 'stale') return result;
+    cache.delete(req.userId);
+    return null;
+  }
+
+  /** Between the two round trips: open the secrets, check the code, and hold the secrets open for the user's next verify. */
+  private check(req: AttemptRequest, candidates: Parameters<typeof openCandidates>[2], code: string, now: number) {
+    const open = openCandidates(this.deps.keyRing, req.userId, candidates);
+    const checked = checkCode(this.deps.policy, open, code, now);
+    if (this.cache && (req.clientBudgetKey === undefined || this.oneTripWithClient)) {
+      const held = open.map(({ deviceId, generation, secret, algorithm, digits, period }) => ({ deviceId, generation, secret, algorithm, digits, period }));
+      this.cache.set(req.userId, code.length, held, now);
+    } else {
+      for (const o of open) o.secret.fill(0);
+    }
+    return checked;
   }
 
   private result(outcome: VerifyOutcome): VerifyResult {
@@ -166,6 +213,8 @@ export class TotpService {
     const reason = checkNote(rawReason, 'reason');
     const deviceId = rawDeviceId === undefined || rawDeviceId === null ? undefined : checkDeviceId(rawDeviceId);
     if (deviceId === null) return false;
+    // what the user held is no use to anyone now (the store would find it stale anyway)
+    this.cache?.delete(userId);
     const revoked = await this.deps.store.revoke({ userId, now: this.deps.clock(), actor, reason, deviceId });
     this.deps.onRevoke?.(revoked);
     return revoked;

@@ -1,7 +1,7 @@
 import { parseBase32Secret } from '@totp-service/core';
 import { describe, expect, it } from 'vitest';
 import { tally } from '../../../../test/support/tally.js';
-import { ADMIN, APP, CountingKeyRing, K1, K2, freshPerTest, makeHarness, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { ADMIN, APP, CountingKeyRing, K1, K2, freshPerTest, makeHarness, secretsClosed, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 
 /** Several devices per user (docs/api.md, "Several devices per user"): every store alike. */
 export function devicesContract(factory: StoreFactory): void {
@@ -32,14 +32,27 @@ export function devicesContract(factory: StoreFactory): void {
     it('counts one attempt however many devices: 100 parallel wrong guesses on five devices test exactly five', async () => {
       const devices = [await h.activate('u')];
       for (const name of ['b', 'c', 'd', 'e']) devices.push(await h.activate('u', { deviceName: name }));
+      const closed = secretsClosed(h);
       const before = h.keyRing.unseals;
       const bad = wrongCode(h.code(devices[0]!));
-      const answers = await Promise.all(Array.from({ length: 100 }, () => h.verify('u', bad)));
+      const answers = await Promise.all(Array.from({ length: 100 }, () => closed.verify(APP, 'u', bad)));
       const outcomes = tally(answers.map((a) => a.outcome));
       expect(outcomes.INVALID_CODE).toBe(h.policy.maxFailures);
       expect(outcomes.LOCKED).toBe(100 - h.policy.maxFailures);
       // each evaluated attempt opened the five secrets once
       expect(h.keyRing.unseals - before).toBe(h.policy.maxFailures * 5);
+    });
+
+    it('counts one attempt however many devices when the secrets are held open: five of 100 decided', async () => {
+      const devices = [await h.activate('u')];
+      for (const name of ['b', 'c', 'd', 'e']) devices.push(await h.activate('u', { deviceName: name }));
+      // a verify reads all five secrets and holds them open
+      expect((await h.verify('u', h.code(devices[2]!))).outcome).toBe('ACCEPTED');
+      const bad = wrongCode(h.code(devices[0]!));
+      const answers = await Promise.all(Array.from({ length: 100 }, () => h.verify('u', bad)));
+      const outcomes = tally(answers.map((a) => a.outcome));
+      expect(outcomes.INVALID_CODE).toBe(h.policy.maxFailures);
+      expect(outcomes.LOCKED).toBe(100 - h.policy.maxFailures);
     });
 
     it("accepts exactly one of 50 parallel copies of one device's code", async () => {

@@ -3,10 +3,10 @@ import { afterEach, beforeEach } from 'vitest';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
 import type { Store, StoreOptions } from '../../src/store/store.js';
 import { buildServices } from '../../src/services.js';
+import { TotpService } from '../../src/totp/totp.service.js';
 import type { AdminService } from '../../src/totp/admin.service.js';
 import type { RecoveryService } from '../../src/totp/recovery.service.js';
 import { secretContext } from '../../src/totp/state.js';
-import type { TotpService } from '../../src/totp/totp.service.js';
 
 /** A store made fresh for one test, and how to throw it away. */
 export interface StoreHandle {
@@ -138,6 +138,15 @@ export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRi
     },
   };
   return h;
+}
+
+/**
+ * A second service on the harness's store, key ring and clock that holds no secret open: each of
+ * its verifies takes the two round trips and opens the secrets it reserved (the harness's own
+ * service holds a user's secrets open after a verify, and its next verifies take one round trip).
+ */
+export function secretsClosed(h: Harness): TotpService {
+  return new TotpService({ store: h.store, keyRing: h.keyRing, policy: h.policy, issuer: 'x', clock: h.clock.read, secretCache: { size: 0, seconds: 1 } });
 }
 
 /** A code that is not `code` and has its length. */

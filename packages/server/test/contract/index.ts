@@ -4,6 +4,7 @@ import { enrollContract } from './enroll.contract.js';
 import { importContract } from './import.contract.js';
 import { keysContract } from './keys.contract.js';
 import { listingContract } from './listing.contract.js';
+import { openSecretsContract } from './open-secrets.contract.js';
 import { outboxContract } from './outbox.contract.js';
 import type { StoreFactory } from './harness.js';
 import { racesContract } from './races.contract.js';
@@ -19,6 +20,7 @@ export function storeContract(factory: StoreFactory): void {
   verifyContract(factory);
   devicesContract(factory);
   racesContract(factory);
+  openSecretsContract(factory);
   recoveryContract(factory);
   importContract(factory);
   listingContract(factory);

@@ -1,6 +1,6 @@
 import { KeyRing } from '@totp-service/core';
 import { describe, expect, it } from 'vitest';
-import { freshPerTest, APP, CountingKeyRing, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
+import { freshPerTest, APP, CountingKeyRing, secretsClosed, wrongCode, type Harness, type StoreFactory, type StoreHandle } from './harness.js';
 import { TotpService } from '../../src/totp/totp.service.js';
 import { tally } from '../../../../test/support/tally.js';
 
@@ -33,15 +33,32 @@ export function racesContract(factory: StoreFactory): void {
 
     it('never checks more than TOTP_MAX_FAILURES of 100 concurrent wrong guesses', async () => {
       const f = await h.activate('u');
+      const closed = secretsClosed(h);
       const unsealsBefore = h.keyRing.unseals;
       const guesses = Array.from({ length: 100 }, (_, i) => String((Number(wrongCode(h.code(f))) + i * 7919) % 1_000_000).padStart(6, '0'));
-      const results = await Promise.all(guesses.filter((g) => g !== h.code(f)).map((g) => h.verify('u', g)));
+      const results = await Promise.all(guesses.filter((g) => g !== h.code(f)).map((g) => closed.verify(APP, 'u', g)));
       const t = tally(results.map((r) => r.outcome));
       expect(t.INVALID_CODE).toBe(5);
       expect(t.LOCKED).toBe(results.length - 5);
       // the HMAC ran for the five reserved attempts only
       expect(h.keyRing.unseals - unsealsBefore).toBe(5);
       expect(results.filter((r) => r.outcome === 'INVALID_CODE' && r.remainingAttempts === 0)).toHaveLength(1);
+    });
+
+    it('decides no more than TOTP_MAX_FAILURES of 100 concurrent wrong guesses against secrets held open', async () => {
+      const f = await h.activate('u');
+      const unsealsBefore = h.keyRing.unseals;
+      const guesses = Array.from({ length: 100 }, (_, i) => String((Number(wrongCode(h.code(f))) + i * 7919) % 1_000_000).padStart(6, '0'));
+      const results = await Promise.all(guesses.filter((g) => g !== h.code(f)).map((g) => h.verify('u', g)));
+      const t = tally(results.map((r) => r.outcome));
+      expect(t.INVALID_CODE).toBe(5);
+      expect(t.LOCKED).toBe(results.length - 5);
+      expect(results.filter((r) => r.outcome === 'INVALID_CODE' && r.remainingAttempts === 0)).toHaveLength(1);
+      // on a store that takes a whole attempt in one round trip, the secrets were not read again;
+      // where each guess matched was listed in process, but only five were looked at by the store
+      if (h.store.attempt) expect(h.keyRing.unseals - unsealsBefore).toBe(0);
+      const events = (await h.admin.auditEvents({ userId: 'u', types: ['VERIFY'], first: 200 })).nodes;
+      expect(tally(events.map((e) => e.outcome ?? ''))).toMatchObject({ INVALID_CODE: 5, LOCKED: results.length - 5 });
     });
 
     it('shares the budget between services on one store (several servers)', async () => {

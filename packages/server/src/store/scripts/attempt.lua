@@ -1,0 +1,131 @@
+--[[
+  attempt: a whole verify in one round trip, for a server that already holds the user's secrets
+  open (its secret cache) and has listed where the code matches. It runs reserve.lua and then
+  settle.lua, unchanged (scripts.ts prepends them as the functions reserveBody and settleBody), and
+  decides between them what the server would have decided: so the record, the audit trail and the
+  answer are exactly those of the two round trips, and the attempt budget is spent the same way.
+  Whether the code matched was computed before the budget was checked, but nothing of it leaves
+  this script unless the attempt was within the budget.
+
+  After reserving, it checks that the secrets the server checked are still exactly the user's
+  secrets of this code length (each named by device id and generation, which changes with the
+  secret) and that no learned drift is beyond the bound the matches were listed for; if not, it
+  puts the counters back as they were, answers {'S'} (stale), and the server takes the two round
+  trips, which read the secrets again.
+
+  KEYS: the 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS), then
+  KEYS[10] the client address's counter (only on a single Redis: it is in a slot of its own)
+
+  ARGV[1]  now, epoch ms             ARGV[8]   the user id, base64url (index member)
+  ARGV[2]  the code's length (6-8)   ARGV[9]   the user id
+  ARGV[3]  failures that lock        ARGV[10]  actor
+  ARGV[4]  window, in steps          ARGV[11]  client address ('' when none)
+  ARGV[5]  the drift bound, steps    ARGV[12]  bucket audit cap
+  ARGV[6]  client attempts a window  ARGV[13]  user audit cap
+  ARGV[7]  client window, ms
+  ARGV[14] n, the number of secrets the server checked, then n values "deviceId:generation"
+  then     m, the number of matches, then m triples: "deviceId:generation", the matched step
+           minus the current step, the start of the matched step in epoch seconds
+  then     the lockout lengths in ms (as reserve.lua's ARGV[4…])
+
+  returns  {'S'}  stale: nothing was counted (only lapsed pending secrets were dropped, as any
+                  verify drops them)
+           {'D', reserve's status (R | L | N | M), failures counted, armedUntil, retryAfterMs
+             (LOCKED or RATE_LIMITED), drift steps of the match ('' when none), then settle.lua's
+             reply: outcome, activated, failures, lockedUntil, codes left, device id, device name}
+]]
+local h = KEYS[1]
+local window, driftBound = tonumber(ARGV[4]), tonumber(ARGV[5])
+
+-- 1. round trip 1: reserve, with the counters as they were in case the secrets turn out stale
+local before = redis.call('HMGET', h, 'f', 'lu', 'lc')
+local n = tonumber(ARGV[14])
+local mAt = 15 + n
+local m = tonumber(ARGV[mAt])
+local reserveArgv = {ARGV[1], ARGV[2], ARGV[3]}
+for i = mAt + 1 + 3 * m, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
+local r = reserveBody(KEYS, reserveArgv)
+
+-- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
+-- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
+-- depend on the secrets: they stand as they are.
+local function stale()
+  local checked = {}
+  for i = 15, 14 + n do checked[ARGV[i]] = true end
+  local count = 0
+  for i = 5, #r, 7 do
+    if not checked[r[i] .. ':' .. r[i + 4]] or math.abs(tonumber(r[i + 6]) or 0) > driftBound then return true end
+    count = count + 1
+  end
+  return count ~= n
+end
+if r[1] == 'R' and stale() then
+  -- counters at zero are not stored (codec.ts): put back exactly what was there
+  local names = {'f', 'lu', 'lc'}
+  for i, name in ipairs(names) do
+    if before[i] then redis.call('HSET', h, name, before[i]) else redis.call('HDEL', h, name) end
+  end
+  return {'S'}
+end
+
+-- 3. the client address's attempt (client.lua)
+local overBudget, retryAfter = false, 0
+if KEYS[10] then
+  local hits = redis.call('INCR', KEYS[10])
+  local ttl = redis.call('PTTL', KEYS[10])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[10], ARGV[7])
+    ttl = tonumber(ARGV[7])
+  end
+  if hits > tonumber(ARGV[6]) then overBudget, retryAfter = true, ttl end
+end
+
+-- 4. what the server decides between the round trips (attempt.ts, check.ts)
+local kind, slots, driftSteps = 'miss', {'', '', '', '0', '0'}, ''
+local refusals = {N = 'NOT_ENROLLED', M = 'MALFORMED', L = 'LOCKED'}
+if r[1] ~= 'R' then
+  kind = 'none'
+  slots[1] = overBudget and 'RATE_LIMITED' or refusals[r[1]]
+  if r[1] == 'L' and not overBudget then retryAfter = r[2] end
+elseif overBudget then
+  kind = 'release'
+  slots[1] = 'RATE_LIMITED'
+else
+  local matches = {}
+  for i = mAt + 1, mAt + 3 * m, 3 do
+    local list = matches[ARGV[i]] or {}
+    list[#list + 1] = {k = tonumber(ARGV[i + 1]), stepAt = ARGV[i + 2]}
+    matches[ARGV[i]] = list
+  end
+  -- per secret the latest step within the window of its drift (core's matchCode), then across
+  -- secrets: an unused step beats a replay, then the latest step (check.ts)
+  local best
+  for i = 5, #r, 7 do
+    local id, slot, gen, last, drift = r[i], r[i + 1], r[i + 4], r[i + 5], tonumber(r[i + 6]) or 0
+    local found
+    for _, x in ipairs(matches[id .. ':' .. gen] or {}) do
+      if math.abs(x.k - drift) <= window and (not found or x.k > found.k) then found = x end
+    end
+    if found then
+      local at = tonumber(found.stepAt)
+      local fresh = last == '' or at > tonumber(last)
+      if not best or (fresh and not best.fresh) or (fresh == best.fresh and at > best.at) then
+        best = {id = id, slot = slot, gen = gen, k = found.k, at = at, stepAt = found.stepAt, fresh = fresh}
+      end
+    end
+  end
+  if best then
+    kind = 'match'
+    slots = {best.id, best.slot, best.gen, best.stepAt, string.format('%d', math.max(-driftBound, math.min(driftBound, best.k)))}
+    driftSteps = string.format('%d', best.k)
+  end
+end
+
+-- 5. round trip 2: settle
+local armedUntil = r[1] == 'R' and r[3] or 0
+local settleArgv = {ARGV[1], kind, tostring(armedUntil), slots[1], slots[2], slots[3], slots[4], slots[5],
+  ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], 'VERIFY'}
+local s = settleBody(KEYS, settleArgv)
+
+local failures = r[1] == 'R' and r[2] or 0
+return {'D', r[1], failures, armedUntil, retryAfter, driftSteps, s[1], s[2], s[3], s[4], s[5], s[6], s[7]}

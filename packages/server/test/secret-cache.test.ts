@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { SecretCache, type OpenSecret } from '../src/totp/secret-cache.js';
+
+/** The bounds of the secret cache (totp/secret-cache.ts): count, time, code length, and wiping. */
+
+const secret = (fill: number): OpenSecret => ({
+  deviceId: '0',
+  generation: `g${fill}`,
+  secret: Buffer.alloc(20, fill),
+  algorithm: 'SHA1',
+  digits: 6,
+  period: 30,
+});
+
+describe('the secret cache', () => {
+  it('holds at most its size, dropping the least recently used first and zeroing its bytes', () => {
+    const cache = new SecretCache(2, 60_000, () => 0);
+    const [a, b, c] = [secret(1), secret(2), secret(3)];
+    cache.set('a', 6, [a], 0);
+    cache.set('b', 6, [b], 0);
+    expect(cache.get('a', 6, 1)).toBeDefined(); // a is now the most recently used
+    cache.set('c', 6, [c], 0);
+    expect(cache.size).toBe(2);
+    expect(cache.get('b', 6, 1)).toBeUndefined();
+    expect(b.secret.every((x) => x === 0)).toBe(true);
+    expect(a.secret.every((x) => x === 1)).toBe(true);
+    cache.clear();
+    expect(a.secret.every((x) => x === 0) && c.secret.every((x) => x === 0)).toBe(true);
+  });
+
+  it('forgets an entry at its time, however often it was used, and answers only for its code length', () => {
+    const cache = new SecretCache(10, 60_000, () => 0);
+    const a = secret(1);
+    cache.set('a', 6, [a], 1_000);
+    expect(cache.get('a', 8, 2_000)).toBeUndefined(); // another length: dropped, read again
+    cache.set('a', 6, [secret(1)], 1_000);
+    expect(cache.get('a', 6, 60_999)?.secrets).toHaveLength(1);
+    expect(cache.get('a', 6, 61_000)).toBeUndefined();
+    expect(a.secret.every((x) => x === 0)).toBe(true);
+  });
+
+  it('holds nothing with size 0, and wipes what it was given', () => {
+    const cache = new SecretCache(0, 60_000, () => 0);
+    const a = secret(5);
+    cache.set('a', 6, [a], 0);
+    expect(cache.size).toBe(0);
+    expect(a.secret.every((x) => x === 0)).toBe(true);
+  });
+
+  it('sweeps expired entries on its own while it holds any', async () => {
+    let now = 0;
+    const cache = new SecretCache(10, 20, () => now);
+    const a = secret(9);
+    cache.set('a', 6, [a], 0);
+    now = 100;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(cache.size).toBe(0);
+    expect(a.secret.every((x) => x === 0)).toBe(true);
+  });
+});
