@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
-import { STATUS, VERIFY, activeUser, codeAt, wrong, type VerifyResult } from './support/totp.js';
+import { ENROLL, STATUS, VERIFY, activeUser, codeAt, stepOf, wrong, type VerifyResult } from './support/totp.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -67,6 +67,26 @@ describe.skipIf(!redisUrl)('two servers on one Redis', () => {
     expect(onA.retryAfterSeconds).toBeGreaterThan(50);
     const status = await a.gql<{ totpStatus: { failedAttempts: number; lockedUntil: string | null } }>(STATUS, { userId: 'lock' });
     expect(status.data?.totpStatus.lockedUntil).not.toBeNull();
+  });
+
+  it('a server holding a user\'s secrets open follows a replacement confirmed on the other', async () => {
+    const cacheCount = async (result: string) => {
+      const text = await (await fetch(`${a.base}/metrics`)).text();
+      return Number(new RegExp(`^totp_secret_cache_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+    };
+    const { secret: old } = await activeUser(a, 'moved');
+    const [hits, stale] = [await cacheCount('hit'), await cacheCount('stale')];
+    // the activation opened the secret on a: its next verify takes one round trip
+    expect((await verify(a, 'moved', wrong(codeAt(old)))).outcome).toBe('INVALID_CODE');
+    expect(await cacheCount('hit')).toBe(hits + 1);
+    const e = await b.gql<{ enrollTotp: { secret: string } }>(ENROLL, { input: { userId: 'moved', replace: true } }, APP_TOKEN);
+    const fresh = e.data!.enrollTotp.secret;
+    expect(await verify(b, 'moved', codeAt(fresh))).toMatchObject({ outcome: 'ACCEPTED', activated: true });
+    // a finds what it holds stale, reads the user again: the old phone's code is refused, the new one's accepted
+    expect((await verify(a, 'moved', codeAt(old, stepOf() + 1))).outcome).toBe('INVALID_CODE');
+    expect(await cacheCount('stale')).toBe(stale + 1);
+    expect(await verify(a, 'moved', codeAt(fresh, stepOf() + 1))).toMatchObject({ outcome: 'ACCEPTED', remainingAttempts: 5 });
+    expect(await cacheCount('hit')).toBe(hits + 2);
   });
 
   it('shares the budget of a client address across servers and users', async () => {

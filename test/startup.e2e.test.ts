@@ -56,6 +56,8 @@ describe('start-up', () => {
     [{ TOTP_KEY_PREFIX: 'a{b}' }, 'TOTP_KEY_PREFIX'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TOTP_LOCKOUT_SECONDS: '600', TOTP_LOCKOUT_MAX_SECONDS: '60' }, 'TOTP_LOCKOUT_MAX_SECONDS'],
+    [{ TOTP_SECRET_CACHE_SIZE: '-1' }, 'TOTP_SECRET_CACHE_SIZE'],
+    [{ TOTP_SECRET_CACHE_SECONDS: '0' }, 'TOTP_SECRET_CACHE_SECONDS'],
   ])('refuses to start on %j, naming %s', (env, variable) => {
     const r = startWith(env);
     expect(r.status).toBe(2);

@@ -56,6 +56,13 @@ describe('operations settings', () => {
     expect(() => loadConfig({ ...base, SHUTDOWN_GRACE_MS: '-1' })).toThrow(ConfigError);
   });
 
+  it('reads TOTP_SECRET_CACHE_SIZE and TOTP_SECRET_CACHE_SECONDS, with defaults', () => {
+    expect(loadConfig(base).secretCache).toEqual({ size: 10_000, seconds: 300 });
+    expect(loadConfig({ ...base, TOTP_SECRET_CACHE_SIZE: '0', TOTP_SECRET_CACHE_SECONDS: '30' }).secretCache).toEqual({ size: 0, seconds: 30 });
+    expect(() => loadConfig({ ...base, TOTP_SECRET_CACHE_SIZE: '1e9' })).toThrow(/^TOTP_SECRET_CACHE_SIZE: must be a whole number from 0 to 1000000/);
+    expect(() => loadConfig({ ...base, TOTP_SECRET_CACHE_SECONDS: '3601' })).toThrow(/^TOTP_SECRET_CACHE_SECONDS/);
+  });
+
   it('reads Sentinels, their master name and a password, one kind of Redis at a time', () => {
     const c = loadConfig({ REDIS_SENTINELS: 's1:26379, [::1]:26380', REDIS_SENTINEL_MASTER: 'main', REDIS_PASSWORD: 'pw', TOTP_ENCRYPTION_KEYS: KEY });
     expect(c.store).toMatchObject({ kind: 'sentinel', sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], master: 'main', password: 'pw' });

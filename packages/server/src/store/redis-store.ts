@@ -270,7 +270,6 @@ export class RedisStore implements Store, IndexSource {
         window: req.window,
         driftBound: req.driftBound,
         checked: req.checked,
-        matches: req.matches,
       }),
     );
     return parseAttempt(reply);

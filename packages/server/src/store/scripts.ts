@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
 import { bucketKeys, type UserKeys } from './keys.js';
+import type { OpenMatch } from './store.js';
 
 /**
  * The Lua scripts, registered with ioredis (which sends EVALSHA, falls back to EVAL on NOSCRIPT,
@@ -151,10 +152,8 @@ export interface AttemptArgs extends ReserveArgs, AuditArgs {
   readonly driftBound: number;
   readonly clientLimit: number;
   readonly clientWindowMillis: number;
-  /** "deviceId:generation" of every secret the server checked. */
-  readonly checked: readonly string[];
-  /** Where the code matched: the secret, the step's offset from the current step, its start (epoch s). */
-  readonly matches: readonly { readonly secret: string; readonly driftSteps: number; readonly stepAt: number }[];
+  /** Every secret the server checked, and where the code matched it (Store.attempt). */
+  readonly checked: readonly OpenMatch[];
 }
 
 export interface EnrollArgs extends AuditArgs {
@@ -195,8 +194,7 @@ export class Scripts {
     const args: Arg[] = [
       a.now, a.codeLength, a.maxFailures, a.window, a.driftBound, a.clientLimit, a.clientWindowMillis,
       k.id, ...audited(a),
-      a.checked.length, ...a.checked,
-      a.matches.length, ...a.matches.flatMap((x) => [x.secret, x.driftSteps, x.stepAt]),
+      a.checked.length, ...a.checked.flatMap((c) => [c.secret, c.hits]),
       ...a.lockoutMillis,
     ];
     if (clientKey === undefined) return this.redis.totpAttempt(...keysOf('totpAttempt', k), ...args);

@@ -179,14 +179,15 @@ export interface SettleResult {
   readonly device: { readonly id: string; readonly name: string } | null;
 }
 
-/** Where a code matched one of the secrets a server holds open (see Store.attempt). */
+/** A secret a server holds open, and where a code matched it (see Store.attempt). */
 export interface OpenMatch {
   /** "deviceId:generation" of the secret. */
   readonly secret: string;
-  /** The matched step minus the current step. */
-  readonly driftSteps: number;
-  /** Start of the matched step, epoch s. */
-  readonly stepAt: number;
+  /**
+   * One character per step from the current step - (window + drift bound) to + (window + drift
+   * bound): '1' where the code matched, else '0'. As long whatever the code.
+   */
+  readonly hits: string;
 }
 
 /** What Store.attempt did: a whole attempt, or nothing (the caller's secrets are not the user's any more, or one round trip cannot count this attempt). */
@@ -334,7 +335,7 @@ export interface Store {
 
   /**
    * A whole TOTP verify in one round trip, for a caller that holds the user's secrets of this code
-   * length open and has listed where the code matches them over `window + driftBound` steps: the
+   * length open and has marked where the code matches them over `window + driftBound` steps: the
    * same reservation, decision and settlement as reserve + settle, in one atomic step. Nothing is
    * counted when `checked` is not exactly the user's secrets of this length ('stale'), or when the
    * store cannot count the client address in the same step ('unsupported': a Cluster). Optional: a
@@ -349,8 +350,7 @@ export interface Store {
     actor: Actor;
     window: number;
     driftBound: number;
-    checked: readonly string[];
-    matches: readonly OpenMatch[];
+    checked: readonly OpenMatch[];
   }): Promise<AttemptOutcome>;
 
   /**

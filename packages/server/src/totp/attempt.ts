@@ -141,17 +141,15 @@ function startedLockout(hold: AttemptHold | undefined, settled: SettleResult): b
   return !!hold && hold.armedUntil > 0 && settled.lockedUntil === hold.armedUntil && settled.outcome !== 'RATE_LIMITED';
 }
 
-/** The user's secrets a server holds open, and where a code matches them at a moment. */
+/** The user's secrets a server holds open, as where a code matches them at a moment. */
 export interface OpenCheck {
-  /** "deviceId:generation" of each secret. */
-  readonly checked: readonly string[];
   readonly window: number;
   readonly driftBound: number;
   readonly matches: (now: number) => OpenMatch[];
 }
 
 /**
- * The same attempt in one round trip (Store.attempt): the matches are listed first, and the store
+ * The same attempt in one round trip (Store.attempt): the matches are marked first, and the store
  * reserves, decides and settles in one atomic step. When the store did nothing (the secrets are
  * stale, or it cannot), the caller runs runAttempt, which reads the user again.
  */
@@ -168,8 +166,7 @@ export async function runOpenAttempt(deps: AttemptDeps, req: AttemptRequest, ope
     actor: req.actor,
     window: open.window,
     driftBound: open.driftBound,
-    checked: open.checked,
-    matches: open.matches(now),
+    checked: open.matches(now),
   });
   if (done.kind !== 'done') return done.kind;
   if (startedLockout(done.reservation.hold, done.settled)) deps.onLockout?.();

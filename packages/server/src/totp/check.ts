@@ -56,21 +56,17 @@ export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], 
   };
 }
 
-/** How the store names a secret the server checked (Store.attempt). */
-export const secretName = (s: { readonly deviceId: string; readonly generation: string }) => `${s.deviceId}:${s.generation}`;
-
 /**
- * For one round trip (Store.attempt): every step where the code matches a secret held open, over
- * the window widened by the drift bound, since only the store knows each device's learned drift
- * and last accepted step; it applies the same rules as checkCode.
+ * For one round trip (Store.attempt): where the code matches each secret held open, over the
+ * window widened by the drift bound, since only the store knows each device's learned drift and
+ * last accepted step (it then applies the rules of checkCode). Every step of every secret is
+ * compared, and the marks are as long whatever the code.
  */
-export function listMatches(policy: Policy, secrets: readonly OpenSecret[], code: string, now: number): OpenMatch[] {
-  const out: OpenMatch[] = [];
+export function markMatches(policy: Policy, secrets: readonly OpenSecret[], code: string, now: number): OpenMatch[] {
   const span = policy.window + policy.maxDriftSteps;
-  for (const s of secrets) {
-    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span })) {
-      out.push({ secret: secretName(s), driftSteps: m.driftSteps, stepAt: m.step * s.period });
-    }
-  }
-  return out;
+  return secrets.map((s) => {
+    const hits = Array<string>(2 * span + 1).fill('0');
+    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span })) hits[m.driftSteps + span] = '1';
+    return { secret: `${s.deviceId}:${s.generation}`, hits: hits.join('') };
+  });
 }

@@ -15,7 +15,7 @@ import {
 } from '@totp-service/core';
 import type { AttemptLimits, Actor, Store } from '../store/store.js';
 import { attemptLimits, runAttempt, runOpenAttempt, verifyResult, type AttemptDeps, type AttemptRequest, type VerifyResult } from './attempt.js';
-import { checkCode, listMatches, openCandidates, secretName } from './check.js';
+import { checkCode, markMatches, openCandidates } from './check.js';
 import { DEFAULT_SECRET_CACHE, SecretCache } from './secret-cache.js';
 import { describe, refusal } from './refusals.js';
 import { secretContext, toDeviceView, toState, type TotpDeviceView, type TotpState } from './state.js';
@@ -174,10 +174,9 @@ export class TotpService {
     }
     const { policy } = this.deps;
     const result = await runOpenAttempt(this.attempts, req, {
-      checked: held.secrets.map(secretName),
       window: policy.window,
       driftBound: policy.maxDriftSteps,
-      matches: (now) => listMatches(policy, held.secrets, code, now),
+      matches: (now) => markMatches(policy, held.secrets, code, now),
     });
     if (result === 'unsupported') {
       this.oneTripWithClient = false;

@@ -23,9 +23,10 @@
   ARGV[5]  the drift bound, steps    ARGV[12]  bucket audit cap
   ARGV[6]  client attempts a window  ARGV[13]  user audit cap
   ARGV[7]  client window, ms
-  ARGV[14] n, the number of secrets the server checked, then n values "deviceId:generation"
-  then     m, the number of matches, then m triples: "deviceId:generation", the matched step
-           minus the current step, the start of the matched step in epoch seconds
+  ARGV[14] n, the number of secrets the server checked, then n pairs: "deviceId:generation", and
+           where the code matched that secret: one character per step from the current step
+           - (window + drift bound) to + (window + drift bound), '1' for a match, else '0' (as
+           long whatever the code, so that nothing about the code shows in the request's size)
   then     the lockout lengths in ms (as reserve.lua's ARGV[4…])
 
   returns  {'S'}  stale: nothing was counted (only lapsed pending secrets were dropped, as any
@@ -40,21 +41,19 @@ local window, driftBound = tonumber(ARGV[4]), tonumber(ARGV[5])
 -- 1. round trip 1: reserve, with the counters as they were in case the secrets turn out stale
 local before = redis.call('HMGET', h, 'f', 'lu', 'lc')
 local n = tonumber(ARGV[14])
-local mAt = 15 + n
-local m = tonumber(ARGV[mAt])
+local hits = {}
+for i = 15, 13 + 2 * n, 2 do hits[ARGV[i]] = ARGV[i + 1] end
 local reserveArgv = {ARGV[1], ARGV[2], ARGV[3]}
-for i = mAt + 1 + 3 * m, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
+for i = 15 + 2 * n, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
 local r = reserveBody(KEYS, reserveArgv)
 
 -- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
 -- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
 -- depend on the secrets: they stand as they are.
 local function stale()
-  local checked = {}
-  for i = 15, 14 + n do checked[ARGV[i]] = true end
   local count = 0
   for i = 5, #r, 7 do
-    if not checked[r[i] .. ':' .. r[i + 4]] or math.abs(tonumber(r[i + 6]) or 0) > driftBound then return true end
+    if not hits[r[i] .. ':' .. r[i + 4]] or math.abs(tonumber(r[i + 6]) or 0) > driftBound then return true end
     count = count + 1
   end
   return count ~= n
@@ -71,13 +70,13 @@ end
 -- 3. the client address's attempt (client.lua)
 local overBudget, retryAfter = false, 0
 if KEYS[10] then
-  local hits = redis.call('INCR', KEYS[10])
+  local used = redis.call('INCR', KEYS[10])
   local ttl = redis.call('PTTL', KEYS[10])
   if ttl < 0 then
     redis.call('PEXPIRE', KEYS[10], ARGV[7])
     ttl = tonumber(ARGV[7])
   end
-  if hits > tonumber(ARGV[6]) then overBudget, retryAfter = true, ttl end
+  if used > tonumber(ARGV[6]) then overBudget, retryAfter = true, ttl end
 end
 
 -- 4. what the server decides between the round trips (attempt.ts, check.ts)
@@ -91,32 +90,29 @@ elseif overBudget then
   kind = 'release'
   slots[1] = 'RATE_LIMITED'
 else
-  local matches = {}
-  for i = mAt + 1, mAt + 3 * m, 3 do
-    local list = matches[ARGV[i]] or {}
-    list[#list + 1] = {k = tonumber(ARGV[i + 1]), stepAt = ARGV[i + 2]}
-    matches[ARGV[i]] = list
-  end
   -- per secret the latest step within the window of its drift (core's matchCode), then across
   -- secrets: an unused step beats a replay, then the latest step (check.ts)
+  local span = window + driftBound
   local best
   for i = 5, #r, 7 do
     local id, slot, gen, last, drift = r[i], r[i + 1], r[i + 4], r[i + 5], tonumber(r[i + 6]) or 0
+    local bits = hits[id .. ':' .. gen]
     local found
-    for _, x in ipairs(matches[id .. ':' .. gen] or {}) do
-      if math.abs(x.k - drift) <= window and (not found or x.k > found.k) then found = x end
+    for k = -span, span do
+      if string.byte(bits, k + span + 1) == 49 and math.abs(k - drift) <= window then found = k end
     end
     if found then
-      local at = tonumber(found.stepAt)
+      local period = tonumber(string.match(r[i + 3], ':(%d+)$'))
+      local at = (math.floor(tonumber(ARGV[1]) / 1000 / period) + found) * period
       local fresh = last == '' or at > tonumber(last)
       if not best or (fresh and not best.fresh) or (fresh == best.fresh and at > best.at) then
-        best = {id = id, slot = slot, gen = gen, k = found.k, at = at, stepAt = found.stepAt, fresh = fresh}
+        best = {id = id, slot = slot, gen = gen, k = found, at = at, fresh = fresh}
       end
     end
   end
   if best then
     kind = 'match'
-    slots = {best.id, best.slot, best.gen, best.stepAt, string.format('%d', math.max(-driftBound, math.min(driftBound, best.k)))}
+    slots = {best.id, best.slot, best.gen, string.format('%d', best.at), string.format('%d', math.max(-driftBound, math.min(driftBound, best.k)))}
     driftSteps = string.format('%d', best.k)
   end
 end
