@@ -26,7 +26,10 @@ export interface LoadSpec {
    */
   readonly next: () => Shot | null;
   readonly filler?: () => Shot;
-  /** Open loop: requests sent at this rate (per second, over all connections), whatever the answers. */
+  /**
+   * autocannon's `overallRate`: a quota per connection per second, sent back to back (bursts at
+   * each second). The benchmark's open loop is open-loop.ts, not this.
+   */
   readonly rate?: number;
 }
 

@@ -4,6 +4,7 @@
  * verifies and wrong verifies; on Redis also the memory, the command counts and the probes.
  */
 import { runLoad, type LoadResult, type Shot } from './load.js';
+import { runOpenLoop } from './open-loop.js';
 import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
@@ -123,7 +124,11 @@ export type Load = (next: () => Shot | null, extra: LoadExtra) => Promise<LoadRe
 export function loader(opts: Options, server: ServerProcess, token: string): Load {
   return async (next, extra) => {
     const cpu = cpuSeconds(server.pid);
-    const res = await runLoad({ url: server.url, token, connections: extra.connections ?? opts.connections, next, ...extra });
+    const connections = extra.connections ?? opts.connections;
+    const res =
+      extra.rate !== undefined
+        ? await runOpenLoop({ url: server.url, token, connections, next, rate: extra.rate, seconds: extra.seconds ?? opts.seconds })
+        : await runLoad({ url: server.url, token, connections, next, ...extra });
     const spent = cpuSeconds(server.pid) - cpu;
     // what was still in flight when the run ended is answered before anything else is counted
     await quiesce(server.base);
