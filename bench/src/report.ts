@@ -62,6 +62,8 @@ const fmt = (o: Record<string, number>) =>
 
 const openLoopCells = (s: StoreSummary): string[] =>
   s.openLoop ? [`${s.openLoop.achieved} of ${s.openLoop.rate}`, s.openLoop.p50.toFixed(2), s.openLoop.p99.toFixed(2), ''] : ['', '', '', ''];
+const openCeilingCells = (s: StoreSummary): string[] =>
+  s.openLoop?.ceiling ? [`${s.openLoop.rate}`, s.openLoop.ceiling.p50.toFixed(2), s.openLoop.ceiling.p99.toFixed(2), ''] : ['', '', '', ''];
 
 /** The Redis workload side by side on each runtime (the same users, loads and Redis). */
 function runtimesTable(rs: readonly RuntimeSummary[]): string[] {
@@ -76,6 +78,7 @@ function runtimesTable(rs: readonly RuntimeSummary[]): string[] {
       row('verifyTotp, wrong codes', (s) => s.wrong),
       ['verify ÷ ceiling, valid / wrong', ...rs.flatMap((r) => [`${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', ''])],
       ['wrong verifies at half the maximum, open loop', ...rs.flatMap((r) => openLoopCells(r.redis))],
+      ['  { __typename } at the same rate, open loop', ...rs.flatMap((r) => openCeilingCells(r.redis))],
       row('enrollTotp (renders a QR)', (s) => s.enroll),
       ...rs[0]!.cli.map((_, i) => cli(i)),
     ]),
@@ -98,6 +101,7 @@ export function render(r: Report): string {
         ['verifyTotp, wrong codes', ...loadCells(r.redis.wrong), ...loadCells(e?.wrong)],
         ['verify ÷ ceiling, valid / wrong', `${r.redis.validRatio} / ${r.redis.wrongRatio}`, '', '', '', e ? `${e.validRatio} / ${e.wrongRatio}` : '', '', '', ''],
         ['wrong verifies at half the maximum, open loop', ...openLoopCells(r.redis), ...(e ? openLoopCells(e) : ['', '', '', ''])],
+        ['  { __typename } at the same rate, open loop', ...openCeilingCells(r.redis), ...(e ? openCeilingCells(e) : ['', '', '', ''])],
         ['  the same from server CPU per request', `${r.redis.validCpuRatio} / ${r.redis.wrongCpuRatio}`, '', '', '', e ? `${e.validCpuRatio} / ${e.wrongCpuRatio}` : '', '', '', ''],
         ['enrollTotp (renders a QR)', ...loadCells(r.redis.enroll), ...loadCells(e?.enroll)],
         ['first verify (activation)', ...loadCells(r.redis.activate), ...loadCells(e?.activate)],

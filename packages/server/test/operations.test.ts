@@ -57,7 +57,7 @@ describe('operations settings', () => {
   });
 
   it('reads TOTP_SECRET_CACHE_SIZE and TOTP_SECRET_CACHE_SECONDS, with defaults', () => {
-    expect(loadConfig(base).secretCache).toEqual({ size: 10_000, seconds: 300 });
+    expect(loadConfig(base).secretCache).toEqual({ size: 100_000, seconds: 300 });
     expect(loadConfig({ ...base, TOTP_SECRET_CACHE_SIZE: '0', TOTP_SECRET_CACHE_SECONDS: '30' }).secretCache).toEqual({ size: 0, seconds: 30 });
     expect(() => loadConfig({ ...base, TOTP_SECRET_CACHE_SIZE: '1e9' })).toThrow(/^TOTP_SECRET_CACHE_SIZE: must be a whole number from 0 to 1000000/);
     expect(() => loadConfig({ ...base, TOTP_SECRET_CACHE_SECONDS: '3601' })).toThrow(/^TOTP_SECRET_CACHE_SECONDS/);
