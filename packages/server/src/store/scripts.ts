@@ -34,8 +34,8 @@ const SCRIPTS = {
   totpReseal: { file: 'reseal.lua', keys: 3, preludes: ['_user'] },
   totpRecount: { file: 'recount.lua', keys: 2, preludes: ['_user'] },
   // reserve and settle in one round trip; the second form also counts the client address
-  totpAttempt: { file: 'attempt.lua', keys: 9, preludes: ['_user', '_audit'], bodies: ['reserve', 'settle'] },
-  totpAttemptClient: { file: 'attempt.lua', keys: 10, preludes: ['_user', '_audit'], bodies: ['reserve', 'settle'] },
+  totpAttempt: { file: 'attempt.lua', keys: 9, preludes: ['_user', '_audit'], bodies: ['reserve', 'client', 'settle'] },
+  totpAttemptClient: { file: 'attempt.lua', keys: 10, preludes: ['_user', '_audit'], bodies: ['reserve', 'client', 'settle'] },
   // not per user: their keys are named in their calls below
   totpClient: { file: 'client.lua', keys: 1, preludes: [] },
   totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },

@@ -1,9 +1,10 @@
 --[[
   attempt: a whole verify in one round trip, for a server that already holds the user's secrets
-  open (its secret cache) and has listed where the code matches. It runs reserve.lua and then
-  settle.lua, unchanged (scripts.ts prepends them as the functions reserveBody and settleBody), and
-  decides between them what the server would have decided: so the record, the audit trail and the
-  answer are exactly those of the two round trips, and the attempt budget is spent the same way.
+  open (its secret cache) and has marked where the code matches. It runs reserve.lua, client.lua
+  and settle.lua, unchanged (scripts.ts prepends them as the functions reserveBody, clientBody and
+  settleBody), and decides between them what the server would have decided: so the record, the
+  audit trail and the answer are exactly those of the two round trips, and the attempt budget is
+  spent the same way.
   Whether the code matched was computed before the budget was checked, but nothing of it leaves
   this script unless the attempt was within the budget.
 
@@ -70,13 +71,8 @@ end
 -- 3. the client address's attempt (client.lua)
 local overBudget, retryAfter = false, 0
 if KEYS[10] then
-  local used = redis.call('INCR', KEYS[10])
-  local ttl = redis.call('PTTL', KEYS[10])
-  if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[10], ARGV[7])
-    ttl = tonumber(ARGV[7])
-  end
-  if used > tonumber(ARGV[6]) then overBudget, retryAfter = true, ttl end
+  local c = clientBody({KEYS[10]}, {ARGV[6], ARGV[7]})
+  if c[1] == 0 then overBudget, retryAfter = true, c[2] end
 end
 
 -- 4. what the server decides between the round trips (attempt.ts, check.ts)
