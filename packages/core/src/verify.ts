@@ -90,18 +90,8 @@ export interface CodeMatch {
  * accepts only a later one.
  */
 export function matchCode(input: MatchInput): CodeMatch | null {
-  const { secret, params, code, window } = input;
-  if (code.length !== params.digits) return null;
-  const now = timeStep(input.epochSeconds, params.period);
-  const centre = now + (input.drift ?? 0);
-  const given = Buffer.from(code, 'ascii');
-  let best: number | null = null;
-  for (let step = centre - window; step <= centre + window; step++) {
-    if (step < 0) continue;
-    const candidate = Buffer.from(codeAtStep(secret, step, params), 'ascii');
-    if (timingSafeEqual(candidate, given)) best = step;
-  }
-  return best === null ? null : { step: best, driftSteps: best - now };
+  const now = timeStep(input.epochSeconds, input.params.period);
+  return stepsMatching(input, now, now + (input.drift ?? 0), input.window).at(-1) ?? null;
 }
 
 /**
@@ -111,12 +101,20 @@ export function matchCode(input: MatchInput): CodeMatch | null {
  * (window + the drift bound) and the store keeps those within the window of the drift it holds.
  */
 export function matchSteps(input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number }): CodeMatch[] {
-  const { secret, params, code, span } = input;
+  const now = timeStep(input.epochSeconds, input.params.period);
+  return stepsMatching(input, now, now, input.span);
+}
+
+/**
+ * The one place codes are compared: every step of centre ± radius, each in constant time, none
+ * skipped when one matched, so the time taken tells nothing about which step (if any) matched.
+ */
+function stepsMatching(input: Pick<MatchInput, 'secret' | 'params' | 'code'>, now: number, centre: number, radius: number): CodeMatch[] {
+  const { secret, params, code } = input;
   if (code.length !== params.digits) return [];
-  const now = timeStep(input.epochSeconds, params.period);
   const given = Buffer.from(code, 'ascii');
   const out: CodeMatch[] = [];
-  for (let step = now - span; step <= now + span; step++) {
+  for (let step = centre - radius; step <= centre + radius; step++) {
     if (step < 0) continue;
     const candidate = Buffer.from(codeAtStep(secret, step, params), 'ascii');
     if (timingSafeEqual(candidate, given)) out.push({ step, driftSteps: step - now });

@@ -165,8 +165,8 @@ export class TotpService {
 
   /** One round trip when the user's secrets are held open; null to take two. */
   private async openAttempt(req: AttemptRequest, code: string): Promise<VerifyResult | null> {
-    const cache = this.cache;
-    if (!cache || (req.clientBudgetKey !== undefined && !this.oneTripWithClient)) return null;
+    const cache = this.cacheFor(req);
+    if (!cache) return null;
     const held = cache.get(req.userId, code.length, this.deps.clock());
     if (!held) {
       this.deps.onSecretCache?.('miss');
@@ -192,13 +192,19 @@ export class TotpService {
   private check(req: AttemptRequest, candidates: Parameters<typeof openCandidates>[2], code: string, now: number) {
     const open = openCandidates(this.deps.keyRing, req.userId, candidates);
     const checked = checkCode(this.deps.policy, open, code, now);
-    if (this.cache && (req.clientBudgetKey === undefined || this.oneTripWithClient)) {
+    const cache = this.cacheFor(req);
+    if (cache) {
       const held = open.map(({ deviceId, generation, secret, algorithm, digits, period }) => ({ deviceId, generation, secret, algorithm, digits, period }));
-      this.cache.set(req.userId, code.length, held, now);
+      cache.set(req.userId, code.length, held, now);
     } else {
       for (const o of open) o.secret.fill(0);
     }
     return checked;
+  }
+
+  /** The cache, if this request can be decided in one round trip: none on a Cluster for a request with a client address. */
+  private cacheFor(req: AttemptRequest): SecretCache | undefined {
+    return req.clientBudgetKey === undefined || this.oneTripWithClient ? this.cache : undefined;
   }
 
   private result(outcome: VerifyOutcome): VerifyResult {
