@@ -34,8 +34,14 @@ local function readUser(h)
   local user, devices, ids = {}, {}, {}
   for i = 1, #flat, 2 do
     local k, v = flat[i], flat[i + 1]
-    local id, name = string.match(k, '^(%d+)(%l+)$')
-    if not id and DEVICE_FIELD[k] then id, name = '0', k end
+    -- device 0's fields and the user's own are most fields: a lookup and a byte tell them apart
+    -- before the pattern (a prefixed field starts with a digit, no unprefixed one does)
+    local id, name
+    if DEVICE_FIELD[k] then
+      id, name = '0', k
+    elseif string.byte(k, 1) <= 57 then
+      id, name = string.match(k, '^(%d+)(%l+)$')
+    end
     if id then
       local d = devices[id]
       if not d then
