@@ -23,8 +23,8 @@ export const USER_KEYS = ['user', 'recovery', 'keyCounts', 'events', 'audit', 's
  * scripts it runs whole (each prepended as a function `<name>Body(KEYS, ARGV)`).
  */
 const SCRIPTS = {
-  totpReserve: { file: 'reserve.lua', keys: 3, preludes: ['_user'] },
-  totpSettle: { file: 'settle.lua', keys: 9, preludes: ['_user', '_audit'] },
+  totpReserve: { file: 'reserve.lua', keys: 3, preludes: ['_user', '_reserve'] },
+  totpSettle: { file: 'settle.lua', keys: 9, preludes: ['_user', '_audit', '_settle'] },
   totpGiveBack: { file: 'giveback.lua', keys: 1, preludes: [] },
   totpEnroll: { file: 'enroll.lua', keys: 9, preludes: ['_user', '_audit'] },
   totpRevoke: { file: 'revoke.lua', keys: 9, preludes: ['_user', '_audit'] },
@@ -34,8 +34,8 @@ const SCRIPTS = {
   totpReseal: { file: 'reseal.lua', keys: 3, preludes: ['_user'] },
   totpRecount: { file: 'recount.lua', keys: 2, preludes: ['_user'] },
   // reserve and settle in one round trip; the second form also counts the client address
-  totpAttempt: { file: 'attempt.lua', keys: 9, preludes: ['_user', '_audit'], bodies: ['reserve', 'client', 'settle'] },
-  totpAttemptClient: { file: 'attempt.lua', keys: 10, preludes: ['_user', '_audit'], bodies: ['reserve', 'client', 'settle'] },
+  totpAttempt: { file: 'attempt.lua', keys: 9, preludes: ['_user', '_audit', '_reserve', '_settle'], bodies: ['client'] },
+  totpAttemptClient: { file: 'attempt.lua', keys: 10, preludes: ['_user', '_audit', '_reserve', '_settle'], bodies: ['client'] },
   // not per user: their keys are named in their calls below
   totpClient: { file: 'client.lua', keys: 1, preludes: [] },
   totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },

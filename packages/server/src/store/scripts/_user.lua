@@ -9,8 +9,11 @@
 
   readUser(h)                     → user, devices (id → fields, with .id), ids ascending
   dropLapsed(h, devices, ids, now, counts)
-                                  → ids of the devices left: a lapsed replacement loses its
-                                     fields, a lapsed new device (never confirmed) is removed
+                                  → ids of the devices left (the list given, compacted): a
+                                     lapsed replacement loses its fields, a lapsed new device
+                                     (never confirmed) is removed
+  writeCounters(h, user, f, lu, lc)
+                                  → the failure counters stored, and in `user`
   contributionOf(user, devices, ids), contribution(h), countDiff(counts, before, after)
                                   → the record's sealed values by key id, and the bucket's counts
                                      ({bNN}:kc) kept in step with them
@@ -102,19 +105,35 @@ local function countDiff(counts, before, after)
   end
 end
 
+-- ids is compacted in place (and returned), so that a read handed from reserve to settle
+-- (attempt.lua) holds only the devices left
 local function dropLapsed(h, devices, ids, now, counts)
-  local live, confirmed = {}, false
+  local confirmed, count, live = false, #ids, 0
   for _, id in ipairs(ids) do if devices[id].s then confirmed = true end end
-  for _, id in ipairs(ids) do
+  for i = 1, count do
+    local id = ids[i]
     local d = devices[id]
     if d.ps and not ((tonumber(d.pe) or 0) > now) then
       if confirmed then redis.call('HINCRBY', counts, kidOf(d.ps), -1) end
       hdelDevice(h, id, d.s and PENDING_FIELDS or ALL_DEVICE_FIELDS)
       for _, f in ipairs(PENDING_FIELDS) do d[f] = nil end
     end
-    if d.s or d.ps then live[#live + 1] = id else devices[id] = nil end
+    if d.s or d.ps then
+      live = live + 1
+      ids[live] = id
+    else
+      devices[id] = nil
+    end
   end
-  return live
+  for i = count, live + 1, -1 do ids[i] = nil end
+  return ids
+end
+
+-- the failure counters written, and the read kept in step with them (attempt.lua hands one read
+-- from reserve to settle)
+local function writeCounters(h, user, f, lu, lc)
+  redis.call('HSET', h, 'f', f, 'lu', lu, 'lc', lc)
+  user.f, user.lu, user.lc = f, lu, lc
 end
 
 -- the record's contribution, read again (after the script's changes)

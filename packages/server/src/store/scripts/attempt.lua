@@ -1,10 +1,11 @@
 --[[
   attempt: a whole verify in one round trip, for a server that already holds the user's secrets
-  open (its secret cache) and has marked where the code matches. It runs reserve.lua, client.lua
-  and settle.lua, unchanged (scripts.ts prepends them as the functions reserveBody, clientBody and
-  settleBody), and decides between them what the server would have decided: so the record, the
-  audit trail and the answer are exactly those of the two round trips, and the attempt budget is
-  spent the same way.
+  open (its secret cache) and has marked where the code matches. It runs reserve.lua's and
+  settle.lua's own code (the functions reserve and settle of _reserve.lua and _settle.lua) and
+  client.lua as it is (scripts.ts prepends it as the function clientBody), and decides between
+  them what the server would have decided: so the record, the audit trail and the answer are
+  exactly those of the two round trips, and the attempt budget is spent the same way. The user's
+  hash is read once: reserve keeps that read in step with what it writes and settle takes it.
   Whether the code matched was computed before the budget was checked, but nothing of it leaves
   this script unless the attempt was within the budget.
 
@@ -40,13 +41,14 @@ local h = KEYS[1]
 local window, driftBound = tonumber(ARGV[4]), tonumber(ARGV[5])
 
 -- 1. round trip 1: reserve, with the counters as they were in case the secrets turn out stale
-local before = redis.call('HMGET', h, 'f', 'lu', 'lc')
+local user, devices, ids = readUser(h)
+local before = {user.f, user.lu, user.lc}
 local n = tonumber(ARGV[14])
 local hits = {}
 for i = 15, 13 + 2 * n, 2 do hits[ARGV[i]] = ARGV[i + 1] end
 local reserveArgv = {ARGV[1], ARGV[2], ARGV[3]}
 for i = 15 + 2 * n, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
-local r = reserveBody(KEYS, reserveArgv)
+local r = reserve(KEYS, reserveArgv, user, devices, ids)
 
 -- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
 -- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
@@ -63,7 +65,7 @@ if r[1] == 'R' and stale() then
   -- counters at zero are not stored (codec.ts): put back exactly what was there
   local names = {'f', 'lu', 'lc'}
   for i, name in ipairs(names) do
-    if before[i] then redis.call('HSET', h, name, before[i]) else redis.call('HDEL', h, name) end
+    if before[i] ~= nil then redis.call('HSET', h, name, before[i]) else redis.call('HDEL', h, name) end
   end
   return {'S'}
 end
@@ -117,7 +119,7 @@ end
 local armedUntil = r[1] == 'R' and r[3] or 0
 local settleArgv = {ARGV[1], kind, tostring(armedUntil), slots[1], slots[2], slots[3], slots[4], slots[5],
   ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], 'VERIFY'}
-local s = settleBody(KEYS, settleArgv)
+local s = settle(KEYS, settleArgv, user, devices, ids)
 
 local failures = r[1] == 'R' and r[2] or 0
 return {'D', r[1], failures, armedUntil, retryAfter, driftSteps, s[1], s[2], s[3], s[4], s[5], s[6], s[7]}

@@ -1,0 +1,60 @@
+--[[ shared prelude: reserve.lua's work (see its header for KEYS, ARGV and the reply) as a function
+  of the user's hash already read (readUser). reserve.lua reads it and calls this; attempt.lua
+  reads it once and hands the same read, which this keeps in step with what it writes (devices
+  lapsed, the counters), on to settle.
+]]
+local function reserve(KEYS, ARGV, user, devices, ids)
+  local h = KEYS[1]
+  local now = tonumber(ARGV[1])
+  local codeLength = tonumber(ARGV[2])
+  local maxFailures = tonumber(ARGV[3])
+
+  ids = dropLapsed(h, devices, ids, now, KEYS[3])
+  if not isEnrolled(devices, ids) then return {'N'} end
+  local f, lu, lc, rk = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0, user.rk
+
+  -- meta is "ALGORITHM:digits:period"; the digits sit at a fixed place after the first colon
+  local function digitsOf(meta)
+    return tonumber(string.match(meta, '^[^:]+:(%d+):'))
+  end
+  local candidates, anyActive = {}, false
+  for _, id in ipairs(ids) do
+    local d = devices[id]
+    if d.s then
+      anyActive = true
+      if codeLength > 0 and digitsOf(d.m) == codeLength then
+        for _, x in ipairs({id, 'active', d.s, d.m, d.g, d.ls or '', d.dr or '0'}) do candidates[#candidates + 1] = x end
+      end
+    end
+    if d.ps and codeLength > 0 and digitsOf(d.pm) == codeLength then
+      for _, x in ipairs({id, 'pending', d.ps, d.pm, d.pg, '', ''}) do candidates[#candidates + 1] = x end
+    end
+  end
+  if codeLength > 0 and #candidates == 0 then return {'M'} end
+  if codeLength == 0 and (not anyActive or not rk or redis.call('EXISTS', KEYS[2]) == 0) then return {'N'} end
+
+  if lu > now then return {'L', lu - now} end
+  if lu > 0 then f = 0; lu = 0 end   -- the lockout has run out: a fresh budget
+  local levels = #ARGV - 3
+  local function arm()
+    local length = tonumber(ARGV[3 + math.min(lc + 1, levels)])
+    lc = lc + 1
+    lu = now + length
+    return lu
+  end
+  if f >= maxFailures then
+    -- only after TOTP_MAX_FAILURES was lowered: lock now rather than never
+    arm()
+    writeCounters(h, user, f, lu, lc)
+    return {'L', lu - now}
+  end
+
+  f = f + 1
+  local armed = 0
+  if f >= maxFailures then armed = arm() end
+  writeCounters(h, user, f, lu, lc)
+
+  local reply = {'R', f, armed, rk or false}
+  for _, x in ipairs(candidates) do reply[#reply + 1] = x end
+  return reply
+end
