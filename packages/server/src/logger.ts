@@ -85,6 +85,24 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   return logger;
 }
 
+const accessLoggers = new WeakMap<Logger, Logger>();
+
+/**
+ * The logger for a request's closing line (observe.ts logGraphQL): the service builds that line
+ * itself from a fixed set of keys (route, status, ms, operation, fields, outcome(s), errors), none
+ * of them a redacted name, so it keeps the top-level paths only. The paths with a wildcard cost
+ * about 11 µs a line (measured: 16.5 against 5.7 µs), since pino runs them over every object
+ * value of the line, and its arrays (fields, outcomes) are such values; every request pays it.
+ */
+export function accessLogger(logger: Logger): Logger {
+  let access = accessLoggers.get(logger);
+  if (!access) {
+    access = logger.child({}, { redact: { paths: REDACT_PATHS.filter((p) => !p.includes('*')), censor: '[redacted]' } });
+    accessLoggers.set(logger, access);
+  }
+  return access;
+}
+
 /** Write out buffered log lines synchronously (before exiting). */
 export function flushLogs(logger: Logger): void {
   const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;

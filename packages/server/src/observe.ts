@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type OperationDefinitionNode } from 'graphql';
-import { requestScope, type Logger, type RequestScope } from './logger.js';
+import { accessLogger, requestScope, type Logger, type RequestScope } from './logger.js';
 
 /**
  * What a request did, for its closing log line: the operation name and root fields (recorded by
@@ -67,6 +67,7 @@ export function logGraphQL(logger: Logger, scope: RequestScope, status: number, 
     ...(scope.errors.length > 0 ? { errors: scope.errors } : {}),
   };
   const failed = status >= 500 || scope.errors.some((e) => SERVICE_ERRORS.has(e));
-  if (failed) logger.warn(line, 'graphql request failed');
-  else logger.info(line, 'graphql request');
+  const access = accessLogger(logger);
+  if (failed) access.warn(line, 'graphql request failed');
+  else access.info(line, 'graphql request');
 }

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { REDACT_PATHS, createLogger, requestIdFrom, requestScope } from '../src/logger.js';
+import { REDACT_PATHS, accessLogger, createLogger, requestIdFrom, requestScope } from '../src/logger.js';
+import { logGraphQL } from '../src/observe.js';
 import { assessSafety, type NodeSettings } from '../src/store/guards.js';
 
 const KEY = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
@@ -85,6 +86,19 @@ describe('logs', () => {
     for (const s of ['t0k3n', 'JBSWY3DP', '123456', '654321', '111111', 'Bearer abc', 'S3CR3T', '222222', 'sealed-secret-bytes']) expect(text).not.toContain(s);
     expect(lines[0]).toMatchObject({ token: '[redacted]', secret: '[redacted]', code: '[redacted]', variables: '[redacted]', query: '[redacted]' });
     expect(REDACT_PATHS).toContain('req.headers.authorization');
+  });
+
+  it("writes a request's closing line with the top-level paths alone, none of which it carries", async () => {
+    const { logger, lines } = capture();
+    await requestScope.run({ reqId: 'req-2', outcomes: [], errors: [] }, async () => {
+      logGraphQL(logger, { reqId: 'req-2', operation: 'V', fields: ['verifyTotp'], operationType: 'mutation', outcomes: ['INVALID_CODE'], errors: [] }, 200, 1.5);
+    });
+    accessLogger(logger).info({ token: 't0k3n', code: '123456', variables: { code: '654321' } }, 'not a closing line');
+    expect(lines[0]).toMatchObject({ reqId: 'req-2', route: 'graphql', status: 200, fields: ['verifyTotp'], outcome: 'INVALID_CODE', outcomes: ['INVALID_CODE'], msg: 'graphql request' });
+    const names = new Set(REDACT_PATHS.flatMap((p) => p.split('.')));
+    expect(Object.keys(lines[0]!).filter((k) => names.has(k))).toEqual([]);
+    expect(lines[1]).toMatchObject({ token: '[redacted]', code: '[redacted]', variables: '[redacted]' });
+    expect(accessLogger(logger)).toBe(accessLogger(logger));
   });
 
   it('puts the request id on every line logged while serving a request, from any logger', async () => {
