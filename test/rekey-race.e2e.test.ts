@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { oathCode } from './support/inspect.js';
+import { oathCode, stepStart } from './support/migrate.js';
 import { ADMIN_TOKEN, APP_TOKEN, encryptionKey, startServer, type ServerProcess } from './support/server.js';
 import { requireTool } from './support/tools.js';
 
@@ -57,12 +57,11 @@ describe.skipIf(!redisUrl || !oathtool)('rekeyTotp raced against itself and a ve
   const recovery = new Map<string, string[]>();
   let a: ServerProcess;
   let b: ServerProcess;
-  // Each phase sends codes of one fixed step (epoch seconds), later than the last phase's: the
+  // Each phase sends codes of one fixed step (its start, epoch ms), later than the last phase's: the
   // next step while the last phase's lasts, else the current one. "now - 1" or "now + 1" per code
   // fails near a step's end: a code sent as now - 1 arrives as now - 2, and a user whose code was
   // accepted just after its step ended learned a drift of -1, so "now + 1" is outside its window.
-  const stepNow = () => Math.floor(Date.now() / 30_000) * 30;
-  const after = (at: number) => Math.max(at + 30, stepNow());
+  const after = (at: number) => Math.max(at + 30_000, stepStart(Date.now()));
   let confirmAt = 0;
   let burstAt = 0;
 
@@ -75,9 +74,9 @@ describe.skipIf(!redisUrl || !oathtool)('rekeyTotp raced against itself and a ve
         secrets.set(u, r.data!.enrollTotp.secret);
       }));
     }
-    confirmAt = stepNow();
+    confirmAt = stepStart(Date.now());
     for (const u of users.filter((x) => x.startsWith('active'))) {
-      expect((await old.gql<{ verifyTotp: Outcome }>(VERIFY, { u, c: oathCode(oathtool!, secrets.get(u)!, 0, { at: confirmAt }) }, APP_TOKEN)).data!.verifyTotp.outcome).toBe('ACCEPTED');
+      expect((await old.gql<{ verifyTotp: Outcome }>(VERIFY, { u, c: oathCode(oathtool!, secrets.get(u)!, {}, confirmAt) }, APP_TOKEN)).data!.verifyTotp.outcome).toBe('ACCEPTED');
     }
     for (let i = 0; i < WITH_CODES; i++) {
       const r = await old.gql<{ generateRecoveryCodes: { codes: string[] } }>(`mutation { generateRecoveryCodes(userId: "active-${i}") { codes } }`, {}, APP_TOKEN);
@@ -96,7 +95,7 @@ describe.skipIf(!redisUrl || !oathtool)('rekeyTotp raced against itself and a ve
     expect(before).toEqual(Array<string>(ACTIVE + PENDING + WITH_CODES).fill('k1'));
 
     burstAt = after(confirmAt);
-    const codes = new Map([...secrets].map(([u, s]) => [u, oathCode(oathtool!, s, 0, { at: burstAt })]));
+    const codes = new Map([...secrets].map(([u, s]) => [u, oathCode(oathtool!, s, {}, burstAt)]));
     // the rekeys go out first, the burst right behind them, all at once
     const rekeys = [a, a, b].map((server) => server.gql<{ rekeyTotp: { rekeyed: number; activeKeyId: string } }>(REKEY, {}, ADMIN_TOKEN));
     const burst = [...secrets.keys()].flatMap((u) => [a, b, a, b].map((server) =>
@@ -128,7 +127,7 @@ describe.skipIf(!redisUrl || !oathtool)('rekeyTotp raced against itself and a ve
     try {
       const at = after(burstAt);
       for (const [u, secret] of secrets) {
-        const r = await c.gql<{ verifyTotp: Outcome }>(VERIFY, { u, c: oathCode(oathtool!, secret, 0, { at }) }, APP_TOKEN);
+        const r = await c.gql<{ verifyTotp: Outcome }>(VERIFY, { u, c: oathCode(oathtool!, secret, {}, at) }, APP_TOKEN);
         expect(r.data!.verifyTotp.outcome, u).toBe('ACCEPTED');
       }
       for (const [u, c2] of recovery) {

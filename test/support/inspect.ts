@@ -88,10 +88,10 @@ export async function userEvents(url: string, prefix: string, userId: string): P
 export const evaluated = (events: readonly StreamEvent[], types: readonly string[] = ['VERIFY']) =>
   events.filter((e) => types.includes(e.type) && ['ACCEPTED', 'INVALID_CODE', 'REPLAYED'].includes(e.outcome ?? '')).length;
 
-/** The code of a base32 secret at `opts.at` (epoch seconds, default now) + offset steps, from oathtool. */
-export function oathCode(oathtool: string, secret: string, offset = 0, opts: { algorithm?: string; digits?: number; period?: number; at?: number } = {}): string {
+/** The code of a base32 secret at now + offset steps, from oathtool. */
+export function oathCode(oathtool: string, secret: string, offset = 0, opts: { algorithm?: string; digits?: number; period?: number } = {}): string {
   const period = opts.period ?? 30;
-  const at = (opts.at ?? Math.floor(Date.now() / 1000)) + offset * period;
+  const at = Math.floor(Date.now() / 1000) + offset * period;
   return execFileSync(oathtool, [
     `--totp=${(opts.algorithm ?? 'SHA1').toLowerCase()}`, `--digits=${opts.digits ?? 6}`, `--time-step-size=${period}s`, `--now=@${at}`, '-b', secret,
   ], { encoding: 'utf8' }).trim();

@@ -1,6 +1,7 @@
 /**
  * What the export and import tests share (test/cli-migrate*.e2e.test.ts): age identities made by
- * age-keygen, codes made by oathtool at a given time, and the admin environment of a server.
+ * age-keygen, codes made by oathtool at a given time (also test/rekey-race.e2e.test.ts), and the
+ * admin environment of a server.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
