@@ -66,7 +66,7 @@ local function settle(KEYS, ARGV, user, devices, ids)
     if enrolled then
       if f > 0 then f = f - 1 end
       if armed > 0 and lu == armed then lu = 0; if lc > 0 then lc = lc - 1 end end
-      redis.call('HSET', h, 'f', f, 'lu', lu, 'lc', lc)
+      writeCounters(h, user, f, lu, lc)
     end
   elseif kind == 'miss' then
     outcome = 'INVALID_CODE'
