@@ -8,7 +8,7 @@ const seeds = inject('redisClusterNodes');
 if (!seeds) console.warn('skipping the Redis Cluster store tests: no redis-server (apt-get install redis-server)');
 
 describe.skipIf(!seeds)('redis cluster store', () => {
-  storeContract(() => clusterStore(seeds!));
+  storeContract((options) => clusterStore(seeds!, options));
 
   it('spreads users over every master, each user in one slot', async () => {
     const { store, client, dispose } = await clusterStore(seeds!);
