@@ -3,7 +3,8 @@
  * support/previous-release.ts) is served by this build with no manual step. The previous release
  * writes users in every state on a real Redis (and a real Cluster), then stops; this build starts
  * on the same store, and each user is as it was: one device named "default", the same fields, its
- * used step, failures, lockout, pending replacement, recovery codes and audit trail.
+ * used step, failures, lockout, pending replacement, recovery codes and audit trail (read beside the
+ * events this build writes in its packed form).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -119,6 +120,16 @@ function upgradeSuite(name: string, storeEnv: () => Record<string, string>) {
       const recover = async (code: string) => (await server.gql<{ verifyRecoveryCode: { outcome: string } }>(RECOVER, { userId: 'recovering', code }, APP_TOKEN)).data!.verifyRecoveryCode.outcome;
       expect(await recover(written.codes[0]!)).toBe('INVALID_CODE');
       expect(await recover(written.codes[1]!)).toBe('ACCEPTED');
+    });
+
+    it("reads the previous release's audit events beside those this build writes in its own form", async () => {
+      // 'failing' got one more wrong code above: this build's event first, then the previous release's
+      const mine = (await server.gql<{ auditEvents: { nodes: { id: string; type: string; outcome: string | null }[] } }>(EVENTS, { userId: 'failing' }, ADMIN_TOKEN)).data!.auditEvents.nodes;
+      expect(mine[0]).toMatchObject({ type: 'VERIFY', outcome: 'INVALID_CODE' });
+      expect(mine.slice(1)).toEqual(written.events.failing);
+      const all = (await server.gql<{ auditEvents: { nodes: { id: string }[] } }>(EVENTS, {}, ADMIN_TOKEN)).data!.auditEvents.nodes.map((n) => n.id);
+      expect(all).toContain(mine[0]!.id);
+      for (const u of USERS) for (const e of written.events[u] as { id: string }[]) expect(all, u).toContain(e.id);
     });
 
     it('adds a second device to a user the previous release wrote', async () => {

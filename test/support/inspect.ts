@@ -4,6 +4,7 @@
  * and Prometheus counters from /metrics.
  */
 import { execFileSync } from 'node:child_process';
+import { auditFields, fullEntryId } from '@totp-service/server';
 import { Redis } from 'ioredis';
 
 export interface RedisValue {
@@ -67,10 +68,9 @@ export async function userEvents(url: string, prefix: string, userId: string): P
     const events: StreamEvent[] = [];
     for (const key of keys) {
       const stream = `${key.slice(0, key.indexOf('}') + 1)}:audit`;
-      for (const id of (await redis.lrange(key, 0, -1)).reverse()) {
+      for (const id of (await redis.lrange(key, 0, -1)).map(fullEntryId).reverse()) {
         for (const [, flat] of await redis.xrange(stream, id, id)) {
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+          const f = auditFields(flat);
           events.push({ type: f.t!, userId: f.u, outcome: f.o, clientIp: f.ip });
         }
       }

@@ -15,5 +15,7 @@ export { RedisStore } from './store/redis-store.js';
 export * from './store/store.js';
 /** The Redis key layout (for tools and tests that inspect a store). */
 export * as keys from './store/keys.js';
+/** How an audit event and a user's list of event ids are kept on Redis (for the same). */
+export { auditFields, fullEntryId } from './store/audit-codes.js';
 export type { VerifyResult } from './totp/attempt.js';
 export type { TotpState } from './totp/state.js';

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { FAIL_FAST } from '../src/store/connect.js';
+import { auditFields, fullEntryId } from '../src/store/audit-codes.js';
 import { userKeys } from '../src/store/keys.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import { makeHarness, wrongCode } from './contract/harness.js';
@@ -27,10 +28,13 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       const k = userKeys(id);
       expect(Object.keys(await client.hgetall(k.user)).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
       expect(await client.type(k.events)).toBe('list');
-      const ids = await client.lrange(k.events, 0, -1);
+      // the list holds an id of sequence 0 as its time alone; an event is one packed field
+      const ids = (await client.lrange(k.events, 0, -1)).map(fullEntryId);
       expect(ids).toHaveLength(3);
-      const entries = await Promise.all(ids.map((e) => client.xrange(k.audit, e, e)));
-      expect(entries.map((e) => e[0]![1][1])).toEqual(['ACTIVATED', 'VERIFY', 'ENROLLED']);
+      const entries = (await Promise.all(ids.map((e) => client.xrange(k.audit, e, e)))).map((e) => e[0]![1]);
+      for (const flat of entries) expect(flat.map((v, i) => (i % 2 === 0 ? v : typeof v))).toEqual(['e', 'string']);
+      expect(entries.map((flat) => auditFields(flat).t)).toEqual(['ACTIVATED', 'VERIFY', 'ENROLLED']);
+      expect(auditFields(entries[1]!)).toEqual({ t: 'VERIFY', u: id, dv: '0', a: 'test-app', o: 'ACCEPTED' });
       expect(await client.zscore(k.activeIndex, k.id)).toBe('0');
       const keys = (await client.keys(`${prefix}*`)).map((key) => key.slice(prefix.length)).sort();
       expect(keys).toEqual([k.audit, k.events, k.activeIndex, k.user, k.keyCounts].sort());

@@ -1,3 +1,4 @@
+import { auditFields } from './audit-codes.js';
 import { unpackMeta } from './codec.js';
 import type { RawEntry } from './audit-query.js';
 import type { AttemptReply, SettleReply } from './scripts.js';
@@ -72,7 +73,5 @@ export function parseAttempt(reply: AttemptReply): AttemptOutcome {
 
 /** An XRANGE-shaped entry ([id, [field, value, …]]) as the audit query reads it. */
 export function toRawEntry([id, flat]: [string, string[]]): RawEntry {
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
-  return { id, fields };
+  return { id, fields: auditFields(flat) };
 }

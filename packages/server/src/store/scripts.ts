@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
+import { auditCodesLua } from './audit-codes.js';
 import { bucketKeys, type UserKeys } from './keys.js';
 import type { OpenMatch } from './store.js';
 
@@ -85,11 +86,14 @@ export type AttemptReply = ['S'] | ['D', string, number, number, number, string,
 /** A whole script as a local function of the script that runs it: the same code, its own KEYS and ARGV. */
 const asFunction = (name: string) => `local function ${name}Body(KEYS, ARGV)\n${source(`${name}.lua`)}\nend`;
 
+/** A shared prelude's source; _audit.lua's numbers for event types and outcomes come from audit-codes.ts. */
+const prelude = (name: string): string => (name === '_audit' ? `${auditCodesLua()}\n${source('_audit.lua')}` : source(`${name}.lua`));
+
 /** Define every script on a client (idempotent per client). */
 export function defineScripts(client: Redis | Cluster): void {
   for (const [name, s] of Object.entries(SCRIPTS)) {
     const bodies = 'bodies' in s ? s.bodies : [];
-    const lua = [...s.preludes.map((p) => source(`${p}.lua`)), ...bodies.map(asFunction), source(s.file)].join('\n');
+    const lua = [...s.preludes.map(prelude), ...bodies.map(asFunction), source(s.file)].join('\n');
     client.defineCommand(name, { numberOfKeys: s.keys, lua });
   }
 }

@@ -1,9 +1,9 @@
 --[[
   events: one user's audit events, newest first, with XREVRANGE's bounds and reply shape. The
-  user's list holds the ids of the user's entries in the bucket stream, newest first; each id in
-  the bounds is read from the stream (an entry trimmed from the stream is gone for the user too).
-  The work is bounded by the user's own events: the list is walked from its head, in slices.
-  Read only.
+  user's list holds the ids of the user's entries in the bucket stream, newest first ("<ms>" for
+  "<ms>-0"); each id in the bounds is read from the stream (an entry trimmed from the stream is
+  gone for the user too). The work is bounded by the user's own events: the list is walked from
+  its head, in slices. Read only.
 
   KEYS[1]  the user's list of event ids    KEYS[2]  the bucket's audit stream
   ARGV[1]  upper bound: '+', '<ms>', '<ms>-<seq>', or '(' .. '<ms>-<seq>' (exclusive)
@@ -40,7 +40,9 @@ local out, from, slice = {}, 0, 64
 while #out < count do
   local ids = redis.call('LRANGE', KEYS[1], from, from + slice - 1)
   for _, id in ipairs(ids) do
-    local ms, seq = string.match(id, '^(%d+)%-(%d+)$')
+    -- "<ms>" is listed for "<ms>-0" (see _audit.lua)
+    local ms, seq = string.match(id, '^(%d+)%-?(%d*)$')
+    if seq == '' then seq = '0'; id = ms .. '-0' end
     ms, seq = tonumber(ms), tonumber(seq)
     local above = compare(ms, seq, hi)
     if above < 0 or (above == 0 and not hi[3]) then
