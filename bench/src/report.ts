@@ -144,9 +144,15 @@ export function render(r: Report): string {
           ['per pending enrollment', String(m.perPending)],
           ['per active user', String(m.perActive)],
           ['  state (user hash, indexes)', String(m.perActiveState)],
-          ['  audit trail (its first 3 events)', String(m.perActiveAudit)],
+          ['  audit trail (its first 3 events, with the key of the user list)', String(m.perActiveAudit)],
           ['  keyspace overhead (no key holds it)', String(m.perActiveOverhead)],
           ...kinds.map(([k, b]) => [`    ${k}`, String(b)]),
+          ...(m.perEvent !== undefined
+            ? [
+                ['one more audit event of such a user', String(m.perEvent)],
+                ...Object.entries(m.perEventByKind ?? {}).map(([k, b]) => [`    ${k}`, String(b)]),
+              ]
+            : []),
           ...(m.perSecondDevice !== undefined
             ? [
                 ['a second device (enrolled and confirmed)', String(m.perSecondDevice)],

@@ -55,6 +55,8 @@ export interface MemoryFigures {
   readonly afterActivate: number;
   readonly pendingByKind: readonly KindUsage[];
   readonly activeByKind: readonly KindUsage[];
+  /** One more audit event (a wrong code) for every user: how many, and the keys after. */
+  readonly moreEvents?: { readonly events: number; readonly afterByKind: readonly KindUsage[] };
   /** A second device ("backup", enrolled and confirmed) for `users` of them: before and after. */
   readonly secondDevice?: { readonly users: number; readonly before: number; readonly after: number; readonly beforeByKind: readonly KindUsage[]; readonly afterByKind: readonly KindUsage[] };
 }
@@ -166,6 +168,8 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   if (tally.activated !== opts.users) problems.push(`${label} activation: ${tally.activated} of ${opts.users} answered activated: true`);
   const afterActivate = redis ? await usedMemory(redis.admin) : 0;
   const activeByKind = redis ? await memoryByKind(redis.admin, t.keyPrefix) : [];
+  // one more event for each user (a wrong code): what an event costs once a user has a list
+  const moreEvents = redis ? await measureMoreEvents(pop, load, redis.admin, t.keyPrefix, opts.users, activeByKind) : undefined;
 
   await load(pop.wrongSupply(new Tally()), { seconds: opts.warmup });
 
@@ -251,13 +255,23 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     enroll,
     activate,
     runs,
-    ...(redis ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind, ...(secondDevice ? { secondDevice } : {}) }, probes } : {}),
+    ...(redis
+      ? { memory: { baseline, baselineByKind, afterEnroll, afterActivate, pendingByKind, activeByKind, ...(moreEvents ? { moreEvents } : {}), ...(secondDevice ? { secondDevice } : {}) }, probes }
+      : {}),
     windows,
     ...(openLoop ? { openLoop } : {}),
   };
 }
 
 /** What a second device costs: "backup" enrolled and confirmed for `users` users, memory before and after. */
+async function measureMoreEvents(pop: Population, load: Load, admin: Redis, keyPrefix: string, users: number, before: readonly KindUsage[]) {
+  const tally = new Tally();
+  await load(pop.wrongSupply(tally), { amount: users });
+  const afterByKind = await memoryByKind(admin, keyPrefix);
+  // each INVALID_CODE recorded one VERIFY event; the audit keys' growth over them is one event's cost
+  return before.length > 0 ? { events: tally.get('INVALID_CODE'), afterByKind } : undefined;
+}
+
 async function measureSecondDevice(
   pop: Population,
   load: Load,

@@ -41,6 +41,12 @@ export interface MemorySummary {
   readonly perActiveState: number;
   readonly perActiveAudit: number;
   readonly perActiveOverhead: number;
+  /**
+   * What one more audit event costs a user who has events already (its stream entry and its place
+   * in the user's list), by kind and in all: the first 3 events also pay for the list's key.
+   */
+  readonly perEvent?: number;
+  readonly perEventByKind?: Record<string, number>;
   /** What a second device adds to a user (INFO used_memory delta, all of it; by kind; state alone). */
   readonly perSecondDevice?: number;
   readonly perSecondDeviceByKind?: Record<string, number>;
@@ -113,6 +119,8 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
     if (AUDIT_KINDS.has(kind)) audit += bytes;
     else state += bytes;
   }
+  const more = m.moreEvents;
+  const perEventByKind = more && more.events > 0 ? byKind(more.afterByKind, m.activeByKind, more.events) : null;
   const second = m.secondDevice;
   const secondByKind = second ? byKind(second.afterByKind, second.beforeByKind, second.users) : {};
   return {
@@ -121,6 +129,12 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
           perSecondDevice: round((second.after - second.before) / second.users, 1),
           perSecondDeviceByKind: secondByKind,
           perSecondDeviceState: round(Object.entries(secondByKind).filter(([k]) => !AUDIT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0), 1),
+        }
+      : {}),
+    ...(perEventByKind
+      ? {
+          perEvent: round(Object.entries(perEventByKind).filter(([k]) => AUDIT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0), 1),
+          perEventByKind,
         }
       : {}),
     perPending: round((m.afterEnroll - m.baseline) / users, 1),
@@ -185,8 +199,10 @@ export function targets(
   }
   if (memory) {
     checks.push(t('Redis bytes of state per active user (audit apart)', memory.perActiveState, '≤ 300', memory.perActiveState <= 300));
-    const perEvent = Math.round((memory.perActiveAudit / 3) * 10) / 10;
-    checks.push(t('Redis bytes per audit event (stream entry and user list)', perEvent, '≤ 80', perEvent <= 80));
+    // one more event of a user who has some (the issue's figure, 93 + 18 B then); the first three
+    // with the list's own key are in the memory table
+    const perEvent = memory.perEvent ?? Math.round((memory.perActiveAudit / 3) * 10) / 10;
+    checks.push(t('Redis bytes per audit event (stream entry and place in the user list)', perEvent, '≤ 80', perEvent <= 80));
   }
   for (const c of cli) checks.push(t(`${c.command} cold start (s)`, c.median, '≤ 0.3', c.median <= 0.3));
   return checks;
