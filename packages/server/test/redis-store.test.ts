@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { FAIL_FAST } from '../src/store/connect.js';
-import { auditStreamKey, bucketOf } from '../src/store/keys.js';
+import { auditStreamKey, bucketOf, clientKey } from '../src/store/keys.js';
 import { GROUP } from '../src/store/redis-outbox.js';
 import { RedisStore } from '../src/store/redis-store.js';
+import { Scripts } from '../src/store/scripts.js';
 import type { StoreOptions } from '../src/store/store.js';
 import { storeContract } from './contract/index.js';
 import { makeHarness } from './contract/harness.js';
@@ -41,6 +42,38 @@ describe.skipIf(!redisUrl)('redis outbox', () => {
       await h.activate('later');
       expect(await store.outbox.take('a', 1)).toHaveLength(1);
       expect(await store.outbox.backlog()).toEqual({ pending: 1, waiting: 2 });
+    } finally {
+      await dispose();
+    }
+  });
+});
+
+describe.skipIf(!redisUrl)('the client-address counter on Redis', () => {
+  it('starts a window with its first attempt, forgets an address whose only attempt is given back, and gives a window to a counter found without one', async () => {
+    const { client, dispose } = await redisStore(redisUrl!);
+    try {
+      const scripts = new Scripts(client);
+      const key = clientKey('203.0.113.9');
+      expect(await scripts.clientHit(key, 2, 60_000)).toEqual([1, 1]);
+      expect(await client.pttl(key)).toBeGreaterThan(59_000);
+      expect(await scripts.clientHit(key, 2, 60_000)).toEqual([1, 0]);
+      const [within, retryAfter] = await scripts.clientHit(key, 2, 60_000);
+      expect(within).toBe(0);
+      expect(retryAfter).toBeGreaterThan(59_000);
+      expect(retryAfter).toBeLessThanOrEqual(60_000);
+      expect(await scripts.unclient(key)).toBe(2);
+
+      const other = clientKey('198.51.100.4');
+      await scripts.clientHit(other, 2, 60_000);
+      expect(await scripts.unclient(other)).toBe(0);
+      expect(await client.exists(other)).toBe(0);
+      expect(await scripts.clientHit(other, 2, 60_000)).toEqual([1, 1]);
+      expect(await client.pttl(other)).toBeGreaterThan(59_000);
+
+      // no script leaves a counter without its window; one found so gets it when it answers over budget
+      await client.set(other, '5');
+      expect(await scripts.clientHit(other, 2, 60_000)).toEqual([0, 60_000]);
+      expect(await client.pttl(other)).toBeGreaterThan(59_000);
     } finally {
       await dispose();
     }

@@ -13,11 +13,12 @@ local function settle(KEYS, ARGV, user, devices, ids)
   local f, lu, lc = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0
 
   local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
-  -- counters at zero are not stored (codec.ts)
-  local function accept()
+  -- counters at zero are not stored (codec.ts); `set` and `drop` are the device's fields to write
+  -- and to remove with them, in the same two commands
+  local function accept(set, drop)
     f, lu, lc = 0, 0, 0
-    redis.call('HDEL', h, 'f', 'lu', 'lc')
-    redis.call('HSET', h, 'lv', now)
+    redis.call('HDEL', h, 'f', 'lu', 'lc', unpack(drop or {}))
+    redis.call('HSET', h, 'lv', now, unpack(set or {}))
   end
 
   -- a device's pending secret becomes its secret (a new device is confirmed, or a replacement)
@@ -47,11 +48,14 @@ local function settle(KEYS, ARGV, user, devices, ids)
       outcome = 'REPLAYED'
     else
       outcome, deviceId, name = 'ACCEPTED', d.id, deviceName(d)
-      accept()
       local p = prefix(d.id)
-      redis.call('HSET', h, p .. 'ls', step)
-      if ARGV[8] == '0' then redis.call('HDEL', h, p .. 'dr') else redis.call('HSET', h, p .. 'dr', ARGV[8]) end
-      if ARGV[8] ~= '0' then detail = 'drift ' .. ARGV[8] end
+      -- the step it accepted, and the drift learned (a drift of 0 is not stored)
+      if ARGV[8] == '0' then
+        accept({p .. 'ls', step}, {p .. 'dr'})
+      else
+        accept({p .. 'ls', step, p .. 'dr', ARGV[8]})
+        detail = 'drift ' .. ARGV[8]
+      end
       if slot == 'pending' then
         promote(d)
         activated = 1

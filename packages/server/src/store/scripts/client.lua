@@ -9,11 +9,15 @@
   returns  {1, remaining}        within budget
            {0, retryAfterMs}     over budget
 ]]
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 local n = redis.call('INCR', KEYS[1])
+-- the window starts with the counter; its time left is read only for an answer over budget (a
+-- counter found without one, which no script leaves, gets a window there)
+if n == 1 then redis.call('PEXPIRE', KEYS[1], window) end
+if n <= limit then return {1, limit - n} end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], window)
+  ttl = window
 end
-if n > tonumber(ARGV[1]) then return {0, ttl} end
-return {1, tonumber(ARGV[1]) - n}
+return {0, ttl}

@@ -7,4 +7,8 @@
   returns  the attempts left counted in the window (0 when the window had already ended)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('DECR', KEYS[1])
+local left = redis.call('DECR', KEYS[1])
+-- an address whose only attempt is given back holds no window: its next attempt starts one
+-- (client.lua gives a counter its window when the counter is made)
+if left <= 0 then redis.call('DEL', KEYS[1]) end
+return left
