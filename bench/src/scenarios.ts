@@ -169,7 +169,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   const afterActivate = redis ? await usedMemory(redis.admin) : 0;
   const activeByKind = redis ? await memoryByKind(redis.admin, t.keyPrefix) : [];
   // one more event for each user (a wrong code): what an event costs once a user has a list
-  const moreEvents = redis ? await measureMoreEvents(pop, load, redis.admin, t.keyPrefix, opts.users, activeByKind) : undefined;
+  const moreEvents = redis ? await measureMoreEvents(pop, load, redis.admin, t.keyPrefix, opts.users) : undefined;
 
   await load(pop.wrongSupply(new Tally()), { seconds: opts.warmup });
 
@@ -263,15 +263,15 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   };
 }
 
-/** What a second device costs: "backup" enrolled and confirmed for `users` users, memory before and after. */
-async function measureMoreEvents(pop: Population, load: Load, admin: Redis, keyPrefix: string, users: number, before: readonly KindUsage[]) {
+/** One more event for every user (a wrong code each): how many were recorded, and the keys after. */
+async function measureMoreEvents(pop: Population, load: Load, admin: Redis, keyPrefix: string, users: number) {
   const tally = new Tally();
   await load(pop.wrongSupply(tally), { amount: users });
-  const afterByKind = await memoryByKind(admin, keyPrefix);
   // each INVALID_CODE recorded one VERIFY event; the audit keys' growth over them is one event's cost
-  return before.length > 0 ? { events: tally.get('INVALID_CODE'), afterByKind } : undefined;
+  return { events: tally.get('INVALID_CODE'), afterByKind: await memoryByKind(admin, keyPrefix) };
 }
 
+/** What a second device costs: "backup" enrolled and confirmed for `users` users, memory before and after. */
 async function measureSecondDevice(
   pop: Population,
   load: Load,

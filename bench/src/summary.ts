@@ -97,6 +97,10 @@ export function summariseStore(s: StoreFigures): StoreSummary {
   };
 }
 
+/** The bytes of the audit kinds (audit true) or of the others, summed. */
+const bytesOf = (kinds: Record<string, number>, audit: boolean): number =>
+  Object.entries(kinds).filter(([k]) => AUDIT_KINDS.has(k) === audit).reduce((n, [, b]) => n + b, 0);
+
 function byKind(now: readonly KindUsage[], base: readonly KindUsage[], users: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of now) {
@@ -113,12 +117,8 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
   const perActiveByKind = byKind(m.activeByKind, m.baselineByKind, users);
   const perPendingByKind = byKind(m.pendingByKind, m.baselineByKind, users);
   const perActive = round((m.afterActivate - m.baseline) / users, 1);
-  let state = 0;
-  let audit = 0;
-  for (const [kind, bytes] of Object.entries(perActiveByKind)) {
-    if (AUDIT_KINDS.has(kind)) audit += bytes;
-    else state += bytes;
-  }
+  const state = bytesOf(perActiveByKind, false);
+  const audit = bytesOf(perActiveByKind, true);
   const more = m.moreEvents;
   const perEventByKind = more && more.events > 0 ? byKind(more.afterByKind, m.activeByKind, more.events) : null;
   const second = m.secondDevice;
@@ -128,12 +128,12 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
       ? {
           perSecondDevice: round((second.after - second.before) / second.users, 1),
           perSecondDeviceByKind: secondByKind,
-          perSecondDeviceState: round(Object.entries(secondByKind).filter(([k]) => !AUDIT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0), 1),
+          perSecondDeviceState: round(bytesOf(secondByKind, false), 1),
         }
       : {}),
     ...(perEventByKind
       ? {
-          perEvent: round(Object.entries(perEventByKind).filter(([k]) => AUDIT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0), 1),
+          perEvent: round(bytesOf(perEventByKind, true), 1),
           perEventByKind,
         }
       : {}),
