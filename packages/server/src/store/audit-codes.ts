@@ -7,9 +7,10 @@ import type { AuditEventType, VerifyOutcome } from '@totp-service/core';
  * (the events' optional fields made most of them differ). So an event is one field, `e`, holding
  * the seven values in that order joined by SEPARATOR, empty ones at the end left out, with the type
  * and the outcome as the small numbers below: a verify's entry takes about 67 bytes without a
- * client address and 81 with one, instead of 90 and 103 (bench/README.md). A value holding the separator (the service refuses control characters in every
- * text it records, so none should) is written the older way, a field per value, which is also how
- * every event written before this form is kept: readers take both (`auditFields`).
+ * client address and 81 with one, instead of 90 and 103 (bench/README.md). A value holding the
+ * separator (the service refuses control characters in every text it records, so none should) is
+ * written the older way, a field per value, which is also how every event written before this
+ * form is kept: readers take both (`auditFields`). scripts/_audit.lua writes the same order.
  *
  * The numbers are stored: never change or reuse one; a new type or outcome takes the next.
  */
@@ -39,10 +40,10 @@ const OUTCOME_CODES = {
 } as const satisfies Record<VerifyOutcome, number>;
 
 /** The packed event's one field name, and the separator of its values (ASCII unit separator). */
-export const PACKED_FIELD = 'e';
+const PACKED_FIELD = 'e';
 export const SEPARATOR = '\x1f';
 /** The order of the packed values. */
-export const PACKED_ORDER = ['t', 'u', 'dv', 'a', 'ip', 'o', 'd'] as const;
+const PACKED_ORDER = ['t', 'u', 'dv', 'a', 'ip', 'o', 'd'] as const;
 
 const invert = (codes: Record<string, number>): ReadonlyMap<string, string> => new Map(Object.entries(codes).map(([name, n]) => [String(n), name]));
 const TYPE_NAMES = invert(TYPE_CODES);
