@@ -105,7 +105,7 @@ const KINDS: readonly [string, RegExp][] = [
   ['recovery codes {bNN}:r:<id>', /^\{b\d\d\}:r:/],
   ['user event ids {bNN}:ei:<id>', /^\{b\d\d\}:ei:/],
   ['bucket audit streams {bNN}:audit', /^\{b\d\d\}:audit$/],
-  ['ACTIVE index {bNN}:ia', /^\{b\d\d\}:ia$/],
+  ['ACTIVE index {bNN}:ia (its chunks :ia:<bound> and their directory :iad)', /^\{b\d\d\}:ia(d|:.+)?$/],
   ['PENDING index {bNN}:ip', /^\{b\d\d\}:ip$/],
   ['pending expiry {bNN}:px', /^\{b\d\d\}:px$/],
   ['client counters {c:<ip>}', /^\{c:/],

@@ -9,9 +9,9 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { FAIL_FAST } from '../src/store/connect.js';
 import { auditFields, fullEntryId } from '../src/store/audit-codes.js';
-import { userKeys } from '../src/store/keys.js';
+import { bucketKeys, bucketOf, encodeId, userKeys } from '../src/store/keys.js';
 import { RedisStore } from '../src/store/redis-store.js';
-import { makeHarness, wrongCode } from './contract/harness.js';
+import { makeHarness, wrongCode, type Harness } from './contract/harness.js';
 
 const redisUrl = inject('redisUrl');
 
@@ -57,4 +57,55 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       await store.close();
     }
   });
+  it("keeps a bucket's ACTIVE index as listpack chunks, and splits the one sorted set earlier versions wrote", async () => {
+    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const client = new Redis(redisUrl!, { ...FAIL_FAST, keyPrefix: prefix, lazyConnect: true });
+    await client.connect();
+    const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
+    try {
+      const h = makeHarness(store);
+      const ids: string[] = [];
+      for (let i = 0; ids.length < 301; i++) if (bucketOf(`chunked-${i}`) === 5) ids.push(`chunked-${i}`);
+      for (const id of ids.slice(0, 300)) await h.seed(id, true);
+      const idx = bucketKeys(5).activeIndex;
+      const members = ids.slice(0, 300).map(encodeId).sort();
+      const before = await chunks(client, idx);
+      expect(before.members).toEqual(members);
+      expect(before.encodings).toEqual(['listpack']);
+      const { bounds, sizes } = await chunks(client, idx);
+      expect(bounds.length).toBeGreaterThan(2);
+      for (const n of sizes) expect(n).toBeLessThanOrEqual(120);
+
+      // as version 1 and 2 kept it: one sorted set, a skiplist at this size, and no directory
+      await client.del(idx, `${idx}d`, ...bounds.slice(1).map((b) => `${idx}:${b}`));
+      await client.zadd(idx, ...members.flatMap((m) => [0, m]));
+      expect(await client.object('ENCODING', `${prefix}${idx}`)).toBe('skiplist');
+      expect(await listed(h)).toEqual(members);
+      // the next ACTIVE user of the bucket splits it
+      await h.seed(ids[300]!, true);
+      const after = await chunks(client, idx);
+      expect(after.members).toEqual(ids.map(encodeId).sort());
+      expect(after.encodings).toEqual(['listpack']);
+      expect(await listed(h)).toEqual(after.members);
+    } finally {
+      await store.close();
+    }
+  });
 });
+
+/** A bucket's ACTIVE index as stored: the chunks' bounds ('' first), their sizes, their members in order, their encodings. */
+async function chunks(client: Redis, idx: string) {
+  // ioredis does not prefix OBJECT's key
+  const prefix = client.options.keyPrefix ?? '';
+  const bounds = ['', ...(await client.zrange(`${idx}d`, 0, -1))];
+  const keys = bounds.map((b) => (b === '' ? idx : `${idx}:${b}`));
+  const each = await Promise.all(keys.map((k) => client.zrange(k, 0, -1)));
+  const encodings = [...new Set(await Promise.all(keys.map((k) => client.object('ENCODING', `${prefix}${k}`))))];
+  return { bounds, sizes: each.map((m) => m.length), members: each.flat(), encodings };
+}
+
+/** Every ACTIVE user listed, as index members. */
+async function listed(h: Harness): Promise<string[]> {
+  const page = await h.admin.enrollments({ status: 'ACTIVE', first: 1000 });
+  return page.nodes.map((n) => encodeId(n.userId));
+}

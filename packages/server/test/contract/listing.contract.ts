@@ -60,6 +60,27 @@ export function listingContract(factory: StoreFactory): void {
       expect(await listAll(h.admin, 'PENDING', 20)).toEqual(byMember.filter((_, i) => i % 3 !== 0));
     });
 
+    it('lists every ACTIVE user of a bucket once while its index grows past and shrinks under its chunks', async () => {
+      // 400 ACTIVE users of one bucket: on Redis the index is then several chunks (_index.lua)
+      const ids: string[] = [];
+      for (let i = 0; ids.length < 400; i++) if (bucketOf(`big-${i}`) === 11) ids.push(`big-${i}`);
+      for (const id of ids) await h.seed(id, true);
+      const byMember = ordered(ids);
+      for (const first of [1, 13, 119, 121, 1000]) expect(await listAll(h.admin, 'ACTIVE', first), `first: ${first}`).toEqual(byMember);
+      // a whole run of members goes (whole chunks are left empty), then every third of the rest
+      const gone = new Set([...byMember.slice(100, 260), ...byMember.filter((_, i) => i % 3 === 0)]);
+      for (const id of gone) await h.service.revoke(APP, id);
+      const left = byMember.filter((id) => !gone.has(id));
+      for (const first of [1, 50, 1000]) expect(await listAll(h.admin, 'ACTIVE', first), `first: ${first}`).toEqual(left);
+      // the emptied ranges fill again
+      for (const id of byMember.slice(120, 200)) await h.seed(id, true);
+      const again = ordered([...left, ...byMember.slice(120, 200)]);
+      for (const first of [7, 1000]) expect(await listAll(h.admin, null, first), `first: ${first}`).toEqual(again);
+      expect((await h.store.keyUsage()).counts).toEqual({ k1: again.length });
+      await h.store.recountKeys();
+      expect(await h.store.keyUsage()).toEqual({ counts: { k1: again.length }, counted: true });
+    });
+
     it('answers an empty listing with no cursor, and the last page with hasNextPage false', async () => {
       expect(await h.admin.enrollments({})).toEqual({ nodes: [], pageInfo: { endCursor: null, hasNextPage: false } });
       await h.activate('only');

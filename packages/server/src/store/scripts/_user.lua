@@ -19,8 +19,7 @@
                                      ({bNN}:kc) kept in step with them
   deviceName(d)                   → its name
   isEnrolled(devices, ids)        → any device left
-  reindex(…)                      → the user's place in the bucket's indexes and the TTL of the
-                                     hash, from its devices (ACTIVE when any device is)
+  (reindex, the user's place in the bucket's indexes, is in _index.lua)
 ]]
 local DEVICE_FIELD = {s = 1, m = 1, i = 1, n = 1, g = 1, c = 1, v = 1, ps = 1, pm = 1, pi = 1, pn = 1, pg = 1, pc = 1, pe = 1,
   ls = 1, dr = 1, nm = 1}
@@ -148,34 +147,4 @@ end
 
 local function isEnrolled(devices, ids)
   return #ids > 0
-end
-
--- keys: the user's hash, recovery codes, and the bucket's ACTIVE, PENDING and pending-expiry indexes
-local function reindex(h, codes, activeIdx, pendingIdx, pendingExp, member, devices, ids, now)
-  local active, lastExpiry = false, 0
-  for _, id in ipairs(ids) do
-    local d = devices[id]
-    if d.s then active = true end
-    if d.ps then lastExpiry = math.max(lastExpiry, tonumber(d.pe)) end
-  end
-  if active then
-    redis.call('ZREM', pendingIdx, member)
-    redis.call('ZREM', pendingExp, member)
-    redis.call('ZADD', activeIdx, 0, member)
-    redis.call('PERSIST', h)
-    redis.call('PERSIST', codes)
-  elseif lastExpiry > 0 then
-    -- nothing confirmed yet: the record lives exactly as long as its last pending device
-    redis.call('ZREM', activeIdx, member)
-    redis.call('ZADD', pendingIdx, 0, member)
-    redis.call('ZADD', pendingExp, lastExpiry, member)
-    local life = math.max(1, lastExpiry - now)
-    redis.call('PEXPIRE', h, life)
-    if redis.call('EXISTS', codes) == 1 then redis.call('PEXPIRE', codes, life) end
-  else
-    redis.call('DEL', h, codes)
-    redis.call('ZREM', activeIdx, member)
-    redis.call('ZREM', pendingIdx, member)
-    redis.call('ZREM', pendingExp, member)
-  end
 end

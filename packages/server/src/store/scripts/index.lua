@@ -10,10 +10,9 @@
 
   returns  {active members, pending members}, each ascending in byte order
 ]]
-local function range(key)
-  return redis.call('ZRANGE', key, ARGV[1], '+', 'BYLEX', 'LIMIT', 0, tonumber(ARGV[2]))
-end
+local limit = tonumber(ARGV[2])
 local active, pending = {}, {}
-if ARGV[3] ~= 'pending' then active = range(KEYS[1]) end
-if ARGV[3] ~= 'active' then pending = range(KEYS[2]) end
+-- the ACTIVE index is in chunks (_index.lua); the PENDING one is one sorted set
+if ARGV[3] ~= 'pending' then active = indexRange(KEYS[1], ARGV[1], limit) end
+if ARGV[3] ~= 'active' then pending = redis.call('ZRANGE', KEYS[2], ARGV[1], '+', 'BYLEX', 'LIMIT', 0, limit) end
 return {active, pending}

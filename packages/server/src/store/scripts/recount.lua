@@ -12,7 +12,7 @@
 
   returns  the users counted
 ]]
-local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+local members = indexAll(KEYS[2])
 local counts = {}
 for _, m in ipairs(members) do
   local user, devices, ids = readUser(ARGV[1] .. m)

@@ -33,7 +33,7 @@ if deviceId ~= '' then
   countDiff(KEYS[3], before, contribution(h))
 else
   redis.call('DEL', h, codes)
-  redis.call('ZREM', KEYS[7], ARGV[2])
+  indexRemove(KEYS[7], ARGV[2])
   redis.call('ZREM', KEYS[8], ARGV[2])
   redis.call('ZREM', KEYS[9], ARGV[2])
   countDiff(KEYS[3], before, {})
