@@ -11,7 +11,9 @@
  *   {b07}:ax       stream  the bucket's audit events about ids with nothing enrolled (kept apart,
  *                          so traffic about invented ids never pushes enrolled users' events out)
  *   {b07}:kc       hash    sealed values of the bucket's users by key id (for the start-up check)
- *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>)
+ *   {b07}:ia       zset    ACTIVE users (score 0, lexicographic order of <id>): the first chunk,
+ *   {b07}:ia:<b>   zset      the chunk from bound <b> on (at most 120 each: scripts/_index.lua),
+ *   {b07}:iad      zset      and the bounds of the chunks after the first
  *   {b07}:ip       zset    PENDING-only users (score 0, lexicographic)
  *   {b07}:px       zset    PENDING-only users by expiry (score = expiresAt ms), for cleanup
  *   {c:<ip>}       string  attempts of one client address in the current minute
