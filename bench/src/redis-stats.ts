@@ -111,6 +111,8 @@ const KINDS: readonly [string, RegExp][] = [
   ['client counters {c:<ip>}', /^\{c:/],
 ];
 export const AUDIT_KINDS = new Set(['user event ids {bNN}:ei:<id>', 'bucket audit streams {bNN}:audit']);
+/** Kinds that are neither a user's state nor audit: per client address, gone after a minute. */
+export const TRANSIENT_KINDS = new Set(['client counters {c:<ip>}']);
 
 /** MEMORY USAGE (exact: SAMPLES 0) of every key under `prefix`, summed by kind. */
 export async function memoryByKind(admin: Redis, prefix: string): Promise<KindUsage[]> {

@@ -155,7 +155,7 @@ export function render(r: Report): string {
             : []),
           ...(m.perSecondDevice !== undefined
             ? [
-                ['a second device (enrolled and confirmed)', String(m.perSecondDevice)],
+                ['a second device (enrolled and confirmed, client counters apart)', String(m.perSecondDevice)],
                 ['  of which state (user hash)', String(m.perSecondDeviceState)],
                 ...Object.entries(m.perSecondDeviceByKind ?? {}).map(([k, b]) => [`    ${k}`, String(b)]),
                 ['per active user with two devices', String(Math.round((m.perActive + m.perSecondDevice) * 10) / 10)],

@@ -5,7 +5,7 @@
 import { median } from './cli.js';
 import type { OpenLoop } from './scenarios.js';
 import type { ColdStart } from './cli.js';
-import { AUDIT_KINDS, round, type KindUsage } from './redis-stats.js';
+import { AUDIT_KINDS, TRANSIENT_KINDS, round, type KindUsage } from './redis-stats.js';
 import type { Figures, StoreFigures } from './scenarios.js';
 
 export interface LoadSummary {
@@ -97,9 +97,15 @@ export function summariseStore(s: StoreFigures): StoreSummary {
   };
 }
 
-/** The bytes of the audit kinds (audit true) or of the others, summed. */
+/** The bytes of the audit kinds (audit true) or of the state kinds, summed (client counters are neither). */
 const bytesOf = (kinds: Record<string, number>, audit: boolean): number =>
-  Object.entries(kinds).filter(([k]) => AUDIT_KINDS.has(k) === audit).reduce((n, [, b]) => n + b, 0);
+  Object.entries(kinds)
+    .filter(([k]) => !TRANSIENT_KINDS.has(k) && AUDIT_KINDS.has(k) === audit)
+    .reduce((n, [, b]) => n + b, 0);
+
+/** The client counters' part of a by-kind delta (they expire on their own between two snapshots). */
+const transientOf = (kinds: Record<string, number>): number =>
+  Object.entries(kinds).filter(([k]) => TRANSIENT_KINDS.has(k)).reduce((n, [, b]) => n + b, 0);
 
 function byKind(now: readonly KindUsage[], base: readonly KindUsage[], users: number): Record<string, number> {
   const out: Record<string, number> = {};
@@ -126,7 +132,7 @@ export function summariseMemory(s: StoreFigures, users: number): MemorySummary |
   return {
     ...(second
       ? {
-          perSecondDevice: round((second.after - second.before) / second.users, 1),
+          perSecondDevice: round((second.after - second.before) / second.users - transientOf(secondByKind), 1),
           perSecondDeviceByKind: secondByKind,
           perSecondDeviceState: round(bytesOf(secondByKind, false), 1),
         }
