@@ -5,10 +5,10 @@ import { FAIL_FAST } from '../src/store/connect.js';
 import { auditStreamKey, bucketOf, clientKey } from '../src/store/keys.js';
 import { GROUP } from '../src/store/redis-outbox.js';
 import { RedisStore } from '../src/store/redis-store.js';
-import { Scripts } from '../src/store/scripts.js';
+import { Scripts, scriptLibrary } from '../src/store/scripts.js';
 import type { StoreOptions } from '../src/store/store.js';
 import { storeContract } from './contract/index.js';
-import { makeHarness } from './contract/harness.js';
+import { makeHarness, wrongCode } from './contract/harness.js';
 
 const redisUrl = inject('redisUrl');
 if (!redisUrl) console.warn('skipping the Redis store tests: no redis-server (apt-get install redis-server)');
@@ -76,6 +76,63 @@ describe.skipIf(!redisUrl)('the client-address counter on Redis', () => {
       expect(await client.pttl(other)).toBeGreaterThan(59_000);
     } finally {
       await dispose();
+    }
+  });
+});
+
+/** The library's name in FUNCTION LOAD's first line. */
+const libraryName = () => /name=(\S+)/.exec(scriptLibrary().code)![1]!;
+const loaded = async (client: Redis) => ((await client.call('FUNCTION', 'LIST', 'LIBRARYNAME', libraryName())) as unknown[]).length > 0;
+
+describe.skipIf(!redisUrl)('the scripts as Redis functions', () => {
+  it('loads its library where Redis lacks it, and runs the call that found it missing exactly once', async () => {
+    const { store, client, dispose } = await redisStore(redisUrl!);
+    try {
+      const h = makeHarness(store);
+      const f = await h.activate('fn-user');
+      expect(await loaded(client)).toBe(true);
+      // as after a restart without persistence: the library is gone (tests beside this one load it again as they need it)
+      await client.call('FUNCTION', 'DELETE', libraryName());
+      expect(await loaded(client)).toBe(false);
+      expect((await h.verify('fn-user', wrongCode(h.code(f)))).outcome).toBe('INVALID_CODE');
+      expect(await loaded(client)).toBe(true);
+      expect((await h.service.status('fn-user'))?.failedAttempts).toBe(1);
+      expect((await h.verify('fn-user', h.code(f))).outcome).toBe('ACCEPTED');
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('names the library and its functions by a hash of their code, so two versions side by side call their own', () => {
+    const { code, functionName } = scriptLibrary();
+    const version = /name=totp_([0-9a-f]{12})\n/.exec(code)?.[1];
+    expect(version).toBeDefined();
+    expect(functionName('totpAttempt')).toBe(`totpAttempt_${version}`);
+    expect(code).toContain(`function_name = 'totpAttempt_${version}'`);
+    expect(code).not.toContain('__TOTP_LIBRARY_VERSION__');
+  });
+
+  it('runs its scripts by EVALSHA for an ACL user who may not use functions', async () => {
+    const admin = new Redis(redisUrl!, { ...FAIL_FAST, lazyConnect: true });
+    await admin.connect();
+    const user = `nofn${randomBytes(4).toString('hex')}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>secret-pass', '~*', '&*', '+@all', '-fcall', '-fcall_ro', '-function');
+    const prefix = `t${randomBytes(4).toString('hex')}:`;
+    const u = new URL(redisUrl!);
+    const client = new Redis({ ...FAIL_FAST, host: u.hostname, port: Number(u.port), username: user, password: 'secret-pass', keyPrefix: prefix, lazyConnect: true });
+    await client.connect();
+    const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
+    try {
+      await expect(client.fcall(scriptLibrary().functionName('totpTime'), 1, 'x')).rejects.toThrow(/NOPERM/);
+      const h = makeHarness(store);
+      const f = await h.activate('eval-user');
+      expect((await h.verify('eval-user', wrongCode(h.code(f)))).outcome).toBe('INVALID_CODE');
+      expect((await h.service.status('eval-user'))?.failedAttempts).toBe(1);
+      expect((store as unknown as { scripts: Scripts }).scripts.runner.usesFunctions).toBe(false);
+    } finally {
+      await store.close();
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
     }
   });
 });

@@ -1,13 +1,17 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
 import { auditCodesLua } from './audit-codes.js';
+import { ScriptRunner, type FunctionLibrary } from './functions.js';
 import { bucketKeys, type UserKeys } from './keys.js';
 import type { OpenMatch } from './store.js';
 
 /**
- * The Lua scripts, registered with ioredis (which sends EVALSHA, falls back to EVAL on NOSCRIPT,
- * and routes by the first key on a Cluster), and called through typed functions with named
- * arguments, so that no caller counts ARGV positions. Each script touches the keys of one bucket
+ * The Lua scripts, called through typed functions with named arguments, so that no caller counts
+ * ARGV positions. They run as the functions of one Redis function library (functions.ts says why,
+ * and how it is loaded), or, where Redis refuses functions, as scripts registered with ioredis
+ * (which sends EVALSHA and falls back to EVAL on NOSCRIPT); both route by the first key on a
+ * Cluster. Each script touches the keys of one bucket
  * only; each file's header lists its KEYS and ARGV in the order built here.
  *
  * Every per-user script takes the first `keys` of one fixed list of the user's keys (USER_KEYS), so
@@ -40,12 +44,12 @@ const SCRIPTS = {
   // not per user: their keys are named in their calls below
   totpClient: { file: 'client.lua', keys: 1, preludes: [] },
   totpUnclient: { file: 'unclient.lua', keys: 1, preludes: [] },
-  totpIndex: { file: 'index.lua', keys: 2, preludes: ['_index'] },
+  totpIndex: { file: 'index.lua', keys: 2, preludes: ['_index'], readOnly: true },
   totpEvent: { file: 'event.lua', keys: 1, preludes: ['_audit'] },
-  totpEvents: { file: 'events.lua', keys: 2, preludes: [] },
-  totpTime: { file: 'time.lua', keys: 1, preludes: [] },
+  totpEvents: { file: 'events.lua', keys: 2, preludes: [], readOnly: true },
+  totpTime: { file: 'time.lua', keys: 1, preludes: [], readOnly: true },
   totpOutbox: { file: 'outbox.lua', keys: 1, preludes: [] },
-} as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[]; bodies?: readonly string[] }>;
+} as const satisfies Record<string, { file: string; keys: number; preludes: readonly string[]; bodies?: readonly string[]; readOnly?: boolean }>;
 
 type Name = keyof typeof SCRIPTS;
 
@@ -89,13 +93,56 @@ const asFunction = (name: string) => `local function ${name}Body(KEYS, ARGV)\n${
 /** A shared prelude's source; _audit.lua's numbers for event types and outcomes come from audit-codes.ts. */
 const prelude = (name: string): string => (name === '_audit' ? `${auditCodesLua()}\n${source('_audit.lua')}` : source(`${name}.lua`));
 
-/** Define every script on a client (idempotent per client). */
+/** Define every script on a client (idempotent per client): the EVALSHA way to run them. */
 export function defineScripts(client: Redis | Cluster): void {
   for (const [name, s] of Object.entries(SCRIPTS)) {
     const bodies = 'bodies' in s ? s.bodies : [];
     const lua = [...s.preludes.map(prelude), ...bodies.map(asFunction), source(s.file)].join('\n');
     client.defineCommand(name, { numberOfKeys: s.keys, lua });
   }
+}
+
+/** Every prelude and body any script uses, in an order where each comes after what it calls. */
+const LIBRARY_PRELUDES = ['_user', '_index', '_audit', '_reserve', '_settle'] as const;
+const LIBRARY_BODIES = ['client'] as const;
+const VERSION = '__TOTP_LIBRARY_VERSION__';
+
+/**
+ * All the scripts as one function library: the preludes once, then each script's file as the body
+ * of a function named after it; read-only ones flagged `no-writes` (Redis then runs them when it is
+ * out of memory, as it would have run those scripts' reads). The version is a hash of the code.
+ */
+function buildLibrary(): FunctionLibrary {
+  const functions = Object.entries(SCRIPTS).map(([name, s]) => {
+    const flags = 'readOnly' in s ? ", flags = {'no-writes'}" : '';
+    return `redis.register_function{function_name = '${name}_${VERSION}', callback = function(KEYS, ARGV)\n${source(s.file)}\nend${flags}}`;
+  });
+  const code = [...LIBRARY_PRELUDES.map(prelude), ...LIBRARY_BODIES.map(asFunction), ...functions].join('\n');
+  const version = createHash('sha1').update(code).digest('hex').slice(0, 12);
+  return {
+    code: `#!lua name=totp_${version}\n${code.replaceAll(VERSION, version)}`,
+    functionName: (script) => `${script}_${version}`,
+  };
+}
+
+let library: FunctionLibrary | undefined;
+
+/** The library, built on first use (the files are read once per process). */
+export function scriptLibrary(): FunctionLibrary {
+  library ??= buildLibrary();
+  return library;
+}
+
+type Commands = Pick<Redis, 'totpReserveBuffer' | Exclude<Name, 'totpReserve'>>;
+
+/** ioredis-like methods, one per script (and its Buffer form), that go through the runner. */
+function commandsOf(runner: ScriptRunner): Commands {
+  const out: Record<string, (...args: Arg[]) => Promise<unknown>> = {};
+  for (const [name, s] of Object.entries(SCRIPTS)) {
+    out[name] = (...args) => runner.run(name, s.keys, args, false);
+    out[`${name}Buffer`] = (...args) => runner.run(name, s.keys, args, true);
+  }
+  return out as unknown as Commands;
 }
 
 /** The KEYS of a per-user script: the first `keys` of USER_KEYS. */
@@ -181,8 +228,13 @@ export interface EnrollArgs extends AuditArgs {
 
 /** The scripts of one client, as typed functions. */
 export class Scripts {
-  constructor(private readonly redis: Redis | Cluster) {
-    defineScripts(redis);
+  readonly runner: ScriptRunner;
+  private readonly redis: Commands;
+
+  constructor(client: Redis | Cluster) {
+    defineScripts(client);
+    this.runner = new ScriptRunner(client, scriptLibrary());
+    this.redis = commandsOf(this.runner);
   }
 
   reserve(k: UserKeys, a: ReserveArgs) {
