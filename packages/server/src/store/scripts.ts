@@ -11,8 +11,8 @@ import type { OpenMatch } from './store.js';
  * ARGV positions. They run as the functions of one Redis function library (functions.ts says why,
  * and how it is loaded), or, where Redis refuses functions, as scripts registered with ioredis
  * (which sends EVALSHA and falls back to EVAL on NOSCRIPT); both route by the first key on a
- * Cluster. Each script touches the keys of one bucket
- * only; each file's header lists its KEYS and ARGV in the order built here.
+ * Cluster. Each script touches the keys of one bucket only; each file's header lists its KEYS and
+ * ARGV in the order built here.
  *
  * Every per-user script takes the first `keys` of one fixed list of the user's keys (USER_KEYS), so
  * a key has the same KEYS index in every script that uses it.
