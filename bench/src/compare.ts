@@ -19,7 +19,7 @@ import { startRedis, startServer, type RedisProcess, type ServerProcess } from '
 import { machineLine, table } from './report.js';
 import { resolveRuntimes } from './runtimes.js';
 import { check, loader, progress, type Figures } from './scenarios.js';
-import { loadSummary, type LoadSummary } from './summary.js';
+import { loadSummary, withValidCodes, type LoadSummary } from './summary.js';
 import { Population, Tally } from './users.js';
 
 const MODES = {
@@ -135,18 +135,21 @@ export function summariseModes(runs: readonly ModeRun[]): ModeSummary[] {
   return ORDER.map((mode) => {
     const mine = runs.filter((r) => r.mode === mode);
     // paired with events off of the same run: the machine's drift cancels out
-    const paired = (f: (r: ModeRun) => number) => r3(median(mine.flatMap((r) => (offIn(r.run) ? [f(r) / f(offIn(r.run)!)] : []))));
+    const paired = (f: (r: ModeRun) => number, of: readonly ModeRun[] = mine) =>
+      r3(median(of.flatMap((r) => (offIn(r.run) ? [f(r) / f(offIn(r.run)!)] : []))));
+    // a valid-code load that sent nothing (no fresh step left) pairs with nothing
+    const validPairs = withValidCodes(mine).filter((r) => (offIn(r.run)?.valid.requests ?? 0) > 0);
     return {
       mode,
       ceiling: loadSummary(mine.map((r) => r.ceiling)),
-      valid: loadSummary(mine.map((r) => r.valid)),
+      valid: loadSummary(withValidCodes(mine).map((r) => r.valid)),
       wrong: loadSummary(mine.map((r) => r.wrong)),
-      validRatio: r3(median(mine.map((r) => r.valid.perSecond / r.ceiling.perSecond))),
+      validRatio: r3(median(withValidCodes(mine).map((r) => r.valid.perSecond / r.ceiling.perSecond))),
       wrongRatio: r3(median(mine.map((r) => r.wrong.perSecond / r.ceiling.perSecond))),
       vsOff: {
-        valid: paired((r) => r.valid.perSecond),
+        valid: paired((r) => r.valid.perSecond, validPairs),
         wrong: paired((r) => r.wrong.perSecond),
-        validCpu: paired((r) => r.valid.serverCpuMicros),
+        validCpu: paired((r) => r.valid.serverCpuMicros, validPairs),
         wrongCpu: paired((r) => r.wrong.serverCpuMicros),
       },
       deliveriesPerSecond: median(mine.map((r) => r.events.deliveriesPerSecond)),

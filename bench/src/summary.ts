@@ -81,16 +81,23 @@ export const loadSummary = (fs: readonly Figures[]): LoadSummary => ({
   cpu: Math.round(median(fs.map((f) => f.serverCpuMicros))),
 });
 
+/**
+ * The runs whose valid-code load sent something: one that found every user's step already used
+ * (few users, short runs) sent nothing, and its 0 req/s and empty latencies are no measure.
+ */
+export const withValidCodes = <R extends { readonly valid: Figures }>(runs: readonly R[]): R[] => runs.filter((r) => r.valid.requests > 0);
+
 export function summariseStore(s: StoreFigures): StoreSummary {
+  const valid = withValidCodes(s.runs);
   return {
     openLoop: s.openLoop ?? null,
     ceiling: loadSummary(s.runs.map((r) => r.ceiling)),
     malformed: loadSummary(s.runs.map((r) => r.malformed)),
-    valid: loadSummary(s.runs.map((r) => r.valid)),
+    valid: loadSummary(valid.map((r) => r.valid)),
     wrong: loadSummary(s.runs.map((r) => r.wrong)),
-    validRatio: round(median(s.runs.map((r) => r.valid.perSecond / r.ceiling.perSecond)), 3),
+    validRatio: round(median(valid.map((r) => r.valid.perSecond / r.ceiling.perSecond)), 3),
     wrongRatio: round(median(s.runs.map((r) => r.wrong.perSecond / r.ceiling.perSecond)), 3),
-    validCpuRatio: round(median(s.runs.map((r) => r.ceiling.serverCpuMicros / r.valid.serverCpuMicros)), 3),
+    validCpuRatio: round(median(valid.map((r) => r.ceiling.serverCpuMicros / r.valid.serverCpuMicros)), 3),
     wrongCpuRatio: round(median(s.runs.map((r) => r.ceiling.serverCpuMicros / r.wrong.serverCpuMicros)), 3),
     enroll: loadSummary([s.enroll]),
     activate: loadSummary([s.activate]),
