@@ -4,23 +4,18 @@
  * default and who has no failure left stores no account name and no counters; a user's audit
  * events are a list of ids into the bucket stream, not copies.
  */
-import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
-import { FAIL_FAST } from '../src/store/connect.js';
 import { auditFields, fullEntryId } from '../src/store/audit-codes.js';
 import { bucketKeys, bucketOf, encodeId, userKeys } from '../src/store/keys.js';
-import { RedisStore } from '../src/store/redis-store.js';
 import { makeHarness, wrongCode, type Harness } from './contract/harness.js';
+import { redisStore } from './support/redis.js';
 
 const redisUrl = inject('redisUrl');
 
 describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
   it('keeps an active user to a small hash, an index entry and a list of event ids', async () => {
-    const prefix = `t${randomBytes(4).toString('hex')}:`;
-    const client = new Redis(redisUrl!, { ...FAIL_FAST, keyPrefix: prefix, lazyConnect: true });
-    await client.connect();
-    const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
+    const { store, client, prefix, dispose } = await redisStore(redisUrl!);
     try {
       const h = makeHarness(store);
       const id = '3f1b2c4d-1111-2222-3333-444455556666';
@@ -54,14 +49,11 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       expect((await h.service.status('someone'))?.accountName).toBe('Someone Else');
       expect((await h.service.status(id))?.accountName).toBe(id);
     } finally {
-      await store.close();
+      await dispose();
     }
   });
   it("keeps a bucket's ACTIVE index as listpack chunks, and splits the one sorted set earlier versions wrote", async () => {
-    const prefix = `t${randomBytes(4).toString('hex')}:`;
-    const client = new Redis(redisUrl!, { ...FAIL_FAST, keyPrefix: prefix, lazyConnect: true });
-    await client.connect();
-    const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000 });
+    const { store, client, prefix, dispose } = await redisStore(redisUrl!);
     try {
       const h = makeHarness(store);
       const ids: string[] = [];
@@ -69,10 +61,9 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       for (const id of ids.slice(0, 300)) await h.seed(id, true);
       const idx = bucketKeys(5).activeIndex;
       const members = ids.slice(0, 300).map(encodeId).sort();
-      const before = await chunks(client, idx);
+      const { bounds, sizes, ...before } = await chunks(client, idx);
       expect(before.members).toEqual(members);
       expect(before.encodings).toEqual(['listpack']);
-      const { bounds, sizes } = await chunks(client, idx);
       expect(bounds.length).toBeGreaterThan(2);
       for (const n of sizes) expect(n).toBeLessThanOrEqual(120);
 
@@ -88,7 +79,7 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       expect(after.encodings).toEqual(['listpack']);
       expect(await listed(h)).toEqual(after.members);
     } finally {
-      await store.close();
+      await dispose();
     }
   });
 });

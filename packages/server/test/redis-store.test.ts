@@ -6,22 +6,12 @@ import { auditStreamKey, bucketOf, clientKey } from '../src/store/keys.js';
 import { GROUP } from '../src/store/redis-outbox.js';
 import { RedisStore } from '../src/store/redis-store.js';
 import { Scripts, scriptLibrary } from '../src/store/scripts.js';
-import type { StoreOptions } from '../src/store/store.js';
 import { storeContract } from './contract/index.js';
 import { makeHarness, wrongCode } from './contract/harness.js';
+import { redisStore } from './support/redis.js';
 
 const redisUrl = inject('redisUrl');
 if (!redisUrl) console.warn('skipping the Redis store tests: no redis-server (apt-get install redis-server)');
-
-/** Each test gets its own key prefix on the shared test Redis: no FLUSHALL, no interference. */
-export async function redisStore(url: string, options: Partial<StoreOptions> = {}): Promise<{ store: RedisStore; client: Redis; prefix: string; dispose: () => Promise<void> }> {
-  const prefix = `t${randomBytes(4).toString('hex')}:`;
-  const client = new Redis(url, { ...FAIL_FAST, keyPrefix: prefix, lazyConnect: true });
-  await client.connect();
-  const store = new RedisStore(client, { auditMaxEvents: 10_000, auditUserMaxEvents: 1000, ...options });
-  await store.ping();
-  return { store, client, prefix, dispose: () => store.close() };
-}
 
 describe.skipIf(!redisUrl)('redis store', () => {
   storeContract((options) => redisStore(redisUrl!, options));
@@ -80,9 +70,7 @@ describe.skipIf(!redisUrl)('the client-address counter on Redis', () => {
   });
 });
 
-/** The library's name in FUNCTION LOAD's first line. */
-const libraryName = () => /name=(\S+)/.exec(scriptLibrary().code)![1]!;
-const loaded = async (client: Redis) => ((await client.call('FUNCTION', 'LIST', 'LIBRARYNAME', libraryName())) as unknown[]).length > 0;
+const loaded = async (client: Redis) => ((await client.call('FUNCTION', 'LIST', 'LIBRARYNAME', scriptLibrary().name)) as unknown[]).length > 0;
 
 describe.skipIf(!redisUrl)('the scripts as Redis functions', () => {
   it('loads its library where Redis lacks it, and runs the call that found it missing exactly once', async () => {
@@ -92,7 +80,7 @@ describe.skipIf(!redisUrl)('the scripts as Redis functions', () => {
       const f = await h.activate('fn-user');
       expect(await loaded(client)).toBe(true);
       // as after a restart without persistence: the library is gone (tests beside this one load it again as they need it)
-      await client.call('FUNCTION', 'DELETE', libraryName());
+      await client.call('FUNCTION', 'DELETE', scriptLibrary().name);
       expect(await loaded(client)).toBe(false);
       expect((await h.verify('fn-user', wrongCode(h.code(f)))).outcome).toBe('INVALID_CODE');
       expect(await loaded(client)).toBe(true);
@@ -104,9 +92,10 @@ describe.skipIf(!redisUrl)('the scripts as Redis functions', () => {
   });
 
   it('names the library and its functions by a hash of their code, so two versions side by side call their own', () => {
-    const { code, functionName } = scriptLibrary();
-    const version = /name=totp_([0-9a-f]{12})\n/.exec(code)?.[1];
+    const { name, code, functionName } = scriptLibrary();
+    const version = /^totp_([0-9a-f]{12})$/.exec(name)?.[1];
     expect(version).toBeDefined();
+    expect(code.startsWith(`#!lua name=${name}\n`)).toBe(true);
     expect(functionName('totpAttempt')).toBe(`totpAttempt_${version}`);
     expect(code).toContain(`function_name = 'totpAttempt_${version}'`);
     expect(code).not.toContain('__TOTP_LIBRARY_VERSION__');

@@ -24,6 +24,8 @@ type Arg = string | number | Buffer;
 type FcallBuffer = { fcallBuffer(fn: string, numKeys: number, ...args: readonly Arg[]): Promise<unknown> };
 
 export interface FunctionLibrary {
+  /** `totp_` and the hash of the code: what FUNCTION LIST and FUNCTION DELETE name. */
+  readonly name: string;
   /** FUNCTION LOAD's argument: `#!lua name=…` and the code. */
   readonly code: string;
   /** The name a script's function has in this library. */

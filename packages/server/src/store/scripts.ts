@@ -119,8 +119,10 @@ function buildLibrary(): FunctionLibrary {
   });
   const code = [...LIBRARY_PRELUDES.map(prelude), ...LIBRARY_BODIES.map(asFunction), ...functions].join('\n');
   const version = createHash('sha1').update(code).digest('hex').slice(0, 12);
+  const name = `totp_${version}`;
   return {
-    code: `#!lua name=totp_${version}\n${code.replaceAll(VERSION, version)}`,
+    name,
+    code: `#!lua name=${name}\n${code.replaceAll(VERSION, version)}`,
     functionName: (script) => `${script}_${version}`,
   };
 }
