@@ -94,7 +94,7 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 /** Outcome counts → problems (anything other than `expected`, any HTTP error). */
 export function check(name: string, res: LoadResult & { cpu: number }, tally: Tally, expected: string, problems: string[], allowExhausted = false): Figures {
   const bad = tally.unexpected(expected);
-  if (bad.length) problems.push(`${name}: expected only ${expected}, got ${bad.join(', ')}`);
+  if (bad.length) problems.push(`${name}: expected only ${expected}, got ${bad.join(', ')}${tally.surprises.map((l) => `\n    ${l}`).join('')}`);
   if (res.non2xx || res.errors || res.timeouts) problems.push(`${name}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.timeouts} timeouts`);
   // a valid-code run may find no user with a fresh step at all: the supply, not the service
   if (res.requests === 0 && !(allowExhausted && res.exhausted)) problems.push(`${name}: no request was answered`);
@@ -244,7 +244,10 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       warm.settle();
       const bad = probeTally.unexpected(kind === 'valid' ? 'ACCEPTED' : 'INVALID_CODE');
       if (bad.length || probeTally.total() !== 2 * opts.probe) {
-        problems.push(`${label} ${kind} probe: ${probeTally.total()} of ${2 * opts.probe} answered as expected; also ${bad.join(', ') || 'nothing else'}`);
+        problems.push(
+          `${label} ${kind} probe: ${probeTally.total()} of ${2 * opts.probe} answered as expected; also ${bad.join(', ') || 'nothing else'}` +
+            probeTally.surprises.map((l) => `\n    ${l}`).join(''),
+        );
       }
       probes.push({ kind, p50: r2(alone.p50), p99: r2(alone.p99), cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
     }

@@ -43,6 +43,11 @@ export class Tally {
   readonly counts = new Map<string, number>();
   /** Verifies that answered activated: true. */
   activated = 0;
+  /** What the supply knew when an answer surprised it (the first few), for the report. */
+  readonly surprises: string[] = [];
+  surprise(line: string): void {
+    if (this.surprises.length < 5) this.surprises.push(line);
+  }
   add(key: string): void {
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
@@ -69,6 +74,20 @@ function outcomeOf(status: number, body: string): { outcome: string; driftSteps:
   } catch {
     return { outcome: 'unparsable', driftSteps: null, activated: false };
   }
+}
+
+/** One line on a valid code that was not accepted: what the supply believed, and when. */
+function surprise(u: User, step: number, code: string, sentAt: number, outcome: string, driftSteps: number | null): string {
+  const answeredAt = Date.now();
+  // a code is also the code of another step about once in a million: the server takes the latest
+  const alsoAt = [-3, -2, -1, 1, 2, 3].map((k) => step + k).filter((s) => u.secret && codeAtStep(u.secret, s, PARAMS) === code);
+  const lastAlso = [1, 2, 3].map((k) => u.last + k).filter((s) => u.secret && u.last >= 0 && codeAtStep(u.secret, s, PARAMS) === codeAtStep(u.secret, u.last, PARAMS));
+  const at = (ms: number) => `${Math.floor(ms / 1000 / PERIOD)}+${((ms / 1000) % PERIOD).toFixed(3)}s`;
+  return (
+    `${outcome} for step ${step} (last accepted ${u.last}, drift ${u.drift}, driftSteps ${driftSteps}), ` +
+    `sent at step ${at(sentAt)}, answered at ${at(answeredAt)}${alsoAt.length ? `; the code is also step ${alsoAt.join(', ')}'s` : ''}` +
+    (lastAlso.length ? `; the last accepted code was also step ${lastAlso.join(', ')}'s` : '')
+  );
 }
 
 export class Population {
@@ -120,6 +139,7 @@ export class Population {
         if (step > now + u.drift + 1) continue;
         u.busy = true;
         const code = codeAtStep(u.secret, step, PARAMS);
+        const sentAt = Date.now();
         return {
           body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: code, ...(clientIp ? { ip: u.ip } : {}) } }),
           done: (status, body) => {
@@ -127,6 +147,7 @@ export class Population {
             tally.add(r.outcome);
             if (r.activated) tally.activated += 1;
             if (r.outcome !== 'ACCEPTED' || r.driftSteps === null) {
+              tally.surprise(surprise(u, step, code, sentAt, r.outcome, r.driftSteps));
               u.secret = null; // its state is no longer known: retire it
               return;
             }
