@@ -28,6 +28,8 @@ export interface User {
   last: number;
   drift: number;
   busy: boolean;
+  /** Codes of a few steps of `secret`, remembered: a user's next verify asks for the steps after. */
+  readonly codes: Map<number, string>;
 }
 
 export const VERIFY_QUERY =
@@ -76,6 +78,28 @@ function outcomeOf(status: number, body: string): { outcome: string; driftSteps:
   }
 }
 
+/** The code of a step of the user's secret, from the few remembered or computed and remembered. */
+function codeOf(u: User, secret: Uint8Array, step: number): string {
+  let code = u.codes.get(step);
+  if (code === undefined) {
+    code = codeAtStep(secret, step, PARAMS);
+    if (u.codes.size >= 4) u.codes.delete(u.codes.keys().next().value!);
+    u.codes.set(step, code);
+  }
+  return code;
+}
+
+/**
+ * The step an accepted code used up. Two steps share a code about once in a million, and the
+ * server then takes the latest in its window (core's matchCode): so a later step of the next two
+ * with the same code counts as used too, or the user's next code would be answered REPLAYED.
+ */
+function latestSharing(u: User, secret: Uint8Array, step: number, code: string): number {
+  let last = step;
+  for (const later of [step + 1, step + 2]) if (codeOf(u, secret, later) === code) last = later;
+  return last;
+}
+
 /** One line on a valid code that was not accepted: what the supply believed, and when. */
 function surprise(u: User, step: number, code: string, sentAt: number, outcome: string, driftSteps: number | null): string {
   const answeredAt = Date.now();
@@ -104,6 +128,7 @@ export class Population {
       last: -1,
       drift: 0,
       busy: false,
+      codes: new Map(),
     }));
   }
 
@@ -138,7 +163,8 @@ export class Population {
         const step = Math.max(u.last + 1, now + u.drift);
         if (step > now + u.drift + 1) continue;
         u.busy = true;
-        const code = codeAtStep(u.secret, step, PARAMS);
+        const secret = u.secret;
+        const code = codeOf(u, secret, step);
         const sentAt = Date.now();
         return {
           body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: code, ...(clientIp ? { ip: u.ip } : {}) } }),
@@ -151,7 +177,7 @@ export class Population {
               u.secret = null; // its state is no longer known: retire it
               return;
             }
-            u.last = step;
+            u.last = latestSharing(u, secret, step, code);
             u.drift = Math.max(-1, Math.min(1, r.driftSteps));
             u.busy = false;
           },
