@@ -21,7 +21,11 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       const id = '3f1b2c4d-1111-2222-3333-444455556666';
       const f = await h.activate(id);
       const k = userKeys(id);
-      expect(Object.keys(await client.hgetall(k.user)).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
+      const hash = await client.hgetall(k.user);
+      expect(Object.keys(hash).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
+      // a generation is a decimal that Redis keeps as a 64-bit integer (10 bytes, not 18 as hex)
+      expect(hash.g).toMatch(/^[1-9][0-9]{18}$/);
+      expect(BigInt(hash.g!) >= 1n << 62n && BigInt(hash.g!) < 1n << 63n).toBe(true);
       expect(await client.type(k.events)).toBe('list');
       // the list holds an id of sequence 0 as its time alone; an event is one packed field
       const ids = (await client.lrange(k.events, 0, -1)).map(fullEntryId);

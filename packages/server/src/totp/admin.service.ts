@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newGeneration } from '../store/codec.js';
 import type { Encrypter } from 'age-encryption';
 import { ErrorCode, InvalidInputError, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
 import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
@@ -82,7 +82,7 @@ export class AdminService {
       userId,
       deviceName,
       maxDevices: this.deps.maxDevices,
-      factor: { sealed, generation: randomBytes(8).toString('hex'), createdAt: now, algorithm, digits, period, issuer, accountName },
+      factor: { sealed, generation: newGeneration(), createdAt: now, algorithm, digits, period, issuer, accountName },
       replace: false,
       now,
       expiresAt: now,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newGeneration } from '../store/codec.js';
 import {
   ErrorCode,
   InvalidInputError,
@@ -109,7 +109,7 @@ export class TotpService {
       maxDevices: this.deps.policy.maxDevices,
       factor: {
         sealed: this.deps.keyRing.seal(secret, secretContext(userId)),
-        generation: randomBytes(8).toString('hex'),
+        generation: newGeneration(),
         createdAt: now,
         algorithm,
         digits,

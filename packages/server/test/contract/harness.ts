@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { newGeneration } from '../../src/store/codec.js';
 import { afterEach, beforeEach } from 'vitest';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type Policy, type TotpParams } from '@totp-service/core';
 import type { Store, StoreOptions } from '../../src/store/store.js';
@@ -126,7 +127,7 @@ export function makeHarness(store: Store, overrides: Partial<Policy> = {}, keyRi
         userId,
         deviceName: 'default',
         maxDevices: policy.maxDevices,
-        factor: { sealed: ring.seal(secret, secretContext(userId)), generation: randomBytes(8).toString('hex'), createdAt: now, ...params, issuer: 'Seed', accountName: userId },
+        factor: { sealed: ring.seal(secret, secretContext(userId)), generation: newGeneration(), createdAt: now, ...params, issuer: 'Seed', accountName: userId },
         replace: false,
         now,
         expiresAt: now + policy.pendingTtlSeconds * 1000,
