@@ -95,14 +95,14 @@ export function matchCode(input: MatchInput): CodeMatch | null {
 }
 
 /**
- * Every step within `span` of the current one whose code is `code`, compared in constant time and
- * without stopping early. For a check decided elsewhere: the caller does not know the learned
- * drift yet (the store does), so it lists the matches over the widest window any drift allows
- * (window + the drift bound) and the store keeps those within the window of the drift it holds.
+ * Every step within `span` of the current one (of the current one + `drift`, when given) whose code
+ * is `code`, compared in constant time and without stopping early. For a check decided elsewhere:
+ * the caller lists the matches around the learned drift it believes the store holds, and the
+ * store, which holds the drift, decides (and refuses the list when the drift it holds differs).
  */
-export function matchSteps(input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number }): CodeMatch[] {
+export function matchSteps(input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number; readonly drift?: number }): CodeMatch[] {
   const now = timeStep(input.epochSeconds, input.params.period);
-  return stepsMatching(input, now, now, input.span);
+  return stepsMatching(input, now, now + (input.drift ?? 0), input.span);
 }
 
 /**

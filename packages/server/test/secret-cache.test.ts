@@ -6,6 +6,7 @@ import { SecretCache, type OpenSecret } from '../src/totp/secret-cache.js';
 const secret = (fill: number): OpenSecret => ({
   deviceId: '0',
   generation: `g${fill}`,
+  drift: 0,
   secret: Buffer.alloc(20, fill),
   algorithm: 'SHA1',
   digits: 6,
@@ -56,5 +57,20 @@ describe('the secret cache', () => {
     await new Promise((r) => setTimeout(r, 60));
     expect(cache.size).toBe(0);
     expect(a.secret.every((x) => x === 0)).toBe(true);
+  });
+
+  it("learns a device's new drift, holding the same bytes (wiped as before when the entry goes)", () => {
+    const cache = new SecretCache(2, 60_000, () => 0);
+    const [a, b] = [{ ...secret(1), deviceId: '1' }, { ...secret(2), deviceId: '2' }];
+    cache.set('u', 6, [a, b], 0);
+    cache.learnDrift('u', '2', -1);
+    cache.learnDrift('u', '7', 1); // no such device held: nothing changes
+    cache.learnDrift('nobody', '2', 1); // nothing held: nothing happens
+    const held = cache.get('u', 6, 1)!.secrets;
+    expect(held.map((s) => [s.deviceId, s.drift])).toEqual([['1', 0], ['2', -1]]);
+    expect(held[1]!.secret).toBe(b.secret);
+    expect(cache.size).toBe(1);
+    cache.delete('u');
+    expect(a.secret.every((x) => x === 0) && b.secret.every((x) => x === 0)).toBe(true);
   });
 });

@@ -181,11 +181,11 @@ export interface SettleResult {
 
 /** A secret a server holds open, and where a code matched it (see Store.attempt). */
 export interface OpenMatch {
-  /** "deviceId:generation" of the secret. */
+  /** "deviceId:generation:drift" of the secret, with the learned drift the marks were made around. */
   readonly secret: string;
   /**
-   * One character per step from the current step - (window + drift bound) to + (window + drift
-   * bound): '1' where the code matched, else '0'. As long whatever the code.
+   * One character per step from the current step + drift - window to + drift + window: '1' where
+   * the code matched, else '0'. As long whatever the code.
    */
   readonly hits: string;
 }
@@ -335,11 +335,12 @@ export interface Store {
 
   /**
    * A whole TOTP verify in one round trip, for a caller that holds the user's secrets of this code
-   * length open and has marked where the code matches them over `window + driftBound` steps: the
-   * same reservation, decision and settlement as reserve + settle, in one atomic step. Nothing is
-   * counted when `checked` is not exactly the user's secrets of this length ('stale'), or when the
-   * store cannot count the client address in the same step ('unsupported': a Cluster). Optional: a
-   * store without it always takes the two round trips.
+   * length open and has marked where the code matches them over the window around each device's
+   * learned drift: the same reservation, decision and settlement as reserve + settle, in one atomic
+   * step. Nothing is counted when `checked` is not exactly the user's secrets of this length with
+   * the drifts the store holds ('stale'), or when the store cannot count the client address in
+   * the same step ('unsupported': a Cluster). Optional: a store without it always takes the two
+   * round trips.
    */
   attempt?(req: {
     userId: string;

@@ -58,15 +58,20 @@ export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], 
 
 /**
  * For one round trip (Store.attempt): where the code matches each secret held open, over the
- * window widened by the drift bound, since only the store knows each device's learned drift and
- * last accepted step (it then applies the rules of checkCode). Every step of every secret is
- * compared, and the marks are as long whatever the code.
+ * window around the drift the device had learned when its secret was opened or last accepted a
+ * code here (held with the secret). The store holds the drift and the last accepted step: it
+ * refuses marks made around another drift (the verify then reads the user again) and applies the
+ * rules of checkCode. Every step of the window is compared, and the marks are as long whatever
+ * the code: 2 × window + 1 codes a secret, not the 2 × (window + drift bound) + 1 that marks
+ * around every drift the bound allows would take.
  */
 export function markMatches(policy: Policy, secrets: readonly OpenSecret[], code: string, now: number): OpenMatch[] {
-  const span = policy.window + policy.maxDriftSteps;
+  const span = policy.window;
   return secrets.map((s) => {
     const hits = Array<string>(2 * span + 1).fill('0');
-    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span })) hits[m.driftSteps + span] = '1';
-    return { secret: `${s.deviceId}:${s.generation}`, hits: hits.join('') };
+    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span, drift: s.drift })) {
+      hits[m.driftSteps - s.drift + span] = '1';
+    }
+    return { secret: `${s.deviceId}:${s.generation}:${s.drift}`, hits: hits.join('') };
   });
 }

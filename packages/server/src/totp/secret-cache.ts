@@ -24,6 +24,8 @@ export const DEFAULT_SECRET_CACHE = Object.freeze({ size: 100_000, seconds: 300 
 export interface OpenSecret {
   readonly deviceId: string;
   readonly generation: string;
+  /** The device's learned drift as last seen (the store refuses marks made around another). */
+  readonly drift: number;
   readonly secret: Uint8Array;
   readonly algorithm: Algorithm;
   readonly digits: Digits;
@@ -79,6 +81,14 @@ export class SecretCache {
       const oldest = this.entries.keys().next().value as string;
       this.delete(oldest);
     }
+  }
+
+  /** A device's new learned drift (a code it accepted), so that the next marks are made around it. */
+  learnDrift(userId: string, deviceId: string, drift: number): void {
+    const entry = this.entries.get(userId);
+    if (!entry?.secrets.some((s) => s.deviceId === deviceId && s.drift !== drift)) return;
+    const secrets = entry.secrets.map((s) => (s.deviceId === deviceId ? { ...s, drift } : s));
+    this.entries.set(userId, { ...entry, secrets });
   }
 
   delete(userId: string): void {

@@ -4,6 +4,7 @@ import {
   InvalidInputError,
   TotpError,
   buildKeyUri,
+  clampDrift,
   encodeBase32,
   generateSecret,
   normalizeCode,
@@ -159,6 +160,10 @@ export class TotpService {
 
     const req: AttemptRequest = { userId, clientBudgetKey: client?.budgetKey, actor: who, codeLength: code.length };
     const result = (await this.openAttempt(req, code)) ?? (await runAttempt(this.attempts, req, (r, now) => this.check(req, r.candidates, code, now)));
+    // the drift the store now holds for that device, as settle wrote it: the next marks go around it
+    if (result.deviceId !== null && result.driftSteps !== null) {
+      this.cacheFor(req)?.learnDrift(userId, result.deviceId, clampDrift(this.deps.policy, result.driftSteps));
+    }
     this.deps.onVerify?.(result.outcome, 'totp');
     return result;
   }
@@ -194,7 +199,7 @@ export class TotpService {
     const checked = checkCode(this.deps.policy, open, code, now);
     const cache = this.cacheFor(req);
     if (cache) {
-      const held = open.map(({ deviceId, generation, secret, algorithm, digits, period }) => ({ deviceId, generation, secret, algorithm, digits, period }));
+      const held = open.map(({ deviceId, generation, drift, secret, algorithm, digits, period }) => ({ deviceId, generation, drift, secret, algorithm, digits, period }));
       cache.set(req.userId, code.length, held, now);
     } else {
       for (const o of open) o.secret.fill(0);

@@ -11,9 +11,9 @@
 
   After reserving, it checks that the secrets the server checked are still exactly the user's
   secrets of this code length (each named by device id and generation, which changes with the
-  secret) and that no learned drift is beyond the bound the matches were listed for; if not, it
-  puts the counters back as they were, answers {'S'} (stale), and the server takes the two round
-  trips, which read the secrets again.
+  secret) and that each was marked around the learned drift its device holds; if not, it puts the
+  counters back as they were, answers {'S'} (stale), and the server takes the two round trips,
+  which read the secrets again.
 
   KEYS: the 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS), then
   KEYS[10] the client address's counter (only on a single Redis: it is in a slot of its own)
@@ -25,10 +25,11 @@
   ARGV[5]  the drift bound, steps    ARGV[12]  bucket audit cap
   ARGV[6]  client attempts a window  ARGV[13]  user audit cap
   ARGV[7]  client window, ms
-  ARGV[14] n, the number of secrets the server checked, then n pairs: "deviceId:generation", and
-           where the code matched that secret: one character per step from the current step
-           - (window + drift bound) to + (window + drift bound), '1' for a match, else '0' (as
-           long whatever the code, so that nothing about the code shows in the request's size)
+  ARGV[14] n, the number of secrets the server checked, then n pairs: "deviceId:generation:drift"
+           (the learned drift the server marked around), and where the code matched that secret:
+           one character per step from the current step + drift - window to + drift + window,
+           '1' for a match, else '0' (as long whatever the code, so that nothing about the code
+           shows in the request's size)
   then     the lockout lengths in ms (as reserve.lua's ARGV[4…])
 
   returns  {'S'}  stale: nothing was counted (only lapsed pending secrets were dropped, as any
@@ -53,10 +54,14 @@ local r = reserve(KEYS, reserveArgv, user, devices, ids)
 -- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
 -- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
 -- depend on the secrets: they stand as they are.
+-- a secret's name in the marks, with the drift its device holds (none stored, or a pending secret's '': 0)
+local function marked(i)
+  return hits[r[i] .. ':' .. r[i + 4] .. ':' .. (tonumber(r[i + 6]) or 0)]
+end
 local function stale()
   local count = 0
   for i = 5, #r, 7 do
-    if not hits[r[i] .. ':' .. r[i + 4]] or math.abs(tonumber(r[i + 6]) or 0) > driftBound then return true end
+    if not marked(i) then return true end
     count = count + 1
   end
   return count ~= n
@@ -88,16 +93,15 @@ elseif overBudget then
   kind = 'release'
   slots[1] = 'RATE_LIMITED'
 else
-  -- per secret the latest step within the window of its drift (core's matchCode), then across
-  -- secrets: an unused step beats a replay, then the latest step (check.ts)
-  local span = window + driftBound
+  -- per secret the latest step within the window of its drift (core's matchCode: the marks are
+  -- that window), then across secrets: an unused step beats a replay, then the latest (check.ts)
   local best
   for i = 5, #r, 7 do
     local id, slot, gen, last, drift = r[i], r[i + 1], r[i + 4], r[i + 5], tonumber(r[i + 6]) or 0
-    local bits = hits[id .. ':' .. gen]
+    local bits = marked(i)
     local found
-    for k = -span, span do
-      if string.byte(bits, k + span + 1) == 49 and math.abs(k - drift) <= window then found = k end
+    for k = drift - window, drift + window do
+      if string.byte(bits, k - drift + window + 1) == 49 then found = k end
     end
     if found then
       local period = tonumber(string.match(r[i + 3], ':(%d+)$'))
