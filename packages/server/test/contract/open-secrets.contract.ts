@@ -108,6 +108,26 @@ export function openSecretsContract(factory: StoreFactory): void {
       }
     });
 
+    it('reads the user again when another server taught the device a new drift, then holds the new one', async () => {
+      const f = await h.activate('u');
+      const { service, calls } = recorded(handle.store);
+      expect((await service.verify(APP, 'u', h.code(f))).outcome).toBe('ACCEPTED');
+      // another server accepts the phone's code of the next step: the store learns a drift of +1
+      h.clock.advance(30_000);
+      expect(await secretsClosed(h).verify(APP, 'u', h.code(f, 1))).toMatchObject({ outcome: 'ACCEPTED', driftSteps: 1 });
+      // marked around the drift held here (0), this code (+2) would be a miss: the store finds the marks stale
+      h.clock.advance(30_000);
+      calls.length = 0;
+      expect(await service.verify(APP, 'u', h.code(f, 2))).toMatchObject({ outcome: 'ACCEPTED', driftSteps: 2, remainingAttempts: 5 });
+      expect(calls).toEqual(oneTrip() ? ['attempt', 'reserve', 'settle'] : ['reserve', 'settle']);
+      // and holds the drift learned (+1, the bound): the phone's next code takes one round trip
+      h.clock.advance(30_000);
+      calls.length = 0;
+      expect(await service.verify(APP, 'u', h.code(f, 2))).toMatchObject({ outcome: 'ACCEPTED', driftSteps: 2 });
+      expect(await service.verify(APP, 'u', wrongCode(h.code(f, 2)))).toMatchObject({ outcome: 'INVALID_CODE', remainingAttempts: 4 });
+      expect(calls).toEqual(oneTrip() ? ['attempt', 'attempt'] : ['reserve', 'settle', 'reserve', 'settle']);
+    });
+
     it('counts the client address and refuses over its budget without charging the user', async () => {
       const c = makeHarness(handle.store, { clientLimit: 3 });
       const a = await c.activate('a');
