@@ -24,7 +24,14 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const givenCluster = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
   if (givenCluster) project.provide('redisClusterNodes', givenCluster);
   else if (haveRedis && project.name !== 'cli' && project.name !== 'core') {
-    cluster = await startCluster({ masters: 3 });
+    try {
+      cluster = await startCluster({ masters: 3 });
+    } catch (err) {
+      // vitest runs no teardown for a setup that threw: stop the Redis started above here
+      await redis?.stop(true);
+      redis?.cleanup();
+      throw err;
+    }
     project.provide('redisClusterNodes', cluster.seeds);
   } else project.provide('redisClusterNodes', null);
 

@@ -3,7 +3,7 @@
  * the Redis on 6379. A test that needs to stop and restart Redis (outages, AOF) starts its own.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,16 +41,26 @@ export interface RedisProcess {
   cleanup(): void;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, timeoutMs = 10_000, exited: () => boolean = () => false): Promise<void> {
   const cli = findTool('redis-cli');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (exited()) throw new Error(`redis-server on port ${port} exited before answering`);
     const r = cli ? spawnSync(cli, ['-p', String(port), 'ping'], { encoding: 'utf8' }) : null;
     // a server with requirepass answers NOAUTH: it is up all the same
     if (r?.stdout.trim() === 'PONG' || /NOAUTH/.test(r?.stdout ?? '')) return;
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
+}
+
+/** The last lines of a redis-server log, if it wrote one: why it did not start (a port taken, …). */
+function readLogTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-5).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess> {
@@ -71,7 +81,14 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess>
   const child = spawn(bin, args, { stdio: 'ignore' });
   let exited = false;
   child.once('exit', () => (exited = true));
-  await waitForPing(port);
+  try {
+    await waitForPing(port, 10_000, () => exited);
+  } catch (err) {
+    // not left running behind a failed start (a run's setup that failed used to leave one)
+    child.kill('SIGKILL');
+    const log = readLogTail(join(dir, 'redis.log'));
+    throw new Error(`${(err as Error).message}${log ? `; its log ends:\n${log}` : ''}`);
+  }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
