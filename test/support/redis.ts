@@ -41,14 +41,20 @@ export interface RedisProcess {
   cleanup(): void;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000, exited: () => boolean = () => false): Promise<void> {
+/** Wait until the redis-server `child` answers on `port` (and not another one that holds the port). */
+async function waitForPing(port: number, child: ChildProcess, exited: () => boolean, timeoutMs = 10_000): Promise<void> {
   const cli = findTool('redis-cli');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited()) throw new Error(`redis-server on port ${port} exited before answering`);
-    const r = cli ? spawnSync(cli, ['-p', String(port), 'ping'], { encoding: 'utf8' }) : null;
+    const r = cli ? spawnSync(cli, ['-p', String(port), 'info', 'server'], { encoding: 'utf8' }) : null;
     // a server with requirepass answers NOAUTH: it is up all the same
-    if (r?.stdout.trim() === 'PONG' || /NOAUTH/.test(r?.stdout ?? '')) return;
+    if (/NOAUTH/.test(r?.stdout ?? '')) return;
+    const pid = /^process_id:(\d+)/m.exec(r?.stdout ?? '')?.[1];
+    if (pid !== undefined) {
+      if (Number(pid) === child.pid) return;
+      throw new Error(`port ${port} is held by another redis-server (pid ${pid})`);
+    }
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
@@ -82,7 +88,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess>
   let exited = false;
   child.once('exit', () => (exited = true));
   try {
-    await waitForPing(port, 10_000, () => exited);
+    await waitForPing(port, child, () => exited);
   } catch (err) {
     // not left running behind a failed start (a run's setup that failed used to leave one)
     child.kill('SIGKILL');
