@@ -1,6 +1,6 @@
-import { newGeneration } from '../store/codec.js';
 import type { Encrypter } from 'age-encryption';
 import { ErrorCode, InvalidInputError, SealError, TotpError, parseBase32Secret, type Algorithm, type KeyRing } from '@totp-service/core';
+import { newGeneration } from '../store/codec.js';
 import type { Actor, AuditEvent, AuditEventType, EnrollmentStatus, Store } from '../store/store.js';
 import { auditScope, decodeCursor, encodeCursor } from './cursor.js';
 import { rekeyAll, type RekeyFailure } from './rekey.js';

@@ -1,4 +1,3 @@
-import { newGeneration } from '../store/codec.js';
 import {
   ErrorCode,
   InvalidInputError,
@@ -14,6 +13,7 @@ import {
   type Policy,
   type VerifyOutcome,
 } from '@totp-service/core';
+import { newGeneration } from '../store/codec.js';
 import type { AttemptLimits, Actor, Store } from '../store/store.js';
 import { attemptLimits, runAttempt, runOpenAttempt, verifyResult, type AttemptDeps, type AttemptRequest, type VerifyResult } from './attempt.js';
 import { checkCode, markMatches, openCandidates } from './check.js';
