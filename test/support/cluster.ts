@@ -5,7 +5,7 @@
  * `CLUSTER INFO` says `cluster_state:ok`. Never touches the Redis on 6379.
  */
 import { spawnSync } from 'node:child_process';
-import { freePort, startRedis, type RedisProcess } from './redis.js';
+import { PortTakenError, freePort, startRedis, type RedisProcess } from './redis.js';
 import { findTool } from './tools.js';
 
 export interface ClusterProcess {
@@ -59,7 +59,6 @@ export async function waitClusterOk(ports: readonly number[], timeoutMs = 30_000
 export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterProcess> {
   const masters = opts.masters ?? 3;
   const pairs: [number, number][] = [];
-  for (let i = 0; i < masters; i++) pairs.push(await portPair());
   const args = (bus: number) => [
     '--cluster-enabled', 'yes',
     '--cluster-port', String(bus),
@@ -68,9 +67,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterPr
     ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
     ...(opts.requireFullCoverage === false ? ['--cluster-require-full-coverage', 'no'] : []),
   ];
+  // a port found free can be taken before the node binds it (PortTakenError): that node takes another pair
+  const startNode = async (i: number): Promise<RedisProcess> => {
+    for (let attempt = 1; ; attempt++) {
+      const [port, bus] = (pairs[i] = await portPair());
+      try {
+        return await startRedis({ port, aof: opts.aof ?? false, extraArgs: args(bus) });
+      } catch (err) {
+        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
+      }
+    }
+  };
   const nodes: RedisProcess[] = [];
   try {
-    for (const [port, bus] of pairs) nodes.push(await startRedis({ port, aof: opts.aof ?? false, extraArgs: args(bus) }));
+    for (let i = 0; i < masters; i++) nodes.push(await startNode(i));
     const created = cli(['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], opts.password);
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
     await waitClusterOk(nodes.map((n) => n.port), 30_000, opts.password);

@@ -41,19 +41,23 @@ export interface RedisProcess {
   cleanup(): void;
 }
 
+/** The port asked for was taken between being found free and redis-server binding it. */
+export class PortTakenError extends Error {}
+
 /** Wait until the redis-server `child` answers on `port` (and not another one that holds the port). */
 async function waitForPing(port: number, child: ChildProcess, exited: () => boolean, timeoutMs = 10_000): Promise<void> {
   const cli = findTool('redis-cli');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (exited()) throw new Error(`redis-server on port ${port} exited before answering`);
-    const r = cli ? spawnSync(cli, ['-p', String(port), 'info', 'server'], { encoding: 'utf8' }) : null;
+    // bounded: whatever else holds the port may never answer
+    const r = cli ? spawnSync(cli, ['-p', String(port), 'info', 'server'], { encoding: 'utf8', timeout: 2_000 }) : null;
     // a server with requirepass answers NOAUTH: it is up all the same
     if (/NOAUTH/.test(r?.stdout ?? '')) return;
     const pid = /^process_id:(\d+)/m.exec(r?.stdout ?? '')?.[1];
     if (pid !== undefined) {
       if (Number(pid) === child.pid) return;
-      throw new Error(`port ${port} is held by another redis-server (pid ${pid})`);
+      throw new PortTakenError(`port ${port} is held by another redis-server (pid ${pid})`);
     }
     await new Promise((res) => setTimeout(res, 50));
   }
@@ -69,10 +73,25 @@ function readLogTail(file: string): string {
   }
 }
 
+/**
+ * A redis-server on `opts.port`, or on a free port. A free port can be taken before redis-server
+ * binds it (by another test's server, or as the local end of an outgoing connection): without a
+ * port asked for, the start is tried again on another one; with one, PortTakenError says so.
+ */
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess> {
+  if (opts.port !== undefined) return launchRedis(opts.port, opts);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchRedis(await freePort(), opts);
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt === 5) throw err;
+    }
+  }
+}
+
+async function launchRedis(port: number, opts: RedisOptions): Promise<RedisProcess> {
   const bin = findTool('redis-server');
   if (!bin) throw new Error('redis-server is not on PATH (apt-get install redis-server)');
-  const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'totp-redis-'));
   const args = [
     '--port', String(port),
@@ -93,7 +112,9 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess>
     // not left running behind a failed start (a run's setup that failed used to leave one)
     child.kill('SIGKILL');
     const log = readLogTail(join(dir, 'redis.log'));
-    throw new Error(`${(err as Error).message}${log ? `; its log ends:\n${log}` : ''}`);
+    if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    const message = `${(err as Error).message}${log ? `; its log ends:\n${log}` : ''}`;
+    throw err instanceof PortTakenError || /Address already in use/.test(log) ? new PortTakenError(message) : new Error(message);
   }
   return {
     url: `redis://127.0.0.1:${port}`,
