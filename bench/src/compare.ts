@@ -138,13 +138,14 @@ export function summariseModes(runs: readonly ModeRun[]): ModeSummary[] {
     const paired = (f: (r: ModeRun) => number, of: readonly ModeRun[] = mine) =>
       r3(median(of.flatMap((r) => (offIn(r.run) ? [f(r) / f(offIn(r.run)!)] : []))));
     // a valid-code load that sent nothing (no fresh step left) pairs with nothing
-    const validPairs = withValidCodes(mine).filter((r) => (offIn(r.run)?.valid.requests ?? 0) > 0);
+    const valid = withValidCodes(mine);
+    const validPairs = valid.filter((r) => (offIn(r.run)?.valid.requests ?? 0) > 0);
     return {
       mode,
       ceiling: loadSummary(mine.map((r) => r.ceiling)),
-      valid: loadSummary(withValidCodes(mine).map((r) => r.valid)),
+      valid: loadSummary(valid.map((r) => r.valid)),
       wrong: loadSummary(mine.map((r) => r.wrong)),
-      validRatio: r3(median(withValidCodes(mine).map((r) => r.valid.perSecond / r.ceiling.perSecond))),
+      validRatio: r3(median(valid.map((r) => r.valid.perSecond / r.ceiling.perSecond))),
       wrongRatio: r3(median(mine.map((r) => r.wrong.perSecond / r.ceiling.perSecond))),
       vsOff: {
         valid: paired((r) => r.valid.perSecond, validPairs),

@@ -5,7 +5,7 @@
  * `CLUSTER INFO` says `cluster_state:ok`. Never touches the Redis on 6379.
  */
 import { spawnSync } from 'node:child_process';
-import { PortTakenError, freePort, startRedis, type RedisProcess } from './redis.js';
+import { freePort, retryOnPortTaken, startRedis, type RedisProcess } from './redis.js';
 import { findTool } from './tools.js';
 
 export interface ClusterProcess {
@@ -67,17 +67,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<ClusterPr
     ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
     ...(opts.requireFullCoverage === false ? ['--cluster-require-full-coverage', 'no'] : []),
   ];
-  // a port found free can be taken before the node binds it (PortTakenError): that node takes another pair
-  const startNode = async (i: number): Promise<RedisProcess> => {
-    for (let attempt = 1; ; attempt++) {
+  // a node whose port or bus port was taken before it bound them takes another pair
+  const startNode = (i: number): Promise<RedisProcess> =>
+    retryOnPortTaken(async () => {
       const [port, bus] = (pairs[i] = await portPair());
-      try {
-        return await startRedis({ port, aof: opts.aof ?? false, extraArgs: args(bus) });
-      } catch (err) {
-        if (!(err instanceof PortTakenError) || attempt === 5) throw err;
-      }
-    }
-  };
+      return startRedis({ port, aof: opts.aof ?? false, extraArgs: args(bus) });
+    });
   const nodes: RedisProcess[] = [];
   try {
     for (let i = 0; i < masters; i++) nodes.push(await startNode(i));

@@ -74,19 +74,27 @@ function readLogTail(file: string): string {
 }
 
 /**
- * A redis-server on `opts.port`, or on a free port. A free port can be taken before redis-server
- * binds it (by another test's server, or as the local end of an outgoing connection): without a
- * port asked for, the start is tried again on another one; with one, PortTakenError says so.
+ * `start` again (up to 5 tries) while it fails with PortTakenError: a port found free can be taken
+ * before redis-server binds it (by another test's server, or as the local end of an outgoing
+ * connection), so `start` is to find its ports afresh each time.
  */
-export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess> {
-  if (opts.port !== undefined) return launchRedis(opts.port, opts);
+export async function retryOnPortTaken<T>(start: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launchRedis(await freePort(), opts);
+      return await start();
     } catch (err) {
       if (!(err instanceof PortTakenError) || attempt === 5) throw err;
     }
   }
+}
+
+/**
+ * A redis-server on `opts.port`, or on a free port: without a port asked for, a port taken is
+ * tried again on another one (retryOnPortTaken); with one, PortTakenError says so.
+ */
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisProcess> {
+  if (opts.port !== undefined) return launchRedis(opts.port, opts);
+  return retryOnPortTaken(async () => launchRedis(await freePort(), opts));
 }
 
 async function launchRedis(port: number, opts: RedisOptions): Promise<RedisProcess> {
