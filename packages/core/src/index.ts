@@ -32,6 +32,7 @@ export {
   codeAt,
   matchCode,
   matchSteps,
+  StepCodes,
   type TotpParams,
   type MatchInput,
   type CodeMatch,

@@ -99,24 +99,81 @@ export function matchCode(input: MatchInput): CodeMatch | null {
  * is `code`, compared in constant time and without stopping early. For a check decided elsewhere:
  * the caller lists the matches around the learned drift it believes the store holds, and the
  * store, which holds the drift, decides (and refuses the list when the drift it holds differs).
+ * With `codes` (the same secret's StepCodes), a step's code computed for an earlier check is
+ * taken from there instead of being computed again.
  */
-export function matchSteps(input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number; readonly drift?: number }): CodeMatch[] {
+export function matchSteps(
+  input: Omit<MatchInput, 'window' | 'drift'> & { readonly span: number; readonly drift?: number; readonly codes?: StepCodes },
+): CodeMatch[] {
   const now = timeStep(input.epochSeconds, input.params.period);
   return stepsMatching(input, now, now + (input.drift ?? 0), input.span);
 }
 
 /**
+ * The codes of one secret's latest time steps, each computed once: the checks of one device
+ * within a minute or so (a retry, a mistyped code, a script guessing codes for a user, locked out
+ * or not) share two or three of the window's steps, and an HMAC is most of what a check costs.
+ * Holds `capacity` codes, the oldest computed making way; knows only codes the secret gives
+ * anyway, is as sensitive as the secret for the steps it holds and useless after them. `wipe`
+ * zeroes them (with the secret, when its holder lets it go).
+ */
+export class StepCodes {
+  private steps: number[] = [];
+  // allocated at the first code: a holder may never check a second code
+  private bytes: Buffer | undefined;
+  private next = 0;
+  /** Codes computed rather than found here (what the memo saves shows against the checks). */
+  computed = 0;
+
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly params: TotpParams,
+    readonly capacity: number,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`a memo of codes holds at least one (given ${capacity})`);
+  }
+
+  /** The code of `step` as ASCII digits: a view into the memo, to compare, not to keep. */
+  code(step: number): Buffer {
+    const d = this.params.digits;
+    this.bytes ??= Buffer.alloc(this.capacity * d);
+    let i = this.steps.indexOf(step);
+    if (i < 0) {
+      i = this.next;
+      this.next = (i + 1) % this.capacity;
+      this.bytes.write(codeAtStep(this.secret, step, this.params), i * d, d, 'ascii');
+      this.steps[i] = step;
+      this.computed++;
+    }
+    return this.bytes.subarray(i * d, i * d + d);
+  }
+
+  wipe(): void {
+    this.bytes?.fill(0);
+    this.steps = [];
+    this.next = 0;
+  }
+}
+
+/**
  * The one place codes are compared: every step of centre ± radius, each in constant time, none
  * skipped when one matched, so the time taken tells nothing about which step (if any) matched.
+ * (With a memo it does tell which codes an earlier check had computed: when checks came, not what
+ * they held.)
  */
-function stepsMatching(input: Pick<MatchInput, 'secret' | 'params' | 'code'>, now: number, centre: number, radius: number): CodeMatch[] {
-  const { secret, params, code } = input;
+function stepsMatching(
+  input: Pick<MatchInput, 'secret' | 'params' | 'code'> & { readonly codes?: StepCodes },
+  now: number,
+  centre: number,
+  radius: number,
+): CodeMatch[] {
+  const { secret, params, code, codes } = input;
   if (code.length !== params.digits) return [];
   const given = Buffer.from(code, 'ascii');
   const out: CodeMatch[] = [];
   for (let step = centre - radius; step <= centre + radius; step++) {
     if (step < 0) continue;
-    const candidate = Buffer.from(codeAtStep(secret, step, params), 'ascii');
+    const candidate = codes ? codes.code(step) : Buffer.from(codeAtStep(secret, step, params), 'ascii');
     if (timingSafeEqual(candidate, given)) out.push({ step, driftSteps: step - now });
   }
   return out;

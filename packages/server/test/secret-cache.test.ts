@@ -1,22 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import { StepCodes } from '@totp-service/core';
 import { SecretCache, type OpenSecret } from '../src/totp/secret-cache.js';
 
 /** The bounds of the secret cache (totp/secret-cache.ts): count, time, code length, and wiping. */
 
-const secret = (fill: number): OpenSecret => ({
-  deviceId: '0',
-  generation: `g${fill}`,
-  drift: 0,
-  secret: Buffer.alloc(20, fill),
-  algorithm: 'SHA1',
-  digits: 6,
-  period: 30,
-});
+const secret = (fill: number): OpenSecret => {
+  const bytes = Buffer.alloc(20, fill);
+  return {
+    deviceId: '0',
+    generation: `g${fill}`,
+    drift: 0,
+    secret: bytes,
+    codes: new StepCodes(bytes, { algorithm: 'SHA1', digits: 6, period: 30 }, 4),
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+  };
+};
 
 describe('the secret cache', () => {
-  it('holds at most its size, dropping the least recently used first and zeroing its bytes', () => {
+  it('holds at most its size, dropping the least recently used first and zeroing its bytes and codes', () => {
     const cache = new SecretCache(2, 60_000, () => 0);
     const [a, b, c] = [secret(1), secret(2), secret(3)];
+    const code = b.codes.code(1000);
     cache.set('a', 6, [a], 0);
     cache.set('b', 6, [b], 0);
     expect(cache.get('a', 6, 1)).toBeDefined(); // a is now the most recently used
@@ -24,6 +30,7 @@ describe('the secret cache', () => {
     expect(cache.size).toBe(2);
     expect(cache.get('b', 6, 1)).toBeUndefined();
     expect(b.secret.every((x) => x === 0)).toBe(true);
+    expect(code.every((x) => x === 0)).toBe(true);
     expect(a.secret.every((x) => x === 1)).toBe(true);
     cache.clear();
     expect(a.secret.every((x) => x === 0) && c.secret.every((x) => x === 0)).toBe(true);

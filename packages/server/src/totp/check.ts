@@ -1,4 +1,4 @@
-import { clampDrift, matchCode, matchSteps, type KeyRing, type Policy } from '@totp-service/core';
+import { clampDrift, matchCode, matchSteps, StepCodes, type KeyRing, type Policy } from '@totp-service/core';
 import type { CandidateFactor, OpenMatch } from '../store/store.js';
 import type { Checked } from './attempt.js';
 import type { OpenSecret } from './secret-cache.js';
@@ -63,15 +63,34 @@ export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], 
  * refuses marks made around another drift (the verify then reads the user again) and applies the
  * rules of checkCode. Every step of the window is compared, and the marks are as long whatever
  * the code: 2 × window + 1 codes a secret, not the 2 × (window + drift bound) + 1 that marks
- * around every drift the bound allows would take.
+ * around every drift the bound allows would take; a code an earlier verify computed is taken from
+ * the secret's memo (holdOpen).
  */
 export function markMatches(policy: Policy, secrets: readonly OpenSecret[], code: string, now: number): OpenMatch[] {
   const span = policy.window;
   return secrets.map((s) => {
     const hits = Array<string>(2 * span + 1).fill('0');
-    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span, drift: s.drift })) {
+    for (const m of matchSteps({ secret: s.secret, params: s, code, epochSeconds: now / 1000, span, drift: s.drift, codes: s.codes })) {
       hits[m.driftSteps - s.drift + span] = '1';
     }
     return { secret: `${s.deviceId}:${s.generation}:${s.drift}`, hits: hits.join('') };
   });
+}
+
+/**
+ * What the secret cache holds of an opened candidate: the secret (the cache owns its bytes from
+ * now on), the device's learned drift, and a memo of its codes large enough for two windows side
+ * by side (a verify one step after another shares all but one of its codes).
+ */
+export function holdOpen(policy: Policy, open: readonly OpenCandidate[]): OpenSecret[] {
+  return open.map(({ deviceId, generation, drift, secret, algorithm, digits, period }) => ({
+    deviceId,
+    generation,
+    drift,
+    secret,
+    codes: new StepCodes(secret, { algorithm, digits, period }, 2 * policy.window + 2),
+    algorithm,
+    digits,
+    period,
+  }));
 }

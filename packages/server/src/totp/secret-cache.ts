@@ -1,4 +1,4 @@
-import type { Algorithm, Digits, Period } from '@totp-service/core';
+import type { Algorithm, Digits, Period, StepCodes } from '@totp-service/core';
 
 /**
  * The secrets of recently verified users, held open so that their next verify takes one Redis
@@ -9,8 +9,8 @@ import type { Algorithm, Digits, Period } from '@totp-service/core';
  * the verify that opened it, however often it is used). Never trusted: the store checks, in the
  * same atomic step that counts the attempt, that every secret named here (device id and
  * generation, which changes with the secret) is exactly the user's; a revoked or replaced secret
- * makes the entry stale and the verify reads the user again. Bytes of a secret are zeroed when its
- * entry goes.
+ * makes the entry stale and the verify reads the user again. Bytes of a secret, and the codes of
+ * its latest steps held beside it, are zeroed when its entry goes.
  */
 
 /**
@@ -27,6 +27,8 @@ export interface OpenSecret {
   /** The device's learned drift as last seen (the store refuses marks made around another). */
   readonly drift: number;
   readonly secret: Uint8Array;
+  /** The secret's codes of its latest steps (core's StepCodes), wiped with it. */
+  readonly codes: StepCodes;
   readonly algorithm: Algorithm;
   readonly digits: Digits;
   readonly period: Period;
@@ -116,5 +118,8 @@ export class SecretCache {
 }
 
 function wipe(secrets: readonly OpenSecret[]): void {
-  for (const s of secrets) s.secret.fill(0);
+  for (const s of secrets) {
+    s.secret.fill(0);
+    s.codes.wipe();
+  }
 }

@@ -16,7 +16,7 @@ import {
 import { newGeneration } from '../store/codec.js';
 import type { AttemptLimits, Actor, Store } from '../store/store.js';
 import { attemptLimits, runAttempt, runOpenAttempt, verifyResult, type AttemptDeps, type AttemptRequest, type VerifyResult } from './attempt.js';
-import { checkCode, markMatches, openCandidates } from './check.js';
+import { checkCode, holdOpen, markMatches, openCandidates } from './check.js';
 import { DEFAULT_SECRET_CACHE, SecretCache } from './secret-cache.js';
 import { describe, refusal } from './refusals.js';
 import { secretContext, toDeviceView, toState, type TotpDeviceView, type TotpState } from './state.js';
@@ -199,8 +199,7 @@ export class TotpService {
     const checked = checkCode(this.deps.policy, open, code, now);
     const cache = this.cacheFor(req);
     if (cache) {
-      const held = open.map(({ deviceId, generation, drift, secret, algorithm, digits, period }) => ({ deviceId, generation, drift, secret, algorithm, digits, period }));
-      cache.set(req.userId, code.length, held, now);
+      cache.set(req.userId, code.length, holdOpen(this.deps.policy, open), now);
     } else {
       for (const o of open) o.secret.fill(0);
     }
