@@ -87,9 +87,10 @@ export interface CodeMatch {
  * Compare `code` with every code of the window, in constant time and without stopping early, and
  * return the latest matching step (if two steps share a code, the later one is the one that can
  * still be unused). Replay is not decided here: the caller holds the last accepted step and
- * accepts only a later one.
+ * accepts only a later one. With `codes` (the same secret's StepCodes), the codes are taken from
+ * there, and those computed stay there for a later check.
  */
-export function matchCode(input: MatchInput): CodeMatch | null {
+export function matchCode(input: MatchInput & { readonly codes?: StepCodes }): CodeMatch | null {
   const now = timeStep(input.epochSeconds, input.params.period);
   return stepsMatching(input, now, now + (input.drift ?? 0), input.window).at(-1) ?? null;
 }

@@ -25,17 +25,20 @@ export function openCandidates(keyRing: KeyRing, userId: string, candidates: rea
 }
 
 /**
- * Round trip 1 handed back the candidates with their history: decide here. When more than one
+ * Round trip 1 handed back the candidates with their history: decide here. With `memos` (the
+ * StepCodes holdOpen made for the same candidates, in the same order), the codes computed here are
+ * kept for the user's next verify, which then computes none of them again. When more than one
  * secret matches (two devices given the same imported secret), a match that its secret has not
  * used yet beats a replay, then the latest step wins: the store decides REPLAYED or ACCEPTED by
  * compare-and-set either way.
  */
-export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], code: string, now: number): Checked {
+export function checkCode(policy: Policy, candidates: readonly OpenCandidate[], code: string, now: number, memos?: readonly StepCodes[]): Checked {
   type Best = { c: OpenCandidate; stepAt: number; driftSteps: number; fresh: boolean };
   let best: Best | null = null;
-  for (const c of candidates) {
+  for (const [i, c] of candidates.entries()) {
     if (c.digits !== code.length) continue;
-    const m = matchCode({ secret: c.secret, params: c, code, epochSeconds: now / 1000, window: policy.window, drift: c.drift });
+    const codes = memos?.[i];
+    const m = matchCode({ secret: c.secret, params: c, code, epochSeconds: now / 1000, window: policy.window, drift: c.drift, ...(codes ? { codes } : {}) });
     if (!m) continue;
     const stepAt = m.step * c.period;
     const found: Best = { c, stepAt, driftSteps: m.driftSteps, fresh: c.lastStepAt === null || stepAt > c.lastStepAt };

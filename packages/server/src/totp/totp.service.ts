@@ -196,14 +196,21 @@ export class TotpService {
   /** Between the two round trips: open the secrets, check the code, and hold the secrets open for the user's next verify. */
   private check(req: AttemptRequest, candidates: Parameters<typeof openCandidates>[2], code: string, now: number) {
     const open = openCandidates(this.deps.keyRing, req.userId, candidates);
-    const checked = checkCode(this.deps.policy, open, code, now);
     const cache = this.cacheFor(req);
-    if (cache) {
-      cache.set(req.userId, code.length, holdOpen(this.deps.policy, open), now);
-    } else {
-      for (const o of open) o.secret.fill(0);
+    if (!cache) {
+      try {
+        return checkCode(this.deps.policy, open, code, now);
+      } finally {
+        for (const o of open) o.secret.fill(0);
+      }
     }
-    return checked;
+    // the memos made before the check, so that the codes it computes are the next verify's too
+    const held = holdOpen(this.deps.policy, open);
+    try {
+      return checkCode(this.deps.policy, open, code, now, held.map((s) => s.codes));
+    } finally {
+      cache.set(req.userId, code.length, held, now);
+    }
   }
 
   /** The cache, if this request can be decided in one round trip: none on a Cluster for a request with a client address. */
