@@ -24,7 +24,7 @@ const candidate = (fill: number, drift = 0): OpenCandidate => ({
 });
 
 describe('checking a code', () => {
-  it("keeps the codes the first verify computed, so that the next one in the same step computes none", () => {
+  it('keeps the codes the first verify computed, so that the next one in the same step computes none', () => {
     const open = [candidate(1), candidate(2, 1)];
     const held = holdOpen(DEFAULT_POLICY, open);
     const code = codeAtStep(open[1]!.secret, STEP + 1, PARAMS);
@@ -47,7 +47,7 @@ describe('checking a code', () => {
 
   it('answers the same with memos as without, for codes of every step around the window and a wrong one', () => {
     const open = [candidate(3), candidate(4, -1)];
-    for (const s of [...open.map((c) => c.secret)]) {
+    for (const s of open.map((c) => c.secret)) {
       for (let k = -3; k <= 3; k++) {
         const code = codeAtStep(s, STEP + k, PARAMS);
         const memos = holdOpen(DEFAULT_POLICY, open).map((h) => h.codes);
