@@ -15,10 +15,10 @@ import type { Algorithm, Digits, Period, StepCodes } from '@totp-service/core';
 
 /**
  * Held open unless configured otherwise (TOTP_SECRET_CACHE_SIZE, _SECONDS): 100,000 users (about
- * 60 MB of heap when full; 85 MB once each has checked a code here, with the memo of its codes)
- * for 5 minutes. Sized well above the distinct users a server verifies in five minutes:
- * least-recently-used eviction under a scan larger than the cache hits nothing (the benchmark's
- * round robin over 10,064 users did just that with 10,000).
+ * 85 MB of heap when full: the secrets and entries about 60 MB, the memo of codes that each
+ * user's first verify fills the rest) for 5 minutes. Sized well above the distinct users a server
+ * verifies in five minutes: least-recently-used eviction under a scan larger than the cache hits
+ * nothing (the benchmark's round robin over 10,064 users did just that with 10,000).
  */
 export const DEFAULT_SECRET_CACHE = Object.freeze({ size: 100_000, seconds: 300 });
 
