@@ -1,4 +1,6 @@
 import type { AuditEventType, VerifyOutcome } from '@totp-service/core';
+import { isIPv4, isIPv6 } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * How an audit event is kept in a Redis stream. An event has seven values (type t, user id u,
@@ -56,6 +58,59 @@ export function auditCodesLua(): string {
   return `local AUDIT_TYPE_CODES = ${luaTable(TYPE_CODES)}\nlocal AUDIT_OUTCOME_CODES = ${luaTable(OUTCOME_CODES)}`;
 }
 
+/**
+ * Two values most events carry are written shorter when they have a usual shape, as a marker and
+ * their bytes in base64url: a user id that is a UUID (23 characters instead of 36) and a client
+ * address in its usual spelling (an IPv4 address in 7 instead of up to 15; an IPv6 address in 23,
+ * when its text is longer). The markers are control characters, which no recorded text holds (the
+ * service refuses them in every text it records), so a marked value is never a caller's text. Only
+ * a value that reads back as exactly the same text is shortened: an address spelt otherwise (a
+ * zone, an IPv4 tail, capitals, zeros a shorter form drops) or a UUID of mixed case is written as
+ * it is. The markers are stored: never change or reuse one.
+ */
+const MARK = { uuid: '\x01', UUID: '\x02', ipv4: '\x03', ipv6: '\x04' } as const;
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const uuidText = (hex: string): string =>
+  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+
+/** A user id as an event stores it: a UUID in lower or upper case shortened, anything else as it is. */
+export function compactUserId(userId: string): string {
+  if (userId.length !== 36) return userId;
+  const lower = userId.toLowerCase();
+  if (!UUID_SHAPE.test(lower)) return userId;
+  const mark = lower === userId ? MARK.uuid : userId.toUpperCase() === userId ? MARK.UUID : null;
+  return mark ? mark + Buffer.from(lower.replaceAll('-', ''), 'hex').toString('base64url') : userId;
+}
+
+/** A client address as an event stores it: shortened when it reads back as the same text. */
+export function compactClientIp(ip: string): string {
+  if (isIPv4(ip)) {
+    const bytes = ip.split('.').map(Number);
+    return bytes.join('.') === ip ? MARK.ipv4 + Buffer.from(bytes).toString('base64url') : ip;
+  }
+  if (ip.length <= 23 || !isIPv6(ip) || ip.includes('%')) return ip;
+  const addr = ipaddr.IPv6.parse(ip);
+  return addr.toRFC5952String() === ip ? MARK.ipv6 + Buffer.from(addr.toByteArray()).toString('base64url') : ip;
+}
+
+/** A stored user id or client address as its text, whichever form it was written in. */
+export function expandValue(stored: string): string {
+  const bytes = (): Buffer => Buffer.from(stored.slice(1), 'base64url');
+  switch (stored[0]) {
+    case MARK.uuid:
+      return uuidText(bytes().toString('hex'));
+    case MARK.UUID:
+      return uuidText(bytes().toString('hex')).toUpperCase();
+    case MARK.ipv4:
+      return [...bytes()].join('.');
+    case MARK.ipv6:
+      return new ipaddr.IPv6([...bytes()]).toRFC5952String();
+    default:
+      return stored;
+  }
+}
+
 /** A number read back as its name; anything else (an older event's name) as it is. */
 const named = (value: string, names: ReadonlyMap<string, string>): string => names.get(value) ?? value;
 
@@ -71,9 +126,11 @@ export function auditFields(flat: readonly string[]): Record<string, string> {
       const v = values[i];
       if (v) fields[name] = name === 't' ? named(v, TYPE_NAMES) : name === 'o' ? named(v, OUTCOME_NAMES) : v;
     });
-    return fields;
+  } else {
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
   }
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  if (fields.u) fields.u = expandValue(fields.u);
+  if (fields.ip) fields.ip = expandValue(fields.ip);
   return fields;
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
-import { auditCodesLua } from './audit-codes.js';
+import { auditCodesLua, compactClientIp, compactUserId } from './audit-codes.js';
 import { ScriptRunner, type FunctionLibrary } from './functions.js';
 import { bucketKeys, type UserKeys } from './keys.js';
 import type { OpenMatch } from './store.js';
@@ -162,7 +162,8 @@ export interface AuditArgs {
   readonly userMax: number;
 }
 
-const audited = (a: AuditArgs): Arg[] => [a.userId, a.actor, a.clientIp, a.auditMax, a.userMax];
+// the user id and the client address are the event's only: given as the event stores them
+const audited = (a: AuditArgs): Arg[] => [compactUserId(a.userId), a.actor, compactClientIp(a.clientIp), a.auditMax, a.userMax];
 
 export interface ReserveArgs {
   readonly now: number;
@@ -309,7 +310,7 @@ export class Scripts {
 
   /** An event of no user (a rekey run) in a bucket's stream. */
   event(bucket: number, a: { now: number; type: string; actor: string; clientIp: string; auditMax: number; detail: string }) {
-    return this.redis.totpEvent(bucketKeys(bucket).audit, a.now, a.type, a.actor, a.clientIp, a.auditMax, a.detail);
+    return this.redis.totpEvent(bucketKeys(bucket).audit, a.now, a.type, a.actor, compactClientIp(a.clientIp), a.auditMax, a.detail);
   }
 
   /** A user's events in XREVRANGE's bounds and shape. */
