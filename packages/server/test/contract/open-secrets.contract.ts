@@ -92,6 +92,25 @@ export function openSecretsContract(factory: StoreFactory): void {
       expect(await h.verify('u', h.code(b))).toMatchObject({ outcome: 'ACCEPTED', activated: false, deviceName: 'backup' });
     });
 
+    it('keeps the failures counted before when the secrets held turn out stale, and counts the code once', async () => {
+      const f = await h.activate('u');
+      const { service, calls } = recorded(handle.store);
+      h.clock.advance(30_000);
+      expect((await service.verify(APP, 'u', h.code(f))).outcome).toBe('ACCEPTED');
+      expect(await service.verify(APP, 'u', wrongCode(h.code(f)))).toMatchObject({ outcome: 'INVALID_CODE', remainingAttempts: 4 });
+      expect(await service.verify(APP, 'u', wrongCode(h.code(f)))).toMatchObject({ outcome: 'INVALID_CODE', remainingAttempts: 3 });
+      // a device added on another server: what this service holds is no longer all the user's secrets
+      await secretsClosed(h).enroll(APP, { userId: 'u', deviceName: 'backup' });
+      calls.length = 0;
+      expect(await service.verify(APP, 'u', wrongCode(h.code(f)))).toMatchObject({ outcome: 'INVALID_CODE', remainingAttempts: 2 });
+      expect(calls).toEqual(oneTrip() ? ['attempt', 'reserve', 'settle'] : ['reserve', 'settle']);
+      expect(await secretsClosed(h).verify(APP, 'u', wrongCode(h.code(f)))).toMatchObject({ remainingAttempts: 1 });
+      // an accepted code clears what was counted
+      h.clock.advance(30_000);
+      expect(await service.verify(APP, 'u', h.code(f))).toMatchObject({ outcome: 'ACCEPTED', remainingAttempts: 5 });
+      expect(await secretsClosed(h).verify(APP, 'u', wrongCode(h.code(f)))).toMatchObject({ remainingAttempts: 4 });
+    });
+
     it('centres the window on the drift the store learned, as two round trips do', async () => {
       const f = await h.activate('u');
       const closed = secretsClosed(h);

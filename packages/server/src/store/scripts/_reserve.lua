@@ -2,8 +2,12 @@
   of the user's hash already read (readUser). reserve.lua reads it and calls this; attempt.lua
   reads it once and hands the same read, which this keeps in step with what it writes (devices
   lapsed, the counters), on to settle.
+
+  With `defer` (a table; attempt.lua), the counters are kept in `user` only and defer.counters
+  is set: settle writes them in the same script unless the code is accepted, which removes them
+  (one HSET fewer on the usual login; nothing to put back when the server's secrets were stale).
 ]]
-local function reserve(KEYS, ARGV, user, devices, ids)
+local function reserve(KEYS, ARGV, user, devices, ids, defer)
   local h = KEYS[1]
   local now = tonumber(ARGV[1])
   local codeLength = tonumber(ARGV[2])
@@ -35,6 +39,14 @@ local function reserve(KEYS, ARGV, user, devices, ids)
 
   if lu > now then return {'L', lu - now} end
   if lu > 0 then f = 0; lu = 0 end   -- the lockout has run out: a fresh budget
+  local function count()
+    if defer then
+      user.f, user.lu, user.lc = f, lu, lc
+      defer.counters = true
+    else
+      writeCounters(h, user, f, lu, lc)
+    end
+  end
   local levels = #ARGV - 3
   local function arm()
     local length = tonumber(ARGV[3 + math.min(lc + 1, levels)])
@@ -45,14 +57,14 @@ local function reserve(KEYS, ARGV, user, devices, ids)
   if f >= maxFailures then
     -- only after TOTP_MAX_FAILURES was lowered: lock now rather than never
     arm()
-    writeCounters(h, user, f, lu, lc)
+    count()
     return {'L', lu - now}
   end
 
   f = f + 1
   local armed = 0
   if f >= maxFailures then armed = arm() end
-  writeCounters(h, user, f, lu, lc)
+  count()
 
   local reply = {'R', f, armed, rk or false}
   for _, x in ipairs(candidates) do reply[#reply + 1] = x end

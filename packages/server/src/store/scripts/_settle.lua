@@ -1,8 +1,8 @@
 --[[ shared prelude: settle.lua's work (see its header for KEYS, ARGV and the reply) as a function
   of the user's hash already read (readUser): settle.lua reads it and calls this; attempt.lua
-  hands it the read reserve kept in step.
+  hands it the read reserve kept in step, and the counters reserve left to write (`deferred`).
 ]]
-local function settle(KEYS, ARGV, user, devices, ids)
+local function settle(KEYS, ARGV, user, devices, ids, deferred)
   local h, codes, events, audit = KEYS[1], KEYS[2], KEYS[4], KEYS[5]
   local now, kind, armed = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 
@@ -93,6 +93,11 @@ local function settle(KEYS, ARGV, user, devices, ids)
     else
       outcome = 'INVALID_CODE'
     end
+  end
+
+  -- the reservation's counters, unless an accepted code removed them (release writes its own)
+  if deferred and deferred.counters and outcome ~= 'ACCEPTED' and kind ~= 'release' then
+    writeCounters(h, user, f, lu, lc)
   end
 
   if sealedChanged then countDiff(KEYS[3], before, contribution(h)) end

@@ -41,15 +41,15 @@
 local h = KEYS[1]
 local window, driftBound = tonumber(ARGV[4]), tonumber(ARGV[5])
 
--- 1. round trip 1: reserve, with the counters as they were in case the secrets turn out stale
+-- 1. round trip 1: reserve, its counters left for settle to write (_reserve.lua)
 local user, devices, ids = readUser(h)
-local before = {user.f, user.lu, user.lc}
+local deferred = {}
 local n = tonumber(ARGV[14])
 local hits = {}
 for i = 15, 13 + 2 * n, 2 do hits[ARGV[i]] = ARGV[i + 1] end
 local reserveArgv = {ARGV[1], ARGV[2], ARGV[3]}
 for i = 15 + 2 * n, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
-local r = reserve(KEYS, reserveArgv, user, devices, ids)
+local r = reserve(KEYS, reserveArgv, user, devices, ids, deferred)
 
 -- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
 -- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
@@ -67,11 +67,7 @@ local function stale()
   return count ~= n
 end
 if r[1] == 'R' and stale() then
-  -- counters at zero are not stored (codec.ts): put back exactly what was there
-  local names = {'f', 'lu', 'lc'}
-  for i, name in ipairs(names) do
-    if before[i] ~= nil then redis.call('HSET', h, name, before[i]) else redis.call('HDEL', h, name) end
-  end
+  -- the counters reserve kept were never written: the hash is as it was
   return {'S'}
 end
 
@@ -123,7 +119,7 @@ end
 local armedUntil = r[1] == 'R' and r[3] or 0
 local settleArgv = {ARGV[1], kind, tostring(armedUntil), slots[1], slots[2], slots[3], slots[4], slots[5],
   ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], 'VERIFY'}
-local s = settle(KEYS, settleArgv, user, devices, ids)
+local s = settle(KEYS, settleArgv, user, devices, ids, deferred)
 
 local failures = r[1] == 'R' and r[2] or 0
 return {'D', r[1], failures, armedUntil, retryAfter, driftSteps, s[1], s[2], s[3], s[4], s[5], s[6], s[7]}
