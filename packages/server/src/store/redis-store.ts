@@ -163,7 +163,7 @@ export class RedisStore implements Store, IndexSource {
     const f = req.factor;
     const [status, deviceId, deviceName, devices] = await redis(
       this.scripts.enroll(userKeys(req.userId), {
-        ...this.audited(req.userId, req.actor),
+        audit: this.audited(req.userId, req.actor),
         now: req.now,
         mode: req.mode ?? 'pending',
         replace: req.replace,
@@ -185,12 +185,12 @@ export class RedisStore implements Store, IndexSource {
   }
 
   async revoke(req: Parameters<Store['revoke']>[0]) {
-    const args = { ...this.audited(req.userId, req.actor), now: req.now, reason: req.reason ?? '', deviceId: req.deviceId ?? '' };
+    const args = { audit: this.audited(req.userId, req.actor), now: req.now, reason: req.reason ?? '', deviceId: req.deviceId ?? '' };
     return (await redis(this.scripts.revoke(userKeys(req.userId), args))) === 1;
   }
 
   async renameDevice(req: Parameters<Store['renameDevice']>[0]): Promise<RenameResult> {
-    const args = { ...this.audited(req.userId, req.actor), now: req.now, deviceId: req.deviceId, name: req.name };
+    const args = { audit: this.audited(req.userId, req.actor), now: req.now, deviceId: req.deviceId, name: req.name };
     const [status] = await redis(this.scripts.rename(userKeys(req.userId), args));
     if (status !== 'OK') return { ok: false, reason: status === 'NAME_TAKEN' ? 'NAME_TAKEN' : 'NOT_ENROLLED' };
     const record = await this.getUser(req.userId, req.now);
@@ -198,7 +198,7 @@ export class RedisStore implements Store, IndexSource {
   }
 
   async unlock(req: Parameters<Store['unlock']>[0]) {
-    const n = await redis(this.scripts.unlock(userKeys(req.userId), { ...this.audited(req.userId, req.actor), now: req.now }));
+    const n = await redis(this.scripts.unlock(userKeys(req.userId), { audit: this.audited(req.userId, req.actor), now: req.now }));
     return n === 1 ? this.getUser(req.userId, req.now) : null;
   }
 
@@ -244,7 +244,7 @@ export class RedisStore implements Store, IndexSource {
   async settle(req: Parameters<Store['settle']>[0]): Promise<SettleResult> {
     const reply = await redis(
       this.scripts.settle(userKeys(req.userId), {
-        ...this.audited(req.userId, req.actor),
+        audit: this.audited(req.userId, req.actor),
         now: req.now,
         what: settleWhat(req.settlement),
         armedUntil: req.hold?.armedUntil ?? 0,
@@ -260,7 +260,7 @@ export class RedisStore implements Store, IndexSource {
     const { limits } = req;
     const reply = await redis(
       this.scripts.attempt(userKeys(req.userId), req.clientIp === undefined ? undefined : clientKey(req.clientIp), {
-        ...this.audited(req.userId, req.actor),
+        audit: this.audited(req.userId, req.actor),
         now: req.now,
         codeLength: req.codeLength,
         maxFailures: limits.maxFailures,
@@ -276,7 +276,7 @@ export class RedisStore implements Store, IndexSource {
   }
 
   async setRecoveryCodes(req: Parameters<Store['setRecoveryCodes']>[0]) {
-    const args = { ...this.audited(req.userId, req.actor), now: req.now, sealedKey: req.sealedKey, hashes: req.hashes };
+    const args = { audit: this.audited(req.userId, req.actor), now: req.now, sealedKey: req.sealedKey, hashes: req.hashes };
     const replaced = await redis(this.scripts.recovery(userKeys(req.userId), args));
     return replaced < 0 ? ({ ok: false } as const) : ({ ok: true, replaced } as const);
   }
