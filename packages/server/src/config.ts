@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { AUDIT_EVENT_TYPES, DEFAULT_POLICY, KeyRing, parseKeyRing, type AuditEventType, type Policy } from '@totp-service/core';
 import { ConfigError } from './config-error.js';
 import { DEFAULT_BODY_LIMIT } from './limits.js';
@@ -72,8 +72,9 @@ function bool(env: Env, name: string): boolean {
   throw new ConfigError(name, `must be true or false (got "${raw.slice(0, 20)}")`);
 }
 
+/** A token's SHA-256. The one-shot hash: every request hashes its token, and a Hash object costs about 2 µs more. */
 export function sha256(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+  return Buffer.from(hash('sha256', token, 'hex'), 'hex');
 }
 
 /** `name:role:token`, token raw or `sha256:<hex>`. Messages never contain a token. */
