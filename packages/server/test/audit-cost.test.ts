@@ -5,26 +5,15 @@
  * query must read the user's own list of event ids, then exactly the user's entries of the bucket
  * stream (one XRANGE id id each), and nothing else but one bound read of the bucket stream.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type RedisProcess } from '../../../test/support/redis.js';
+import { describe, expect, it } from 'vitest';
 import { requireTool } from '../../../test/support/tools.js';
-import { FAIL_FAST } from '../src/store/connect.js';
 import { bucketOf, userKeys } from '../src/store/keys.js';
-import { RedisStore } from '../src/store/redis-store.js';
 import { makeHarness } from './contract/harness.js';
+import { commandCalls, ownRedisStore } from './own-redis.js';
 
 const hasRedis = requireTool('redis-server') !== null && requireTool('redis-cli') !== null;
 const OTHERS = 1000;
 const EVENTS_EACH = 100;
-
-/** Calls per command since the server started, from INFO commandstats. */
-async function commandCalls(admin: Redis): Promise<Map<string, number>> {
-  const info = await admin.info('commandstats');
-  const calls = new Map<string, number>();
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
-  return calls;
-}
 
 function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -33,26 +22,11 @@ function delta(before: Map<string, number>, after: Map<string, number>): Record<
 }
 
 describe.skipIf(!hasRedis)('the cost of one user\'s audit query on Redis', () => {
-  let redis: RedisProcess;
-  let client: Redis;
-  let admin: Redis;
-  let store: RedisStore;
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url, { ...FAIL_FAST, commandTimeout: 30_000, keyPrefix: 'totp:', lazyConnect: true });
-    admin = new Redis(redis.url, { lazyConnect: true });
-    await Promise.all([client.connect(), admin.connect()]);
-    // a cap high enough to keep all 100,000 events (the default keeps 1,000,000 / 32 a bucket)
-    store = new RedisStore(client, { auditMaxEvents: 10_000_000, auditUserMaxEvents: 1000 });
-  });
-  afterAll(async () => {
-    await store?.close();
-    admin?.disconnect();
-    await redis?.stop(true);
-    redis?.cleanup();
-  });
+  // a cap high enough to keep all 100,000 events (the default keeps 1,000,000 / 32 a bucket)
+  const own = ownRedisStore({ auditMaxEvents: 10_000_000, auditUserMaxEvents: 1000 });
 
   it('touches only that user\'s entries among 100,000 events of others', async () => {
+    const { store, client, admin } = own;
     const h = makeHarness(store, { maxFailures: 1_000_000 });
     const user = 'needle@example.com';
     await h.seed(user, true);
