@@ -68,6 +68,19 @@ describe('user ids', () => {
     );
   });
 
+  it('keeps the keys a store was written with (they are stored: a change would lose every user)', () => {
+    const pinned: [string, number, string][] = [
+      ['alice', 7, '{b07}:u:YWxpY2U'],
+      ['3f2c8a1e-9b4d-4c7e-8f10-2a6b5c4d3e21', 27, '{b27}:u:M2YyYzhhMWUtOWI0ZC00YzdlLThmMTAtMmE2YjVjNGQzZTIx'],
+      ['用户@例子.中国', 28, '{b28}:u:55So5oi3QOS-i-WtkC7kuK3lm70'],
+    ];
+    for (const [id, bucket, user] of pinned) {
+      expect([bucketOf(id), userKeys(id).bucket, userKeys(id).user]).toEqual([bucket, bucket, user]);
+      const tag = user.slice(0, 5);
+      expect(userKeys(id)).toMatchObject({ events: `${tag}:ei:${userKeys(id).id}`, audit: `${tag}:audit`, activeIndex: `${tag}:ia` });
+    }
+  });
+
   it('encodes ids reversibly, without braces or colons', () => {
     fc.assert(
       fc.property(validId, (id) => {

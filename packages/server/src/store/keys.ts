@@ -59,9 +59,13 @@ export function decodeId(encoded: string): string {
 
 /** FNV-1a over the id's bytes: spreads users evenly over the buckets. */
 export function bucketOf(userId: string): number {
+  return bucketOfBytes(Buffer.from(userId, 'utf8'));
+}
+
+function bucketOfBytes(bytes: Uint8Array): number {
   let h = 0x811c9dc5;
-  for (const byte of Buffer.from(userId, 'utf8')) {
-    h ^= byte;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i]!;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h % BUCKETS;
@@ -82,29 +86,43 @@ export function auditStreamKey(stream: number): string {
   return stream < BUCKETS ? keys.audit : keys.stray;
 }
 
-export function bucketKeys(bucket: number) {
+function keysOfBucket(bucket: number) {
   const tag = bucketTag(bucket);
-  return {
+  return Object.freeze({
     audit: `${tag}:audit`,
     stray: `${tag}:ax`,
     keyCounts: `${tag}:kc`,
     activeIndex: `${tag}:ia`,
     pendingIndex: `${tag}:ip`,
     pendingExpiry: `${tag}:px`,
-  };
+  });
+}
+
+// made once: every verify names its bucket's keys
+const BUCKET_KEYS = Array.from({ length: BUCKETS }, (_, b) => keysOfBucket(b));
+
+export function bucketKeys(bucket: number): ReturnType<typeof keysOfBucket> {
+  return BUCKET_KEYS[bucket] ?? keysOfBucket(bucket);
 }
 
 export function userKeys(userId: string): UserKeys {
-  const bucket = bucketOf(userId);
+  const bytes = Buffer.from(userId, 'utf8');
+  const bucket = bucketOfBytes(bytes);
+  const b = BUCKET_KEYS[bucket]!;
   const tag = bucketTag(bucket);
-  const id = encodeId(userId);
+  const id = bytes.toString('base64url');
   return {
     bucket,
     id,
     user: `${tag}:u:${id}`,
     recovery: `${tag}:r:${id}`,
     events: `${tag}:ei:${id}`,
-    ...bucketKeys(bucket),
+    audit: b.audit,
+    stray: b.stray,
+    keyCounts: b.keyCounts,
+    activeIndex: b.activeIndex,
+    pendingIndex: b.pendingIndex,
+    pendingExpiry: b.pendingExpiry,
   };
 }
 
