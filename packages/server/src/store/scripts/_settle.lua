@@ -8,8 +8,13 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
 
   ids = dropLapsed(h, devices, ids, now, KEYS[3])
   local enrolled = isEnrolled(devices, ids)
-  -- sealed values change only when a pending secret is promoted or the last recovery code goes
-  local before, sealedChanged = contributionOf(user, devices, ids), false
+  -- sealed values change only when a pending secret is promoted or the last recovery code goes:
+  -- the record's contribution is taken then, just before (nothing before it changes the read)
+  local before, sealedChanged = nil, false
+  local function sealedWillChange()
+    before = before or contributionOf(user, devices, ids)
+    sealedChanged = true
+  end
   local f, lu, lc = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0
 
   local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
@@ -23,13 +28,13 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
 
   -- a device's pending secret becomes its secret (a new device is confirmed, or a replacement)
   local function promote(d)
+    sealedWillChange()
     local p = prefix(d.id)
     redis.call('HSET', h, p .. 's', d.ps, p .. 'm', d.pm, p .. 'i', d.pi, p .. 'g', d.pg, p .. 'c', d.pc, p .. 'v', now)
     -- no pn: the account name is the user id, and so stays unstored
     if d.pn then redis.call('HSET', h, p .. 'n', d.pn) else redis.call('HDEL', h, p .. 'n') end
     hdelDevice(h, d.id, PENDING_FIELDS)
     d.s, d.ps = d.ps, nil
-    sealedChanged = true
     reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], ARGV[9], devices, ids, now)
   end
 
@@ -87,8 +92,8 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
       detail = left .. ' codes left'
       -- the last code is used: its key opens nothing any more
       if left == 0 then
+        sealedWillChange()
         redis.call('HDEL', h, 'rk')
-        sealedChanged = true
       end
     else
       outcome = 'INVALID_CODE'
