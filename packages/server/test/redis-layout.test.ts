@@ -7,8 +7,9 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { auditFields, fullEntryId } from '../src/store/audit-codes.js';
+import { IMPLICIT_ISSUER } from '../src/store/codec.js';
 import { bucketKeys, bucketOf, encodeId, userKeys } from '../src/store/keys.js';
-import { makeHarness, wrongCode, type Harness } from './contract/harness.js';
+import { ADMIN, makeHarness, wrongCode, type Harness } from './contract/harness.js';
 import { redisStore } from './support/redis.js';
 
 const redisUrl = inject('redisUrl');
@@ -22,7 +23,8 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       const f = await h.activate(id);
       const k = userKeys(id);
       const hash = await client.hgetall(k.user);
-      expect(Object.keys(hash).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 'm', 's', 'v']);
+      // the harness's issuer is not the implicit one: stored; SHA1, 6 digits, 30 s are not
+      expect(Object.keys(hash).sort()).toEqual(['c', 'g', 'i', 'ls', 'lv', 's', 'v']);
       // a generation is a decimal that Redis keeps as a 64-bit integer (10 bytes, not 18 as hex)
       expect(hash.g).toMatch(/^[1-9][0-9]{18}$/);
       expect(BigInt(hash.g!) >= 1n << 62n && BigInt(hash.g!) < 1n << 63n).toBe(true);
@@ -52,6 +54,52 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       expect(await client.hmget(userKeys('someone').user, 'n', 'pn')).toEqual(['Someone Else', null]);
       expect((await h.service.status('someone'))?.accountName).toBe('Someone Else');
       expect((await h.service.status(id))?.accountName).toBe(id);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('stores parameters and an issuer only when they are not the usual ones, and reads the older records that stored them', async () => {
+    const { store, client, dispose } = await redisStore(redisUrl!);
+    try {
+      const h = makeHarness(store);
+      const fields = async (id: string) => Object.keys(await client.hgetall(userKeys(id).user)).sort();
+      const factor = async (id: string) => {
+        const s = await h.service.status(id);
+        return s && { algorithm: s.algorithm, digits: s.digits, period: s.period, issuer: s.issuer };
+      };
+      const usual = { algorithm: 'SHA1', digits: 6, period: 30, issuer: IMPLICIT_ISSUER } as const;
+      const own = { algorithm: 'SHA256', digits: 8, period: 60, issuer: 'Acme' } as const;
+
+      // pending, then confirmed: neither m / pm nor i / pi
+      await h.activate('usual', { issuer: IMPLICIT_ISSUER });
+      expect(await fields('usual')).toEqual(['c', 'g', 'ls', 'lv', 's', 'v']);
+      expect(await factor('usual')).toEqual(usual);
+
+      // a replacement with parameters and an issuer of its own stores them, pending and confirmed
+      const replaced = await h.enroll('usual', { ...own, replace: true });
+      expect(await client.hmget(userKeys('usual').user, 'pm', 'pi', 'm', 'i')).toEqual(['SHA256:8:60', 'Acme', null, null]);
+      h.clock.advance(60_000);
+      await h.verify('usual', h.code(replaced));
+      expect(await client.hmget(userKeys('usual').user, 'm', 'i', 'pm', 'pi')).toEqual(['SHA256:8:60', 'Acme', null, null]);
+      expect(await factor('usual')).toEqual(own);
+
+      // and a usual one confirmed over it takes them away again; so does an import over it
+      const back = await h.enroll('usual', { issuer: IMPLICIT_ISSUER, replace: true });
+      h.clock.advance(60_000);
+      await h.verify('usual', h.code(back));
+      expect(await fields('usual')).toEqual(['c', 'g', 'ls', 'lv', 's', 'v']);
+      expect(await factor('usual')).toEqual(usual);
+      await h.enroll('imported', own);
+      await h.admin.importTotp(ADMIN, { userId: 'imported', secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', issuer: IMPLICIT_ISSUER });
+      expect(await client.hmget(userKeys('imported').user, 'm', 'i', 'pm', 'pi')).toEqual([null, null, null, null]);
+      expect(await factor('imported')).toEqual(usual);
+
+      // a record written before stored them: it reads, and verifies, the same
+      await client.hset(userKeys('usual').user, 'm', 'SHA1:6:30', 'i', IMPLICIT_ISSUER);
+      expect(await factor('usual')).toEqual(usual);
+      h.clock.advance(30_000);
+      expect((await h.verify('usual', h.code(back))).outcome).toBe('ACCEPTED');
     } finally {
       await dispose();
     }

@@ -20,9 +20,19 @@ import type { SealedValues, StoredDevice, StoredFactor, UserRecord } from './sto
  *
  * What most users hold is not stored (memory per user matters, see bench/): an account name equal
  * to the user id (the default) leaves n / pn out, the name 'default' leaves nm out, a drift of 0
- * leaves dr out, and failures, lockout and lockouts at zero (a user after an accepted code) leave
- * f, lu and lc out. An absent field reads as that default. scripts/_user.lua reads the same layout.
+ * leaves dr out, failures, lockout and lockouts at zero (a user after an accepted code) leave f,
+ * lu and lc out, and the usual parameters (SHA1, 6 digits, 30 s) and the issuer 'TOTP Service'
+ * leave m / pm and i / pi out. An absent field reads as that default. scripts/_user.lua reads the
+ * same layout.
  */
+
+/**
+ * What an absent m / pm and i / pi read as. Stored meanings, fixed here rather than taken from the
+ * configuration: a record written under one TOTP_ISSUER must read the same under another. Never
+ * change them. (Leaving both out takes a user's hash from 160 bytes to 128: bench/README.md.)
+ */
+export const IMPLICIT_META = 'SHA1:6:30';
+export const IMPLICIT_ISSUER = 'TOTP Service';
 
 /**
  * A new secret's generation: 62 random bits written as a decimal number of 19 digits (2^62 to
@@ -73,8 +83,20 @@ export function packMeta(p: { algorithm: Algorithm; digits: Digits; period: Peri
   return `${p.algorithm}:${p.digits}:${p.period}`;
 }
 
-export function unpackMeta(meta: string): { algorithm: Algorithm; digits: Digits; period: Period } {
-  const [algorithm, digits, period] = meta.split(':');
+/** A factor's parameters as stored: nothing ('') for the usual ones. */
+export function storedMeta(p: { algorithm: Algorithm; digits: Digits; period: Period }): string {
+  const meta = packMeta(p);
+  return meta === IMPLICIT_META ? '' : meta;
+}
+
+/** An issuer as stored: nothing ('') for IMPLICIT_ISSUER (an issuer is never empty: validate.ts). */
+export function storedIssuer(issuer: string): string {
+  return issuer === IMPLICIT_ISSUER ? '' : issuer;
+}
+
+/** Stored parameters read back; absent or '' is IMPLICIT_META. */
+export function unpackMeta(meta: string | undefined): { algorithm: Algorithm; digits: Digits; period: Period } {
+  const [algorithm, digits, period] = (meta || IMPLICIT_META).split(':');
   return { algorithm: algorithm as Algorithm, digits: Number(digits) as Digits, period: Number(period) as Period };
 }
 
@@ -99,12 +121,11 @@ export function pendingLapsed(d: RawRecord, now: number): boolean {
 
 function factor(d: RawRecord, p: '' | 'p', userId: string): StoredFactor | null {
   const sealed = d[`${p}s`];
-  const meta = text(d[`${p}m`]);
-  if (sealed === undefined || meta === undefined) return null;
+  if (sealed === undefined) return null;
   return {
     sealed: buf(sealed),
-    ...unpackMeta(meta),
-    issuer: text(d[`${p}i`]) ?? '',
+    ...unpackMeta(text(d[`${p}m`])),
+    issuer: text(d[`${p}i`]) ?? IMPLICIT_ISSUER,
     accountName: text(d[`${p}n`]) || userId,
     generation: text(d[`${p}g`]) ?? '',
     createdAt: num(d[`${p}c`]) ?? 0,

@@ -24,12 +24,12 @@ function candidatesOf(devices: readonly Device[], codeLength: number): Candidate
   const out: CandidateFactor[] = [];
   if (codeLength === 0) return out;
   for (const d of devices) {
-    const active = d.f.m !== undefined ? unpackMeta(text(d.f.m)!) : null;
-    if (isActive(d) && active?.digits === codeLength) {
+    const active = isActive(d) ? unpackMeta(text(d.f.m)) : null;
+    if (active?.digits === codeLength) {
       out.push({ deviceId: d.id, slot: 'active', sealed: d.f.s as Buffer, generation: text(d.f.g)!, ...active, lastStepAt: num(d.f.ls) ?? null, drift: num(d.f.dr) ?? 0 });
     }
-    const pending = d.f.pm !== undefined ? unpackMeta(text(d.f.pm)!) : null;
-    if (d.f.ps !== undefined && pending?.digits === codeLength) {
+    const pending = d.f.ps !== undefined ? unpackMeta(text(d.f.pm)) : null;
+    if (pending?.digits === codeLength) {
       out.push({ deviceId: d.id, slot: 'pending', sealed: d.f.ps as Buffer, generation: text(d.f.pg)!, ...pending, lastStepAt: null, drift: 0 });
     }
   }

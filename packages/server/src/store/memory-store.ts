@@ -1,5 +1,5 @@
 import { queryAudit } from './audit-query.js';
-import { PENDING_FIELDS, confirmedFieldOf, contributionOf, decodeRecord, num, packMeta, sealedOf, storedAccountName, storedDeviceName } from './codec.js';
+import { PENDING_FIELDS, confirmedFieldOf, contributionOf, decodeRecord, num, sealedOf, storedAccountName, storedDeviceName, storedIssuer, storedMeta } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { BUCKETS } from './keys.js';
 import { reserveAttempt, settleAttempt, type AttemptState } from './memory-attempt.js';
@@ -114,11 +114,11 @@ export class MemoryStore implements Store, IndexSource, AttemptState {
     const account = storedAccountName(f.accountName, userId);
     const id = d.id;
     if (req.mode === 'active') {
-      for (const [k, v] of Object.entries({ s: f.sealed, m: packMeta(f), i: f.issuer, g: f.generation, c: String(now), v: String(now), n: account })) h.put(id, k, v);
+      for (const [k, v] of Object.entries({ s: f.sealed, m: storedMeta(f), i: storedIssuer(f.issuer), g: f.generation, c: String(now), v: String(now), n: account })) h.put(id, k, v);
       h.drop(id, [...PENDING_FIELDS, 'dr']);
       h.put(id, 'ls', req.lastStepAt ?? undefined);
     } else {
-      const pending = { ps: f.sealed, pm: packMeta(f), pi: f.issuer, pg: f.generation, pc: String(now), pe: String(req.expiresAt), pn: account };
+      const pending = { ps: f.sealed, pm: storedMeta(f), pi: storedIssuer(f.issuer), pg: f.generation, pc: String(now), pe: String(req.expiresAt), pn: account };
       for (const [k, v] of Object.entries(pending)) h.put(id, k, v);
     }
     this.reindex(userId, h.devices(now));

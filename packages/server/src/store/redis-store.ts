@@ -1,7 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import { queryAudit, type AuditSource } from './audit-query.js';
 import { FollowedClock } from './clock.js';
-import { decodeRecord, packMeta, sealedOf, storedAccountName, sumKeyCounts } from './codec.js';
+import { decodeRecord, sealedOf, storedAccountName, storedIssuer, storedMeta, sumKeyCounts } from './codec.js';
 import { listEnrollments, userIdBatches, type IndexSource } from './enrollment-walk.js';
 import { assessSafety, readSettings, type SafetyReport } from './guards.js';
 import { BUCKETS, auditStreamKey, bucketKeys, bucketTag, clientKey, eventBucket, userKeys, type UserKeys } from './keys.js';
@@ -169,8 +169,8 @@ export class RedisStore implements Store, IndexSource {
         replace: req.replace,
         expiresAt: req.expiresAt,
         sealed: f.sealed,
-        meta: packMeta(f),
-        issuer: f.issuer,
+        meta: storedMeta(f),
+        issuer: storedIssuer(f.issuer),
         accountName: storedAccountName(f.accountName, req.userId),
         generation: f.generation,
         eventType: req.mode === 'active' ? 'IMPORTED' : 'ENROLLED',

@@ -224,6 +224,7 @@ export interface EnrollArgs {
   readonly replace: boolean;
   readonly expiresAt: number;
   readonly sealed: Buffer;
+  /** '' for the usual parameters, and the implicit issuer (not stored: codec.ts). */
   readonly meta: string;
   readonly issuer: string;
   /** '' when it is the user id (not stored). */

@@ -17,8 +17,10 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer)
   if not isEnrolled(devices, ids) then return {'N'} end
   local f, lu, lc, rk = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0, user.rk
 
-  -- meta is "ALGORITHM:digits:period"; the digits sit at a fixed place after the first colon
+  -- meta is "ALGORITHM:digits:period", the digits at a fixed place after the first colon; an
+  -- absent one is the usual SHA1:6:30 (codec.ts), and goes out as ''
   local function digitsOf(meta)
+    if not meta then return 6 end
     return tonumber(string.match(meta, '^[^:]+:(%d+):'))
   end
   local candidates, anyActive = {}, false
@@ -27,11 +29,11 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer)
     if d.s then
       anyActive = true
       if codeLength > 0 and digitsOf(d.m) == codeLength then
-        for _, x in ipairs({id, 'active', d.s, d.m, d.g, d.ls or '', d.dr or '0'}) do candidates[#candidates + 1] = x end
+        for _, x in ipairs({id, 'active', d.s, d.m or '', d.g, d.ls or '', d.dr or '0'}) do candidates[#candidates + 1] = x end
       end
     end
     if d.ps and codeLength > 0 and digitsOf(d.pm) == codeLength then
-      for _, x in ipairs({id, 'pending', d.ps, d.pm, d.pg, '', ''}) do candidates[#candidates + 1] = x end
+      for _, x in ipairs({id, 'pending', d.ps, d.pm or '', d.pg, '', ''}) do candidates[#candidates + 1] = x end
     end
   end
   if codeLength > 0 and #candidates == 0 then return {'M'} end

@@ -30,10 +30,9 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
   local function promote(d)
     sealedWillChange()
     local p = prefix(d.id)
-    redis.call('HSET', h, p .. 's', d.ps, p .. 'm', d.pm, p .. 'i', d.pi, p .. 'g', d.pg, p .. 'c', d.pc, p .. 'v', now)
-    -- no pn: the account name is the user id, and so stays unstored
-    if d.pn then redis.call('HSET', h, p .. 'n', d.pn) else redis.call('HDEL', h, p .. 'n') end
-    hdelDevice(h, d.id, PENDING_FIELDS)
+    -- what the pending secret left unstored (usual parameters, issuer, account name) stays so
+    writeDevice(h, d.id, {'s', 'm', 'i', 'g', 'c', 'v', 'n'},
+      {s = d.ps, m = d.pm, i = d.pi, g = d.pg, c = d.pc, v = now, n = d.pn}, PENDING_FIELDS)
     d.s, d.ps = d.ps, nil
     reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], ARGV[9], devices, ids, now)
   end

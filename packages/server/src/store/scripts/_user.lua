@@ -66,6 +66,24 @@ local function hdelDevice(h, id, fields)
   redis.call('HDEL', h, unpack(names))
 end
 
+-- a device's fields in one HSET and one HDEL: `values` by name, for each of `names`; one that is
+-- nil or '' is not stored (it reads as its default, codec.ts) and goes, with the fields of `drop`
+local function writeDevice(h, id, names, values, drop)
+  local p, set, del = prefix(id), {}, {}
+  for _, f in ipairs(names) do
+    local v = values[f]
+    if v == nil or v == '' then
+      del[#del + 1] = p .. f
+    else
+      set[#set + 1] = p .. f
+      set[#set + 1] = v
+    end
+  end
+  for _, f in ipairs(drop or {}) do del[#del + 1] = p .. f end
+  if #set > 0 then redis.call('HSET', h, unpack(set)) end
+  if #del > 0 then redis.call('HDEL', h, unpack(del)) end
+end
+
 --[[ Key counts: the bucket's hash {bNN}:kc holds, per key id, how many sealed values of its
   users that key sealed, so that the server can tell at start-up, without reading every user,
   whether the keys it was given can open everything (a lost key is found before a user is).

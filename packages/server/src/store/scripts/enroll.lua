@@ -15,8 +15,9 @@
 
   ARGV[1]  now, epoch ms           ARGV[2]  mode: pending | active
   ARGV[3]  replace: 1 | 0          ARGV[4]  pending: expiresAt, epoch ms
-  ARGV[5]  sealed secret           ARGV[6]  meta "ALGORITHM:digits:period"
-  ARGV[7]  issuer                  ARGV[8]  account name ('' when it is the user id: not stored)
+  ARGV[5]  sealed secret           ARGV[6]  meta "ALGORITHM:digits:period" ('' for SHA1:6:30)
+  ARGV[7]  issuer ('' for the implicit one)
+  ARGV[8]  account name ('' when it is the user id)   ('' values are not stored: codec.ts)
   ARGV[9]  generation              ARGV[10] the user id, base64url (index member)
   ARGV[11] the user id             ARGV[12] actor
   ARGV[13] client address ('' when none)
@@ -68,22 +69,15 @@ else
   if name == 'default' then redis.call('HDEL', h, prefix(id) .. 'nm') else redis.call('HSET', h, prefix(id) .. 'nm', name) end
 end
 
-local p = prefix(d.id)
--- the account name when it is not the user id (the default), else nothing
-local function accountName(field)
-  if ARGV[8] == '' then redis.call('HDEL', h, p .. field) else redis.call('HSET', h, p .. field, ARGV[8]) end
-end
-
+-- meta, issuer and account name are '' when usual (not stored: codec.ts)
 if mode == 'pending' then
-  redis.call('HSET', h, p .. 'ps', ARGV[5], p .. 'pm', ARGV[6], p .. 'pi', ARGV[7], p .. 'pg', ARGV[9], p .. 'pc', now, p .. 'pe', ARGV[4])
-  accountName('pn')
+  writeDevice(h, d.id, {'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe'},
+    {ps = ARGV[5], pm = ARGV[6], pi = ARGV[7], pn = ARGV[8], pg = ARGV[9], pc = now, pe = ARGV[4]})
   d.ps, d.pe = ARGV[5], ARGV[4]
 else
-  redis.call('HSET', h, p .. 's', ARGV[5], p .. 'm', ARGV[6], p .. 'i', ARGV[7], p .. 'g', ARGV[9], p .. 'c', now, p .. 'v', now)
-  accountName('n')
-  hdelDevice(h, d.id, PENDING_FIELDS)
-  redis.call('HDEL', h, p .. 'dr')
-  if ARGV[20] == '' then redis.call('HDEL', h, p .. 'ls') else redis.call('HSET', h, p .. 'ls', ARGV[20]) end
+  local drop = {'dr', 'ps', 'pm', 'pi', 'pn', 'pg', 'pc', 'pe'}
+  writeDevice(h, d.id, {'s', 'm', 'i', 'n', 'g', 'c', 'v', 'ls'},
+    {s = ARGV[5], m = ARGV[6], i = ARGV[7], n = ARGV[8], g = ARGV[9], c = now, v = now, ls = ARGV[20]}, drop)
   d.s, d.ps = ARGV[5], nil
 end
 reindex(h, codes, KEYS[7], KEYS[8], KEYS[9], member, devices, ids, now)
