@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BUCKETS, bucketOf, bucketTag, clientKey, decodeId, userKeys } from '../src/store/keys.js';
+import { BUCKETS, bucketOf, bucketTag, clientKey, decodeId, indexMember, memberId, userKeys } from '../src/store/keys.js';
 import { checkUserId } from '../src/totp/validate.js';
 
 /** Redis Cluster's hash tag: between the first `{` and the first `}` after it, when not empty. */
@@ -79,6 +79,12 @@ describe('user ids', () => {
       const tag = user.slice(0, 5);
       expect(userKeys(id)).toMatchObject({ events: `${tag}:ei:${userKeys(id).id}`, audit: `${tag}:audit`, activeIndex: `${tag}:ia` });
     }
+    // index members are stored too
+    expect(['alice', '3f2c8a1e-9b4d-4c7e-8f10-2a6b5c4d3e21', '3F2C8A1E-9B4D-4C7E-8F10-2A6B5C4D3E21'].map(indexMember)).toEqual([
+      'YWxpY2U',
+      '.PyyKHptNTH6PECprXE0-IQ',
+      '~PyyKHptNTH6PECprXE0-IQ',
+    ]);
   });
 
   it('encodes ids reversibly, without braces or colons', () => {
@@ -89,6 +95,29 @@ describe('user ids', () => {
         expect(decodeId(k.id)).toBe(id);
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('gives every id one index member, read back as the id; a UUID in one case its 16 bytes behind a mark', () => {
+    const hex = fc.stringMatching(/^[0-9a-f]{32}$/);
+    const uuid = hex.map((h) => `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+    const anyCase = fc.tuple(uuid, fc.constantFrom('lower', 'upper', 'mixed')).map(([u, c]) =>
+      c === 'lower' ? u : c === 'upper' ? u.toUpperCase() : u.replace(/[a-f]/, (x) => x.toUpperCase()),
+    );
+    const ids = fc.oneof(validId, anyCase);
+    fc.assert(
+      fc.property(ids, ids, (a, b) => {
+        const ma = indexMember(a);
+        expect(userKeys(a).member).toBe(ma);
+        expect(memberId(ma)).toBe(a);
+        // what a cursor may hold (enrollment-walk.ts), and no brace, colon or separator
+        expect(ma).toMatch(/^[.~]?[A-Za-z0-9_-]+$/);
+        const short = a === a.toLowerCase() ? '.' : a === a.toUpperCase() ? '~' : null;
+        if (/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i.test(a) && short) expect(ma).toMatch(new RegExp(`^\\${short}[A-Za-z0-9_-]{22}$`));
+        else expect(ma).toBe(userKeys(a).id);
+        if (a !== b) expect(indexMember(b)).not.toBe(ma);
+      }),
+      { numRuns: 3000 },
     );
   });
 

@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { auditFields, fullEntryId } from '../src/store/audit-codes.js';
 import { IMPLICIT_ISSUER } from '../src/store/codec.js';
 import { bucketKeys, bucketOf, encodeId, userKeys } from '../src/store/keys.js';
-import { ADMIN, makeHarness, wrongCode, type Harness } from './contract/harness.js';
+import { ADMIN, APP, makeHarness, wrongCode, type Harness } from './contract/harness.js';
 import { redisStore } from './support/redis.js';
 
 const redisUrl = inject('redisUrl');
@@ -36,7 +36,9 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       for (const flat of entries) expect(flat.map((v, i) => (i % 2 === 0 ? v : typeof v))).toEqual(['e', 'string']);
       expect(entries.map((flat) => auditFields(flat).t)).toEqual(['ACTIVATED', 'VERIFY', 'ENROLLED']);
       expect(auditFields(entries[1]!)).toEqual({ t: 'VERIFY', u: id, dv: '0', a: 'test-app', o: 'ACCEPTED' });
-      expect(await client.zscore(k.activeIndex, k.id)).toBe('0');
+      // a UUID's member is its 16 bytes behind a mark, not the 48 characters of <id>
+      expect(k.member).toBe(`.${Buffer.from(id.replaceAll('-', ''), 'hex').toString('base64url')}`);
+      expect(await client.zscore(k.activeIndex, k.member)).toBe('0');
       const keys = (await client.keys(`${prefix}*`)).map((key) => key.slice(prefix.length)).sort();
       expect(keys).toEqual([k.audit, k.events, k.activeIndex, k.user, k.keyCounts].sort());
 
@@ -104,6 +106,40 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       await dispose();
     }
   });
+  it('lists, counts and revokes UUID users an earlier version indexed by <id>, and gives them the short member at their next change', async () => {
+    const { store, client, dispose } = await redisStore(redisUrl!);
+    try {
+      const h = makeHarness(store);
+      const [a, p] = ['7d444840-9dc0-11d1-b245-5ffdce74fad2', '7D444840-9DC0-11D1-B245-5FFDCE74FAD3'];
+      await h.seed(a, true);
+      await h.seed(p);
+      // as earlier versions wrote them: <id> in the indexes
+      const ka = userKeys(a);
+      const kp = userKeys(p);
+      await client.zrem(ka.activeIndex, ka.member);
+      await client.zadd(ka.activeIndex, 0, ka.id);
+      const expiry = await client.zscore(kp.pendingExpiry, kp.member);
+      await client.zrem(kp.pendingIndex, kp.member);
+      await client.zrem(kp.pendingExpiry, kp.member);
+      await client.zadd(kp.pendingIndex, 0, kp.id);
+      await client.zadd(kp.pendingExpiry, expiry!, kp.id);
+
+      const page = await h.admin.enrollments({ first: 10 });
+      expect(page.nodes.map((n) => n.userId).sort()).toEqual([p, a]);
+      await h.store.recountKeys();
+      expect(await h.store.keyUsage()).toEqual({ counts: { k1: 1 }, counted: true });
+
+      // a second device for one, a revocation for the other: each leaves the form it was in
+      await h.enroll(a, { deviceName: 'phone' });
+      expect(await client.zrange(ka.activeIndex, 0, -1)).toEqual([ka.member]);
+      await h.service.revoke(APP, p);
+      for (const idx of [kp.pendingIndex, kp.pendingExpiry]) expect(await client.zrange(idx, 0, -1)).toEqual([]);
+      expect((await h.admin.enrollments({ first: 10 })).nodes.map((n) => n.userId)).toEqual([a]);
+    } finally {
+      await dispose();
+    }
+  });
+
   it("keeps a bucket's ACTIVE index as listpack chunks, and splits the one sorted set earlier versions wrote", async () => {
     const { store, client, prefix, dispose } = await redisStore(redisUrl!);
     try {

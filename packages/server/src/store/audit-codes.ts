@@ -1,6 +1,7 @@
 import type { AuditEventType, VerifyOutcome } from '@totp-service/core';
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { uuidBytes, uuidText } from './uuid-bytes.js';
 
 /**
  * How an audit event is kept in a Redis stream. An event has seven values (type t, user id u,
@@ -71,18 +72,11 @@ export function auditCodesLua(): string {
  * it is. The markers are stored: never change or reuse one.
  */
 const MARK = { uuid: '\x01', UUID: '\x02', ipv4: '\x03', ipv6: '\x04' } as const;
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const uuidText = (hex: string): string =>
-  `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 
 /** A user id as an event stores it: a UUID in lower or upper case shortened, anything else as it is. */
 export function compactUserId(userId: string): string {
-  if (userId.length !== 36) return userId;
-  const lower = userId.toLowerCase();
-  if (!UUID_SHAPE.test(lower)) return userId;
-  const mark = lower === userId ? MARK.uuid : userId.toUpperCase() === userId ? MARK.UUID : null;
-  return mark ? mark + Buffer.from(lower.replaceAll('-', ''), 'hex').toString('base64url') : userId;
+  const uuid = uuidBytes(userId);
+  return uuid ? (uuid.upper ? MARK.UUID : MARK.uuid) + uuid.bytes : userId;
 }
 
 /** A client address as an event stores it: shortened when it reads back as the same text. */
@@ -101,9 +95,8 @@ export function expandValue(stored: string): string {
   const bytes = (): Buffer => Buffer.from(stored.slice(1), 'base64url');
   switch (stored[0]) {
     case MARK.uuid:
-      return uuidText(bytes().toString('hex'));
     case MARK.UUID:
-      return uuidText(bytes().toString('hex')).toUpperCase();
+      return uuidText(stored.slice(1), stored[0] === MARK.UUID);
     case MARK.ipv4:
       return [...bytes()].join('.');
     case MARK.ipv6:

@@ -1,12 +1,12 @@
 import { InvalidInputError } from '@totp-service/core';
-import { BUCKETS, decodeId } from './keys.js';
+import { BUCKETS, memberId } from './keys.js';
 import type { EnrollmentStatus, IndexSlice, Page, UserRecord } from './store.js';
 
 /**
  * Walking the enrollments, the same way for both stores: listing them (totpEnrollments) and
  * visiting every user (rekeyTotp), from the per-bucket indexes, never from KEYS or SCAN, so it
  * works the same on a Redis Cluster. The 32 buckets are merged in the byte order of their members
- * (the user ids in base64url), and a page goes on after the last member it returned. A member's
+ * (the user ids in base64url, a UUID's bytes after a mark: keys.ts), and a page goes on after the last member it returned. A member's
  * place in that order never changes, so paging is stable under concurrent enrollments and
  * revocations: every user enrolled from the first page to the last is listed exactly once.
  */
@@ -17,8 +17,8 @@ export interface IndexSource {
   getUser(userId: string, now: number): Promise<UserRecord | null>;
 }
 
-/** A listing position (an index member: a base64url user id), as a cursor may hold it. */
-const MEMBER = /^[A-Za-z0-9_-]{1,400}$/;
+/** A listing position (an index member: keys.ts), as a cursor may hold it. */
+const MEMBER = /^[.~]?[A-Za-z0-9_-]{1,400}$/;
 
 /** Members one request may examine before it returns a partial page (bounds the work). */
 export const LIST_SCAN_BUDGET = 10_000;
@@ -105,7 +105,7 @@ export async function listEnrollments(
     const members = await nextMembers(walks, want - found.length);
     if (members.length === 0) break;
     // a member whose record is gone (revoked, lapsed) or whose status changed since is skipped
-    const records = await Promise.all(members.map((m) => store.getUser(decodeId(m), q.now)));
+    const records = await Promise.all(members.map((m) => store.getUser(memberId(m), q.now)));
     members.forEach((member, i) => {
       const record = records[i];
       if (record && (q.status === null || statusOf(record) === q.status)) found.push({ member, record });
@@ -132,7 +132,7 @@ export async function* userIdBatches(store: IndexSource, batch: number): AsyncGe
       if (walk.needsFetch) await walk.fetch();
       const members = walk.drain();
       if (members.length === 0) break;
-      yield members.map(decodeId);
+      yield members.map(memberId);
     }
   }
 }

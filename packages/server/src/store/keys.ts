@@ -1,3 +1,5 @@
+import { uuidBytes, uuidText } from './uuid-bytes.js';
+
 /**
  * Redis key layout. Every key of one user carries the hash tag of the user's bucket, and so does
  * every cross-user structure of that bucket (its audit stream, its enrollment indexes). One Lua
@@ -21,6 +23,12 @@
  * <id> is the user id's UTF-8 bytes in base64url: no `{`, `}` or `:` can appear in it, so no id can
  * move a hash tag or a separator, and distinct ids always give distinct keys. The key prefix
  * (TOTP_KEY_PREFIX) is applied by ioredis's `keyPrefix`, to these names and to every KEYS entry.
+ *
+ * An index member (ia, ip, px) is <id> too, except for a UUID in lower or upper case: '.' or '~'
+ * and its 16 bytes in base64url, 23 characters instead of 48 (indexMember: about 27 bytes less a
+ * user; neither mark is a base64url character, so members stay distinct). Earlier versions wrote
+ * <id> for every user: such a member stays until the user's indexes are next written
+ * (scripts/_index.lua, reindex), and reads the same meanwhile (memberId).
  */
 
 /** Users are spread over this many buckets; the keys of one bucket share one hash tag (one slot). */
@@ -38,6 +46,8 @@ export const strayStream = (bucket: number): number => BUCKETS + bucket;
 export interface UserKeys {
   readonly bucket: number;
   readonly id: string;
+  /** The user's member in the bucket's indexes (indexMember). */
+  readonly member: string;
   readonly user: string;
   readonly recovery: string;
   readonly events: string;
@@ -55,6 +65,25 @@ export function encodeId(userId: string): string {
 
 export function decodeId(encoded: string): string {
   return Buffer.from(encoded, 'base64url').toString('utf8');
+}
+
+/** Marks of an index member that holds a UUID's bytes (keys.ts header). Stored: never change them. */
+const UUID_MEMBER = { lower: '.', upper: '~' } as const;
+
+/** A user's member in the bucket's indexes: <id>, or a UUID's mark and bytes. */
+export function indexMember(userId: string): string {
+  return memberOf(userId, encodeId(userId));
+}
+
+function memberOf(userId: string, id: string): string {
+  const uuid = uuidBytes(userId);
+  return uuid ? (uuid.upper ? UUID_MEMBER.upper : UUID_MEMBER.lower) + uuid.bytes : id;
+}
+
+/** The user id of an index member, in the form this version writes or the one earlier versions did. */
+export function memberId(member: string): string {
+  if (member[0] === UUID_MEMBER.lower || member[0] === UUID_MEMBER.upper) return uuidText(member.slice(1), member[0] === UUID_MEMBER.upper);
+  return decodeId(member);
 }
 
 /** FNV-1a over the id's bytes: spreads users evenly over the buckets. */
@@ -114,6 +143,7 @@ export function userKeys(userId: string): UserKeys {
   return {
     bucket,
     id,
+    member: memberOf(userId, id),
     user: `${tag}:u:${id}`,
     recovery: `${tag}:r:${id}`,
     events: `${tag}:ei:${id}`,

@@ -1,10 +1,10 @@
-import { BUCKETS, bucketOf, encodeId } from './keys.js';
+import { BUCKETS, bucketOf, indexMember } from './keys.js';
 import type { EnrollmentStatus, IndexSlice } from './store.js';
 
 /**
  * A set of strings kept in byte order: the embedded store's mirror of a Redis sorted set whose
- * members all score 0 (read with ZRANGE … BYLEX). Members are base64url (ASCII), so JavaScript's
- * string order is their byte order.
+ * members all score 0 (read with ZRANGE … BYLEX). Members are ASCII (keys.ts, indexMember), so
+ * JavaScript's string order is their byte order.
  */
 export class SortedIndex {
   private readonly members: string[] = [];
@@ -41,7 +41,7 @@ export class SortedIndex {
 
 /**
  * The embedded store's enrollment indexes, as index.lua and the scripts keep them on Redis:
- * {bNN}:ia and {bNN}:ip per bucket (members are base64url ids) and {bNN}:px (PENDING-only users by
+ * {bNN}:ia and {bNN}:ip per bucket (members: keys.ts, indexMember) and {bNN}:px (PENDING-only users by
  * expiry, for cleanup).
  */
 export class EnrollmentIndex {
@@ -52,19 +52,19 @@ export class EnrollmentIndex {
   /** The user is ACTIVE (and so no longer a PENDING-only user). */
   active(userId: string): void {
     this.remove(userId);
-    this.activeIdx[bucketOf(userId)]!.add(encodeId(userId));
+    this.activeIdx[bucketOf(userId)]!.add(indexMember(userId));
   }
 
   /** The user is PENDING only, until `expiresAt`. */
   pending(userId: string, expiresAt: number): void {
-    this.activeIdx[bucketOf(userId)]!.delete(encodeId(userId));
-    this.pendingIdx[bucketOf(userId)]!.add(encodeId(userId));
+    this.activeIdx[bucketOf(userId)]!.delete(indexMember(userId));
+    this.pendingIdx[bucketOf(userId)]!.add(indexMember(userId));
     this.expiry.set(userId, expiresAt);
   }
 
   remove(userId: string): void {
     const b = bucketOf(userId);
-    const m = encodeId(userId);
+    const m = indexMember(userId);
     this.activeIdx[b]!.delete(m);
     this.pendingIdx[b]!.delete(m);
     this.expiry.delete(userId);

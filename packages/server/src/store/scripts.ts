@@ -254,14 +254,14 @@ export class Scripts {
   }
 
   settle(k: UserKeys, a: SettleArgs) {
-    return this.redis.totpSettle(...keysOf('totpSettle', k), a.now, a.what.kind, a.armedUntil, ...settleSlots(a.what), k.id, ...audited(a.audit), a.eventType);
+    return this.redis.totpSettle(...keysOf('totpSettle', k), a.now, a.what.kind, a.armedUntil, ...settleSlots(a.what), k.member, ...audited(a.audit), a.eventType);
   }
 
   /** A whole verify (reserve, the decision, settle) for secrets the server holds open: see attempt.lua. */
   attempt(k: UserKeys, clientKey: string | undefined, a: AttemptArgs) {
     const args: Arg[] = [
       a.now, a.codeLength, a.maxFailures, a.window, a.driftBound, a.clientLimit, a.clientWindowMillis,
-      k.id, ...audited(a.audit),
+      k.member, ...audited(a.audit),
       a.checked.length, ...a.checked.flatMap((c) => [c.secret, c.hits]),
       ...a.lockoutMillis,
     ];
@@ -277,13 +277,13 @@ export class Scripts {
     return this.redis.totpEnroll(
       ...keysOf('totpEnroll', k),
       a.now, a.mode, a.replace ? 1 : 0, a.expiresAt,
-      a.sealed, a.meta, a.issuer, a.accountName, a.generation, k.id, ...audited(a.audit), a.eventType, a.detail,
+      a.sealed, a.meta, a.issuer, a.accountName, a.generation, k.member, ...audited(a.audit), a.eventType, a.detail,
       a.deviceName, a.maxDevices, a.lastStepAt ?? '',
     );
   }
 
   revoke(k: UserKeys, a: { readonly audit: AuditArgs; readonly now: number; readonly reason: string; readonly deviceId: string }) {
-    return this.redis.totpRevoke(...keysOf('totpRevoke', k), a.now, k.id, ...audited(a.audit), a.reason, a.deviceId);
+    return this.redis.totpRevoke(...keysOf('totpRevoke', k), a.now, k.member, ...audited(a.audit), a.reason, a.deviceId);
   }
 
   rename(k: UserKeys, a: { readonly audit: AuditArgs; readonly now: number; readonly deviceId: string; readonly name: string }) {

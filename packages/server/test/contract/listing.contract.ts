@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bucketOf, encodeId } from '../../src/store/keys.js';
+import { bucketOf, indexMember } from '../../src/store/keys.js';
 import type { AdminService } from '../../src/totp/admin.service.js';
 import { freshPerTest, APP, type Harness, type StoreFactory } from './harness.js';
 
@@ -26,8 +27,8 @@ function crowded(prefix: string, n: number, from = 0): string[] {
   return ids;
 }
 
-/** The listing's order: the byte order of the ids in base64url. */
-const ordered = (ids: readonly string[]) => [...ids].sort((a, b) => (encodeId(a) < encodeId(b) ? -1 : 1));
+/** The listing's order: the byte order of the users' index members (keys.ts). */
+const ordered = (ids: readonly string[]) => [...ids].sort((a, b) => (indexMember(a) < indexMember(b) ? -1 : 1));
 
 /** totpEnrollments: every enrollment once, by status, in pages that survive churn. */
 export function listingContract(factory: StoreFactory): void {
@@ -79,6 +80,27 @@ export function listingContract(factory: StoreFactory): void {
       expect((await h.store.keyUsage()).counts).toEqual({ k1: again.length });
       await h.store.recountKeys();
       expect(await h.store.keyUsage()).toEqual({ counts: { k1: again.length }, counted: true });
+    });
+
+    it('lists UUID ids (a shorter member: their bytes) in lower, upper and mixed case once each, and counts their keys again', async () => {
+      // 300 of one bucket: several chunks on Redis; the same UUID in two cases is two users
+      const ids: string[] = [];
+      for (let i = 0; ids.length < 300; i++) {
+        const hex = createHash('sha256').update(`uuid-${i}`).digest('hex');
+        const lower = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+        const id = i % 3 === 0 ? lower : i % 3 === 1 ? lower.toUpperCase() : lower.slice(0, 18) + lower.slice(18).toUpperCase();
+        if (bucketOf(id) === 9) ids.push(id);
+        if (i % 3 === 1 && bucketOf(lower) === 9 && bucketOf(id) === 9) ids.push(lower);
+      }
+      const oneCase = (id: string) => id === id.toLowerCase() || id === id.toUpperCase();
+      expect(ids.map((id) => indexMember(id).length)).toEqual(ids.map((id) => (oneCase(id) ? 23 : 48)));
+      for (const [i, id] of ids.entries()) await h.seed(id, i % 4 !== 0);
+      const byMember = ordered(ids);
+      for (const first of [1, 17, 1000]) expect(await listAll(h.admin, null, first), `first: ${first}`).toEqual(byMember);
+      expect(await listAll(h.admin, 'PENDING', 50)).toEqual(byMember.filter((id) => ids.indexOf(id) % 4 === 0));
+      const active = ids.filter((_, i) => i % 4 !== 0).length;
+      await h.store.recountKeys();
+      expect(await h.store.keyUsage()).toEqual({ counts: { k1: active }, counted: true });
     });
 
     it('answers an empty listing with no cursor, and the last page with hasNextPage false', async () => {

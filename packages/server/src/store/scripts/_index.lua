@@ -22,6 +22,7 @@
   indexAll(idx)                  → every member, ascending
   reindex(…)                     → the user's place in the bucket's indexes and the TTL of the
                                    user's hash, from its devices (ACTIVE when any device is)
+  unindex(…)                     → the user out of the bucket's indexes
 ]]
 -- under Redis's default zset-max-listpack-entries (128), with room for the add that triggers a split
 local INDEX_CHUNK = 120
@@ -97,8 +98,33 @@ local function indexAll(idx)
   return out
 end
 
+-- one member out of the bucket's ACTIVE, PENDING and pending-expiry indexes
+local function dropMember(activeIdx, pendingIdx, pendingExp, m)
+  indexRemove(activeIdx, m)
+  redis.call('ZREM', pendingIdx, m)
+  redis.call('ZREM', pendingExp, m)
+end
+
+-- a UUID's member is shorter than the <id> of its hash's name, which earlier versions used as
+-- the member (keys.ts): that one, when it differs, goes whenever the user's place is written, so
+-- the user is never in an index twice
+local function legacyMember(h, member)
+  local legacy = string.match(h, ':u:([^:]*)$')
+  if legacy ~= member then return legacy end
+  return nil
+end
+
+-- the user out of the indexes, under either member
+local function unindex(h, activeIdx, pendingIdx, pendingExp, member)
+  dropMember(activeIdx, pendingIdx, pendingExp, member)
+  local legacy = legacyMember(h, member)
+  if legacy then dropMember(activeIdx, pendingIdx, pendingExp, legacy) end
+end
+
 -- keys: the user's hash, recovery codes, and the bucket's ACTIVE, PENDING and pending-expiry indexes
 local function reindex(h, codes, activeIdx, pendingIdx, pendingExp, member, devices, ids, now)
+  local legacy = legacyMember(h, member)
+  if legacy then dropMember(activeIdx, pendingIdx, pendingExp, legacy) end
   local active, lastExpiry = false, 0
   for _, id in ipairs(ids) do
     local d = devices[id]
@@ -121,8 +147,6 @@ local function reindex(h, codes, activeIdx, pendingIdx, pendingExp, member, devi
     if redis.call('EXISTS', codes) == 1 then redis.call('PEXPIRE', codes, life) end
   else
     redis.call('DEL', h, codes)
-    indexRemove(activeIdx, member)
-    redis.call('ZREM', pendingIdx, member)
-    redis.call('ZREM', pendingExp, member)
+    dropMember(activeIdx, pendingIdx, pendingExp, member)
   end
 end

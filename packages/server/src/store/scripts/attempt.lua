@@ -18,7 +18,7 @@
   KEYS: the 9 of the fixed order of per-user scripts (scripts.ts USER_KEYS), then
   KEYS[10] the client address's counter (only on a single Redis: it is in a slot of its own)
 
-  ARGV[1]  now, epoch ms             ARGV[8]   the user id, base64url (index member)
+  ARGV[1]  now, epoch ms             ARGV[8]   the user's index member (keys.ts)
   ARGV[2]  the code's length (6-8)   ARGV[9]   the user id
   ARGV[3]  failures that lock        ARGV[10]  actor
   ARGV[4]  window, in steps          ARGV[11]  client address ('' when none)

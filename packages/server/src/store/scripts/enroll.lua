@@ -18,7 +18,7 @@
   ARGV[5]  sealed secret           ARGV[6]  meta "ALGORITHM:digits:period" ('' for SHA1:6:30)
   ARGV[7]  issuer ('' for the implicit one)
   ARGV[8]  account name ('' when it is the user id)   ('' values are not stored: codec.ts)
-  ARGV[9]  generation              ARGV[10] the user id, base64url (index member)
+  ARGV[9]  generation              ARGV[10] the user's index member (keys.ts)
   ARGV[11] the user id             ARGV[12] actor
   ARGV[13] client address ('' when none)
   ARGV[14] bucket audit cap        ARGV[15] user audit cap

@@ -9,7 +9,7 @@
   KEYS[4]  the user's event ids            KEYS[9]  the bucket's pending-expiry index
   KEYS[5]  the bucket's audit stream
 
-  ARGV[1]  now, epoch ms          ARGV[2]  the user id, base64url (index member)
+  ARGV[1]  now, epoch ms          ARGV[2]  the user's index member (keys.ts)
   ARGV[3]  the user id            ARGV[4]  actor
   ARGV[5]  client address ('' when none)
   ARGV[6]  bucket audit cap       ARGV[7]  user audit cap
@@ -33,9 +33,7 @@ if deviceId ~= '' then
   countDiff(KEYS[3], before, contribution(h))
 else
   redis.call('DEL', h, codes)
-  indexRemove(KEYS[7], ARGV[2])
-  redis.call('ZREM', KEYS[8], ARGV[2])
-  redis.call('ZREM', KEYS[9], ARGV[2])
+  unindex(h, KEYS[7], KEYS[8], KEYS[9], ARGV[2])
   countDiff(KEYS[3], before, {})
   if not isEnrolled(devices, ids) then return 0 end
 end

@@ -17,7 +17,7 @@
            the matched step in epoch seconds (steps of 30 s and 60 s compare), drift to remember;
            recovery: the code's keyed hash; none, release: the outcome to record ('' for none),
            the detail to record
-  ARGV[9]  the user id, base64url (index member)
+  ARGV[9]  the user's index member (keys.ts)
   ARGV[10] the user id
   ARGV[11] actor             ARGV[12] client address ('' when none)
   ARGV[13] bucket audit cap  ARGV[14] user audit cap
