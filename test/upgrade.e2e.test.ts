@@ -33,7 +33,9 @@ interface Written {
   events: Record<string, unknown>;
 }
 
-const USERS = ['pending', 'active', 'locked', 'failing', 'replacing', 'recovering', 'imported'];
+// a UUID: its index member is shorter in this build than in the previous release (keys.ts)
+const UUID_USER = 'c0ffee00-1234-4abc-8def-0123456789ab';
+const USERS = ['pending', 'active', 'locked', 'failing', 'replacing', 'recovering', 'imported', UUID_USER];
 
 /** What the previous release writes: a user in every state. */
 async function writeUsers(old: ServerProcess): Promise<Written> {
@@ -90,9 +92,9 @@ function upgradeSuite(name: string, storeEnv: () => Record<string, string>) {
     )).data!.verifyTotp;
 
     it('counts what the encryption key seals in a store written before the counts existed', async () => {
-      // confirmed users only: 5 secrets, a pending replacement and a recovery key (the pending user's TTL'd record is not counted)
+      // confirmed users only: 6 secrets, a pending replacement and a recovery key (the pending user's TTL'd record is not counted)
       const keys = await server.gql<{ encryptionKeys: { keyId: string; sealedValues: number }[] }>('{ encryptionKeys { keyId sealedValues } }', {}, ADMIN_TOKEN);
-      expect(keys.data!.encryptionKeys).toEqual([{ keyId: 'k1', sealedValues: 8 }]);
+      expect(keys.data!.encryptionKeys).toEqual([{ keyId: 'k1', sealedValues: 9 }]);
       expect(server.stdout()).toMatch(/counted what each encryption key seals/);
     });
 
@@ -138,6 +140,17 @@ function upgradeSuite(name: string, storeEnv: () => Record<string, string>) {
       expect(e.data!.enrollTotp.deviceId).toBe('1');
       expect(await verify('active', codeAt(e.data!.enrollTotp.secret, written.usedStep + 2))).toMatchObject({ outcome: 'ACCEPTED', activated: true, deviceName: 'backup' });
       expect(await verify('active', codeAt(written.secrets.active!, written.usedStep + 3))).toMatchObject({ outcome: 'ACCEPTED', deviceName: 'default' });
+    });
+
+    it('lists a UUID user the previous release indexed once, before and after its next change, and not after its revocation', async () => {
+      const listed = async () => (await server.gql<{ totpEnrollments: { nodes: { userId: string }[] } }>(LIST, {}, ADMIN_TOKEN)).data!.totpEnrollments.nodes
+        .filter((n) => n.userId === UUID_USER).length;
+      expect(await listed()).toBe(1);
+      await server.gql(`mutation { enrollTotp(input: {userId: "${UUID_USER}", deviceName: "backup"}) { deviceId } }`, {}, APP_TOKEN);
+      expect(await listed()).toBe(1);
+      expect(await verify(UUID_USER, codeAt(written.secrets[UUID_USER]!, written.usedStep + 1))).toMatchObject({ outcome: 'ACCEPTED', deviceName: 'default' });
+      expect((await server.gql<{ revokeTotp: { revoked: boolean } }>(`mutation { revokeTotp(userId: "${UUID_USER}") { revoked } }`, {}, APP_TOKEN)).data!.revokeTotp.revoked).toBe(true);
+      expect(await listed()).toBe(0);
     });
   });
 }
