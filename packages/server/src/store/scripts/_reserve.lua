@@ -4,8 +4,9 @@
   lapsed, the counters), on to settle.
 
   With `defer` (a table; attempt.lua), the counters are kept in `user` only and defer.counters
-  is set: settle writes them in the same script unless the code is accepted, which removes them
-  (one HSET fewer on the usual login; nothing to put back when the server's secrets were stale).
+  is set (defer.stored: whether the hash held counters before): settle writes them in the same
+  script unless the code is accepted, which removes them (one HSET fewer on the usual login;
+  nothing to put back when the server's secrets were stale).
 ]]
 local function reserve(KEYS, ARGV, user, devices, ids, defer)
   local h = KEYS[1]
@@ -43,6 +44,9 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer)
   if lu > 0 then f = 0; lu = 0 end   -- the lockout has run out: a fresh budget
   local function count()
     if defer then
+      -- whether the hash holds counters now (before this read is changed): settle removes them
+      -- on an accepted code only then
+      if not defer.counters then defer.stored = user.f ~= nil or user.lu ~= nil or user.lc ~= nil end
       user.f, user.lu, user.lc = f, lu, lc
       defer.counters = true
     else

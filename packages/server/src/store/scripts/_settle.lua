@@ -18,11 +18,18 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
   local f, lu, lc = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0
 
   local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
+  -- whether the hash holds counters: this read's, unless reserve changed them in it only
+  local countersStored = user.f ~= nil or user.lu ~= nil or user.lc ~= nil
+  if deferred and deferred.counters then countersStored = deferred.stored end
   -- counters at zero are not stored (codec.ts); `set` and `drop` are the device's fields to write
-  -- and to remove with them, in the same two commands
+  -- and to remove (only fields it holds: the usual login, no failure before, removes nothing)
   local function accept(set, drop)
     f, lu, lc = 0, 0, 0
-    redis.call('HDEL', h, 'f', 'lu', 'lc', unpack(drop or {}))
+    local gone = drop or {}
+    if countersStored then
+      gone[#gone + 1], gone[#gone + 2], gone[#gone + 3] = 'f', 'lu', 'lc'
+    end
+    if #gone > 0 then redis.call('HDEL', h, unpack(gone)) end
     redis.call('HSET', h, 'lv', now, unpack(set or {}))
   end
 
@@ -55,7 +62,7 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
       local p = prefix(d.id)
       -- the step it accepted, and the drift learned (a drift of 0 is not stored)
       if ARGV[8] == '0' then
-        accept({p .. 'ls', step}, {p .. 'dr'})
+        accept({p .. 'ls', step}, d.dr and {p .. 'dr'})
       else
         accept({p .. 'ls', step, p .. 'dr', ARGV[8]})
         detail = 'drift ' .. ARGV[8]
