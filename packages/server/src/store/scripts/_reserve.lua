@@ -8,7 +8,9 @@
   script unless the code is accepted, which removes them (one HSET fewer on the usual login;
   nothing to put back when the server's secrets were stale).
 ]]
-local function reserve(KEYS, ARGV, user, devices, ids, defer)
+-- ARGV as reserve.lua's, or attempt.lua's whole ARGV: the same first three, and the lockout
+-- lengths from ARGV[firstLevel] (reserve.lua: 4) to the end
+local function reserve(KEYS, ARGV, user, devices, ids, defer, firstLevel)
   local h = KEYS[1]
   local now = tonumber(ARGV[1])
   local codeLength = tonumber(ARGV[2])
@@ -53,9 +55,10 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer)
       writeCounters(h, user, f, lu, lc)
     end
   end
-  local levels = #ARGV - 3
+  local first = firstLevel or 4
+  local levels = #ARGV - first + 1
   local function arm()
-    local length = tonumber(ARGV[3 + math.min(lc + 1, levels)])
+    local length = tonumber(ARGV[first - 1 + math.min(lc + 1, levels)])
     lc = lc + 1
     lu = now + length
     return lu

@@ -47,9 +47,7 @@ local deferred = {}
 local n = tonumber(ARGV[14])
 local hits = {}
 for i = 15, 13 + 2 * n, 2 do hits[ARGV[i]] = ARGV[i + 1] end
-local reserveArgv = {ARGV[1], ARGV[2], ARGV[3]}
-for i = 15 + 2 * n, #ARGV do reserveArgv[#reserveArgv + 1] = ARGV[i] end
-local r = reserve(KEYS, reserveArgv, user, devices, ids, deferred)
+local r = reserve(KEYS, ARGV, user, devices, ids, deferred, 15 + 2 * n)
 
 -- 2. the secrets the server checked are the user's secrets of this length (reserve's candidates),
 -- or nothing is counted. Refusals (locked, nothing enrolled, no secret of this length) do not
