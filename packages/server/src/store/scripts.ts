@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis, Result } from 'ioredis';
 import { auditCodesLua, compactClientIp, compactUserId } from './audit-codes.js';
+import { IMPLICIT_META } from './codec.js';
 import { ScriptRunner, type FunctionLibrary } from './functions.js';
 import { bucketKeys, type UserKeys } from './keys.js';
 import type { OpenMatch } from './store.js';
@@ -90,8 +91,15 @@ export type AttemptReply = ['S'] | ['D', string, number, number, number, string,
 /** A whole script as a local function of the script that runs it: the same code, its own KEYS and ARGV. */
 const asFunction = (name: string) => `local function ${name}Body(KEYS, ARGV)\n${source(`${name}.lua`)}\nend`;
 
-/** A shared prelude's source; _audit.lua's numbers for event types and outcomes come from audit-codes.ts. */
-const prelude = (name: string): string => (name === '_audit' ? `${auditCodesLua()}\n${source('_audit.lua')}` : source(`${name}.lua`));
+/**
+ * A shared prelude's source; _audit.lua's numbers for event types and outcomes come from
+ * audit-codes.ts, and _user.lua's IMPLICIT_META (what an absent m / pm reads as) from codec.ts.
+ */
+function prelude(name: string): string {
+  if (name === '_audit') return `${auditCodesLua()}\n${source('_audit.lua')}`;
+  if (name === '_user') return `local IMPLICIT_META = '${IMPLICIT_META}'\n${source('_user.lua')}`;
+  return source(`${name}.lua`);
+}
 
 /** Define every script on a client (idempotent per client): the EVALSHA way to run them. */
 export function defineScripts(client: Redis | Cluster): void {

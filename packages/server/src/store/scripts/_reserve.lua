@@ -21,9 +21,8 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer, firstLevel)
   local f, lu, lc, rk = tonumber(user.f) or 0, tonumber(user.lu) or 0, tonumber(user.lc) or 0, user.rk
 
   -- meta is "ALGORITHM:digits:period", the digits at a fixed place after the first colon; an
-  -- absent one is the usual SHA1:6:30 (codec.ts), and goes out as ''
+  -- absent one (not stored: codec.ts) is IMPLICIT_META, and goes out as such
   local function digitsOf(meta)
-    if not meta then return 6 end
     return tonumber(string.match(meta, '^[^:]+:(%d+):'))
   end
   local candidates, anyActive = {}, false
@@ -31,12 +30,14 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer, firstLevel)
     local d = devices[id]
     if d.s then
       anyActive = true
-      if codeLength > 0 and digitsOf(d.m) == codeLength then
-        for _, x in ipairs({id, 'active', d.s, d.m or '', d.g, d.ls or '', d.dr or '0'}) do candidates[#candidates + 1] = x end
+      local meta = d.m or IMPLICIT_META
+      if codeLength > 0 and digitsOf(meta) == codeLength then
+        for _, x in ipairs({id, 'active', d.s, meta, d.g, d.ls or '', d.dr or '0'}) do candidates[#candidates + 1] = x end
       end
     end
-    if d.ps and codeLength > 0 and digitsOf(d.pm) == codeLength then
-      for _, x in ipairs({id, 'pending', d.ps, d.pm or '', d.pg, '', ''}) do candidates[#candidates + 1] = x end
+    local pendingMeta = d.pm or IMPLICIT_META
+    if d.ps and codeLength > 0 and digitsOf(pendingMeta) == codeLength then
+      for _, x in ipairs({id, 'pending', d.ps, pendingMeta, d.pg, '', ''}) do candidates[#candidates + 1] = x end
     end
   end
   if codeLength > 0 and #candidates == 0 then return {'M'} end
@@ -48,7 +49,7 @@ local function reserve(KEYS, ARGV, user, devices, ids, defer, firstLevel)
     if defer then
       -- whether the hash holds counters now (before this read is changed): settle removes them
       -- on an accepted code only then
-      if not defer.counters then defer.stored = user.f ~= nil or user.lu ~= nil or user.lc ~= nil end
+      if not defer.counters then defer.stored = holdsCounters(user) end
       user.f, user.lu, user.lc = f, lu, lc
       defer.counters = true
     else

@@ -19,7 +19,7 @@ local function settle(KEYS, ARGV, user, devices, ids, deferred)
 
   local outcome, activated, detail, deviceId, name = nil, 0, '', '', ''
   -- whether the hash holds counters: this read's, unless reserve changed them in it only
-  local countersStored = user.f ~= nil or user.lu ~= nil or user.lc ~= nil
+  local countersStored = holdsCounters(user)
   if deferred and deferred.counters then countersStored = deferred.stored end
   -- counters at zero are not stored (codec.ts); `set` and `drop` are the device's fields to write
   -- and to remove (only fields it holds: the usual login, no failure before, removes nothing)

@@ -5,15 +5,19 @@
   recovery key, nd next device id) and, for each device, the device's fields (codec.ts) under the
   device id as a prefix: '1s', '1m', … for device 1. Device 0 has no prefix: those are exactly the
   fields of a version 1 user, who is therefore, unchanged, a user with one device, 0, named
-  'default' (a name field, nm, is stored only when the name is not 'default').
+  'default' (a name field, nm, is stored only when the name is not 'default'). IMPLICIT_META,
+  what an absent m / pm reads as, is put before this prelude by scripts.ts (from codec.ts).
 
   readUser(h)                     → user, devices (id → fields, with .id), ids ascending
   dropLapsed(h, devices, ids, now, counts)
                                   → ids of the devices left (the list given, compacted): a
                                      lapsed replacement loses its fields, a lapsed new device
                                      (never confirmed) is removed
+  writeDevice(h, id, names, values, drop)
+                                  → a device's fields written, those nil or '' removed
   writeCounters(h, user, f, lu, lc)
                                   → the failure counters stored, and in `user`
+  holdsCounters(user)             → whether the read holds failure counters
   contributionOf(user, devices, ids), contribution(h), countDiff(counts, before, after)
                                   → the record's sealed values by key id, and the bucket's counts
                                      ({bNN}:kc) kept in step with them
@@ -151,6 +155,11 @@ end
 local function writeCounters(h, user, f, lu, lc)
   redis.call('HSET', h, 'f', f, 'lu', lu, 'lc', lc)
   user.f, user.lu, user.lc = f, lu, lc
+end
+
+-- counters at zero are not stored (codec.ts): whether this read holds some
+local function holdsCounters(user)
+  return user.f ~= nil or user.lu ~= nil or user.lc ~= nil
 end
 
 -- the record's contribution, read again (after the script's changes)

@@ -98,7 +98,7 @@ else
       if string.byte(bits, k - drift + window + 1) == 49 then found = k end
     end
     if found then
-      local period = tonumber(string.match(r[i + 3], ':(%d+)$')) or 30 -- '' is SHA1:6:30
+      local period = tonumber(string.match(r[i + 3], ':(%d+)$'))
       local at = (math.floor(tonumber(ARGV[1]) / 1000 / period) + found) * period
       local fresh = last == '' or at > tonumber(last)
       if not best or (fresh and not best.fresh) or (fresh == best.fresh and at > best.at) then

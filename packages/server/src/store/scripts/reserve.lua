@@ -17,7 +17,7 @@
            {'L', retryAfterMs}         locked
            {'R', failures, armedUntil, recovery key|false, candidates…}
              each candidate is 7 values: device id, slot (active | pending), sealed secret,
-             meta "ALGORITHM:digits:period" ('' for SHA1:6:30), generation, last accepted step (epoch s) | '',
+             meta "ALGORITHM:digits:period" (IMPLICIT_META when not stored), generation, last accepted step (epoch s) | '',
              learned drift ('' for a pending secret, whose history is empty)
 ]]
 return (reserve(KEYS, ARGV, readUser(KEYS[1])))
