@@ -106,6 +106,7 @@ describe.skipIf(!redisUrl)('the Redis layout of a user', () => {
       await dispose();
     }
   });
+
   it('lists, counts and revokes UUID users an earlier version indexed by <id>, and gives them the short member at their next change', async () => {
     const { store, client, dispose } = await redisStore(redisUrl!);
     try {

@@ -6,9 +6,10 @@ import type { EnrollmentStatus, IndexSlice, Page, UserRecord } from './store.js'
  * Walking the enrollments, the same way for both stores: listing them (totpEnrollments) and
  * visiting every user (rekeyTotp), from the per-bucket indexes, never from KEYS or SCAN, so it
  * works the same on a Redis Cluster. The 32 buckets are merged in the byte order of their members
- * (the user ids in base64url, a UUID's bytes after a mark: keys.ts), and a page goes on after the last member it returned. A member's
- * place in that order never changes, so paging is stable under concurrent enrollments and
- * revocations: every user enrolled from the first page to the last is listed exactly once.
+ * (the user ids in base64url, a UUID's bytes after a mark: keys.ts), and a page goes on after the
+ * last member it returned. A member's place in that order never changes, so paging is stable
+ * under concurrent enrollments and revocations: every user enrolled from the first page to the
+ * last is listed exactly once.
  */
 
 /** What a store provides: both of one bucket's indexes read at one instant, and a user's record. */

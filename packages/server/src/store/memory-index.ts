@@ -41,8 +41,8 @@ export class SortedIndex {
 
 /**
  * The embedded store's enrollment indexes, as index.lua and the scripts keep them on Redis:
- * {bNN}:ia and {bNN}:ip per bucket (members: keys.ts, indexMember) and {bNN}:px (PENDING-only users by
- * expiry, for cleanup).
+ * {bNN}:ia and {bNN}:ip per bucket (members: keys.ts, indexMember) and {bNN}:px (PENDING-only
+ * users by expiry, for cleanup).
  */
 export class EnrollmentIndex {
   private readonly activeIdx = Array.from({ length: BUCKETS }, () => new SortedIndex());
@@ -57,8 +57,10 @@ export class EnrollmentIndex {
 
   /** The user is PENDING only, until `expiresAt`. */
   pending(userId: string, expiresAt: number): void {
-    this.activeIdx[bucketOf(userId)]!.delete(indexMember(userId));
-    this.pendingIdx[bucketOf(userId)]!.add(indexMember(userId));
+    const b = bucketOf(userId);
+    const m = indexMember(userId);
+    this.activeIdx[b]!.delete(m);
+    this.pendingIdx[b]!.add(m);
     this.expiry.set(userId, expiresAt);
   }
 
