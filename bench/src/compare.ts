@@ -77,7 +77,7 @@ interface Context {
 }
 
 async function start(ctx: Context, mode: Mode): Promise<ServerProcess> {
-  const server = await startServer(ctx.workPath, { env: { ...ctx.env, ...ctx.sinks.env(MODES[mode]) }, node: ctx.node });
+  const server = await startServer(ctx.workPath, { env: { ...ctx.env, ...ctx.sinks.env(MODES[mode]) }, node: ctx.node, nodeFlags: ctx.opts.nodeFlags });
   ctx.live.server = server;
   return server;
 }

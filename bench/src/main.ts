@@ -112,7 +112,7 @@ async function main(): Promise<number> {
       const profiled = runtime === primary ? profDir : undefined;
       redis = await startRedis(work.path);
       redisVersion = redis.version;
-      server = await startServer(work.path, { env: { ...serverEnv, REDIS_URL: redis.url }, node: runtime.path, ...(profiled ? { cpuProfDir: profiled } : {}) });
+      server = await startServer(work.path, { env: { ...serverEnv, REDIS_URL: redis.url }, node: runtime.path, nodeFlags: opts.nodeFlags, ...(profiled ? { cpuProfDir: profiled } : {}) });
       const s = server;
       const figures = await withEvents(label, s, () => runStore(opts, { server: s, token, redis, keyPrefix: 'totp:' }, problems, label));
       byRuntime.push({ runtime, figures, cli: [] });
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
     }
 
     if (opts.embedded) {
-      server = await startServer(work.path, { env: serverEnv, node: primary.path });
+      server = await startServer(work.path, { env: serverEnv, node: primary.path, nodeFlags: opts.nodeFlags });
       const s = server;
       embeddedFigures = await withEvents('embedded', s, () => runStore(opts, { server: s, token, keyPrefix: '' }, problems, 'embedded'));
       await stopServer('embedded');
@@ -163,7 +163,7 @@ async function main(): Promise<number> {
   const title =
     `TOTP service benchmark${opts.quick ? ' (--quick: a smoke run, its numbers mean little)' : ''}: ${opts.users} users per store, ` +
     `${opts.connections} connections, ${opts.runs} run(s) of ${opts.seconds} s per load${opts.profile ? ', server under --cpu-prof (slower)' : ''}; ` +
-    `events out: ${eventsLabel(opts)}`;
+    `events out: ${eventsLabel(opts)}${opts.nodeFlags.length ? `; server started with node ${opts.nodeFlags.join(' ')}` : ''}`;
   if (opts.webhooks) notes.push(`with --webhooks, Redis commands and CPU per verify include the webhook dispatcher's own (it reads the outbox beside the verifies)`);
   const perRuntime: RuntimeSummary[] = byRuntime.map((r) => ({ runtime: r.runtime.label, path: r.runtime.path, redis: summariseStore(r.figures), cli: r.cli }));
   const eventsOut = { webhooks: opts.webhooks, tracing: opts.tracing, figures: events };

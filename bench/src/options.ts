@@ -32,12 +32,14 @@ export interface Options {
    * on (a server started afresh for each), compared in one table.
    */
   readonly compareEvents: boolean;
+  /** Options for node before the server's script (the benchmark's own process and the CLI run without them). */
+  readonly nodeFlags: readonly string[];
   readonly out: string;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [--seconds S] [--runs N]
                         [--node V]... [--no-embedded] [--profile] [--webhooks] [--tracing]
-                        [--compare-events] [--out FILE]
+                        [--compare-events] [--node-flag FLAG]... [--out FILE]
 
   --quick         a smoke run in seconds (300 users, 1 run of 2 s); CI runs it, its numbers mean little
   --users N       users enrolled and activated on each store (default 10000)
@@ -58,6 +60,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--users N] [--connections N] [
                   alternating runs with events off, webhooks on and tracing on (a fresh server for
                   each run), on the first runtime; prints one table (JSON default
                   bench/results/events.json)
+  --node-flag FLAG
+                  an option for node when it starts the server, repeatable, e.g.
+                  --node-flag=--max-semi-space-size=64 (V8's young generation; docs/operations.md,
+                  "Sizing"); the report's title names them
   --out FILE      where the JSON goes (default bench/results/latest.json)`;
 
 export function parseOptions(argv: readonly string[], defaultOut: string): Options {
@@ -75,6 +81,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
       webhooks: { type: 'boolean', default: false },
       tracing: { type: 'boolean', default: false },
       'compare-events': { type: 'boolean', default: false },
+      'node-flag': { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -91,6 +98,9 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number of at least ${min}\n${USAGE}`);
     return n;
   };
+  const nodeFlags = values['node-flag'] ?? [];
+  const notFlag = nodeFlags.find((f) => !/^--[a-z]/.test(f));
+  if (notFlag !== undefined) throw new Error(`--node-flag takes an option for node, such as --max-semi-space-size=64, not ${JSON.stringify(notFlag)}\n${USAGE}`);
   const connections = Math.trunc(num(values.connections, 64, 'connections'));
   return {
     quick,
@@ -108,6 +118,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Optio
     webhooks: values.webhooks,
     tracing: values.tracing,
     compareEvents: values['compare-events'],
+    nodeFlags,
     out: values.out ?? (values['compare-events'] ? join(dirname(defaultOut), 'events.json') : defaultOut),
   };
 }

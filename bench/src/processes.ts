@@ -106,6 +106,8 @@ export interface ServerOptions {
   readonly cpuProfDir?: string;
   /** The node binary to run it on (default: this process's). */
   readonly node?: string;
+  /** Options for node before the server's script (--node-flag), e.g. V8's heap sizes. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The built server as a process; resolves once /readyz answers 200. */
@@ -116,7 +118,7 @@ export async function startServer(workDir: string, opts: ServerOptions): Promise
   const out = openSync(join(dir, 'stdout.log'), 'a');
   const errFile = join(dir, 'stderr.log');
   const err = openSync(errFile, 'a');
-  const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), SERVER_MAIN];
+  const args = [...(opts.nodeFlags ?? []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), SERVER_MAIN];
   const env = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'info', ...opts.env, PORT: String(port), HOST: '127.0.0.1' };
   const child = spawn(opts.node ?? process.execPath, args, { env, stdio: ['ignore', out, err] });
   const base = `http://127.0.0.1:${port}`;

@@ -45,6 +45,8 @@ export interface CommandCost {
   readonly scriptsPerVerify: number;
   /** Per verify, by command name. */
   readonly byCommand: Record<string, number>;
+  /** Redis time per verify by command name, µs (a script's figure includes the commands it ran, which have their own). */
+  readonly usecByCommand: Record<string, number>;
   /** Redis time in the service's commands (EVALSHA's usec covers its script), µs per verify. */
   readonly redisMicrosPerVerify: number;
   /** Redis process CPU (user + sys), µs per verify. */
@@ -62,11 +64,13 @@ export function commandCost(before: Snapshot, after: Snapshot, verifies: number)
   let scriptUsec = 0;
   let allUsec = 0;
   const byCommand: Record<string, number> = {};
+  const usecByCommand: Record<string, number> = {};
   for (const [name, a] of after.commands) {
     const b = before.commands.get(name) ?? { calls: 0, usec: 0 };
     const calls = a.calls - b.calls;
     if (calls === 0) continue;
     byCommand[name] = round(calls / verifies, 3);
+    usecByCommand[name] = round((a.usec - b.usec) / verifies, 2);
     total += calls;
     allUsec += a.usec - b.usec;
     if (SCRIPT_CALLS.has(name)) {
@@ -79,6 +83,7 @@ export function commandCost(before: Snapshot, after: Snapshot, verifies: number)
     totalPerVerify: round(total / verifies, 3),
     scriptsPerVerify: round(scripts / verifies, 3),
     byCommand,
+    usecByCommand,
     redisMicrosPerVerify: round((scriptUsec || allUsec) / verifies, 2),
     redisCpuMicrosPerVerify: round(((after.cpu - before.cpu) * 1e6) / verifies, 2),
     // the INFO that took `before` was read before it and written after it: one each to take off

@@ -125,6 +125,10 @@ export function render(r: Report): string {
           ['one at a time: latency p50 / p99, ms', `${v.aloneP50} / ${v.aloneP99}`, `${w.aloneP50} / ${w.aloneP99}`],
           ['Redis time in commands, µs', String(v.redisMicros), String(w.redisMicros)],
           ['Redis process CPU, µs', String(v.redisCpuMicros), String(w.redisCpuMicros)],
+          ['failure counters cleared (HDEL) per verify', String(v.hdel), String(w.hdel)],
+          ...(r.redis.openLoop?.cost
+            ? [[`at ${r.redis.openLoop.rate}/s, open loop: Redis time in commands / process CPU, µs`, '', `${r.redis.openLoop.cost.redisMicros} / ${r.redis.openLoop.cost.redisCpuMicros}`]]
+            : []),
           ['one at a time: socket reads / reply writes', `${v.probeReads} / ${v.probeWrites}`, `${w.probeReads} / ${w.probeWrites}`],
         ],
       ),

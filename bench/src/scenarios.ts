@@ -5,10 +5,10 @@
  */
 import { runLoad, type LoadResult, type Shot } from './load.js';
 import { runOpenLoop } from './open-loop.js';
-import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
+import { quiesce, scrape, serverCount, type Scrape, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
-import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
+import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type Snapshot, type KindUsage, type MonitorSample } from './redis-stats.js';
 import type { Redis } from 'ioredis';
 import { Population, Tally } from './users.js';
 import type { Window } from './profile.js';
@@ -46,6 +46,12 @@ export interface OpenLoop {
   readonly p99: number;
   /** `{ __typename }` offered at the same rate: what the machine, the framework and the load generator cost a request's latency. */
   readonly ceiling?: { readonly p50: number; readonly p99: number };
+  /**
+   * Redis only: its time in commands and its process CPU per verify at this rate. Under the
+   * saturated loads the commands' time is wall time on a CPU shared with the server and the
+   * generator (Redis times a command by the clock, descheduled or not); here the CPUs have room.
+   */
+  readonly cost?: { readonly redisMicros: number; readonly redisCpuMicros: number };
 }
 
 export interface MemoryFigures {
@@ -219,9 +225,11 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   let openLoop: OpenLoop | undefined;
   if (max > 0) {
     progress(`${label}: open loop at ${Math.round(max / 2)} wrong verifies/s`);
+    const before = redis ? await Promise.all([snapshot(redis.admin), scrape(server.base)] as const) : null;
     const r = await load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate: Math.max(1, Math.round(max / 2)) });
+    const cost = before ? await openLoopCost(redis!.admin, server.base, before) : undefined;
     const c = await load(warm.ceilingSupply(new Tally()), { seconds: opts.seconds, rate: Math.max(1, Math.round(max / 2)) });
-    openLoop = { rate: Math.round(max / 2), achieved: r2(r.perSecond), p50: r2(r.p50), p99: r2(r.p99), ceiling: { p50: r2(c.p50), p99: r2(c.p99) } };
+    openLoop = { rate: Math.round(max / 2), achieved: r2(r.perSecond), p50: r2(r.p50), p99: r2(r.p99), ceiling: { p50: r2(c.p50), p99: r2(c.p99) }, ...(cost ? { cost } : {}) };
   }
 
   const probes: Probe[] = [];
@@ -264,6 +272,13 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     windows,
     ...(openLoop ? { openLoop } : {}),
   };
+}
+
+/** Redis's time in commands and its process CPU per verify since `before`. */
+async function openLoopCost(admin: Redis, base: string, before: readonly [Snapshot, Scrape]) {
+  const after = await Promise.all([snapshot(admin), scrape(base)] as const);
+  const cost = commandCost(before[0], after[0], serverCount(before[1], after[1]).verifies);
+  return { redisMicros: cost.redisMicrosPerVerify, redisCpuMicros: cost.redisCpuMicrosPerVerify };
 }
 
 /** One more event for every user (a wrong code each): how many were recorded, and the keys after. */

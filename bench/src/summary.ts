@@ -67,6 +67,8 @@ export interface CostSummary {
   readonly aloneP99: number;
   readonly redisMicros: number;
   readonly redisCpuMicros: number;
+  /** HDELs per verify under the loads: an accepted code clearing failure counters an earlier wrong one left. */
+  readonly hdel: number;
   /** One verify at a time: Redis socket reads / reply writes per verify. */
   readonly probeReads: number;
   readonly probeWrites: number;
@@ -177,6 +179,7 @@ export function summariseCost(s: StoreFigures, kind: 'valid' | 'wrong'): CostSum
     aloneP99: probe.p99,
     redisMicros: med((c) => c.redisMicrosPerVerify),
     redisCpuMicros: med((c) => c.redisCpuMicrosPerVerify),
+    hdel: med((c) => c.byCommand.hdel ?? 0),
     probeReads: probe.cost.readsPerVerify,
     probeWrites: probe.cost.writesPerVerify,
     monitorSent: probe.monitor.sent,
