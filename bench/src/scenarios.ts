@@ -47,9 +47,9 @@ export interface OpenLoop {
   /** `{ __typename }` offered at the same rate: what the machine, the framework and the load generator cost a request's latency. */
   readonly ceiling?: { readonly p50: number; readonly p99: number };
   /**
-   * Redis only: its time in commands and its process CPU per verify at this rate. Under the
-   * saturated loads the commands' time is wall time on a CPU shared with the server and the
-   * generator (Redis times a command by the clock, descheduled or not); here the CPUs have room.
+   * Redis only: its time in commands and its process CPU per verify at this rate, beside the
+   * saturated loads' (`INFO commandstats` times a command by the clock, so under saturation it
+   * includes time Redis waited for a CPU it shares with the server and the generator).
    */
   readonly cost?: { readonly redisMicros: number; readonly redisCpuMicros: number };
 }
