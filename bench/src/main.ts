@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildKeyUri, encodeBase32, generateSecret, renderQr } from '@totp-service/core';
+import { measureAlone, type AloneFigures } from './alone.js';
 import { cliColdStarts, type ColdStart } from './cli.js';
 import { compareMain } from './compare.js';
 import { clearInheritedEventsEnv, EventSinks, eventsLabel, type EventFigures } from './events-out.js';
@@ -21,7 +22,7 @@ import { summarise, type ProfileSummary } from './profile.js';
 import { machineLine, render, type RuntimeSummary } from './report.js';
 import { resolveRuntimes, type Runtime } from './runtimes.js';
 import { progress, runStore, type StoreFigures } from './scenarios.js';
-import { summariseCost, summariseMemory, summariseStore, targets } from './summary.js';
+import { aloneTargets, summariseCost, summariseMemory, summariseStore, targets } from './summary.js';
 
 async function qrMillis(count: number): Promise<number> {
   const uri = buildKeyUri({ secret: encodeBase32(generateSecret('SHA1')), issuer: 'TOTP Service', accountName: 'bench@example.com', algorithm: 'SHA1', digits: 6, period: 30 });
@@ -82,6 +83,7 @@ async function main(): Promise<number> {
   let embeddedFigures: StoreFigures | undefined;
   let profile: Record<string, ProfileSummary> | null = null;
   let qr = NaN;
+  let alone: AloneFigures | null = null;
   let redisVersion = '?';
   const stopServer = async (label: string) => {
     const s = server;
@@ -130,6 +132,8 @@ async function main(): Promise<number> {
     }
     progress('timing QR rendering and the CLI');
     qr = await qrMillis(opts.quick ? 10 : 50);
+    progress('timing Redis alone (the service in this process, one verify at a time)');
+    alone = await measureAlone(work.path, opts.quick ? 100 : 1000, opts.quick ? 2 : 5);
     for (const r of byRuntime) r.cli = cliColdStarts(opts.cliRuns, r.runtime.path);
   } catch (err) {
     problems.push(`the benchmark failed: ${(err as Error).stack ?? String(err)}`);
@@ -156,6 +160,7 @@ async function main(): Promise<number> {
     const rows = targets(summariseStore(r.figures), summariseCost(r.figures, 'valid'), summariseCost(r.figures, 'wrong'), summariseMemory(r.figures, opts.users), r.cli);
     return byRuntime.length > 1 ? rows.map((c) => ({ ...c, name: `${r.runtime.label}: ${c.name}` })) : rows;
   });
+  if (alone) checks.push(...aloneTargets(alone));
   const exhausted = redisFigures.runs.filter((r) => r.valid.exhausted).map((r) => `${r.valid.seconds} s`);
   if (exhausted.length) notes.push(`valid-code runs that ran out of users with a fresh step (ended early): ${exhausted.join(', ')}; enroll more users (--users) for longer runs`);
   const loadAfter = loadavg();
@@ -167,7 +172,7 @@ async function main(): Promise<number> {
   if (opts.webhooks) notes.push(`with --webhooks, Redis commands and CPU per verify include the webhook dispatcher's own (it reads the outbox beside the verifies)`);
   const perRuntime: RuntimeSummary[] = byRuntime.map((r) => ({ runtime: r.runtime.label, path: r.runtime.path, redis: summariseStore(r.figures), cli: r.cli }));
   const eventsOut = { webhooks: opts.webhooks, tracing: opts.tracing, figures: events };
-  const report = { title, machine, redis: redisSummary, embedded, runtimes: perRuntime, qrMillis: qr, validCost, wrongCost, memory, cli, targets: checks, profile, events: eventsOut, notes, problems };
+  const report = { title, machine, redis: redisSummary, embedded, runtimes: perRuntime, qrMillis: qr, alone, validCost, wrongCost, memory, cli, targets: checks, profile, events: eventsOut, notes, problems };
   console.log(render(report));
 
   writeFileSync(

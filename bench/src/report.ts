@@ -2,6 +2,7 @@
  * The printed table. Every figure in it is also in the JSON (bench/results/latest.json).
  */
 import { availableParallelism, cpus } from 'node:os';
+import type { AloneFigures } from './alone.js';
 import type { ColdStart } from './cli.js';
 import { describeEvents, type EventFigures } from './events-out.js';
 import type { ProfileSummary } from './profile.js';
@@ -23,6 +24,8 @@ export interface Report {
   readonly embedded: StoreSummary | null;
   readonly runtimes: readonly RuntimeSummary[];
   readonly qrMillis: number;
+  /** Redis's time per verify with nothing else on the CPUs (alone.ts). */
+  readonly alone: AloneFigures | null;
   readonly validCost: CostSummary | null;
   readonly wrongCost: CostSummary | null;
   readonly memory: MemorySummary | null;
@@ -135,6 +138,12 @@ export function render(r: Report): string {
       'Counts from one verify at a time (no request in flight across the snapshots); µs and CPU from the 64-connection loads.',
       `MONITOR, valid verify: sent ${fmt(v.monitorSent)}; in scripts ${fmt(v.monitorInScripts)}`,
       `MONITOR, wrong verify: sent ${fmt(w.monitorSent)}; in scripts ${fmt(w.monitorInScripts)}`,
+      ...(r.alone
+        ? [
+            `Redis alone (the service in the benchmark's process, one verify at a time, ${r.alone.users} users, median of ${r.alone.rounds} rounds), time in commands ` +
+              `per verify: usual login ${r.alone.usualLogin} µs, valid code after a wrong one ${r.alone.afterFailure} µs, wrong code ${r.alone.wrong} µs`,
+          ]
+        : []),
       '',
     );
   }

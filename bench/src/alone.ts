@@ -1,0 +1,89 @@
+/**
+ * Redis's time per verify with nothing else wanting the CPU: the service's own code in this
+ * process (no HTTP, no server process) on a redis-server of its own, one verify at a time, each
+ * user verified moments before (its secrets held open: one script call a verify). Under the
+ * loads `INFO commandstats` times a command by the clock on CPUs shared with the server and the
+ * generator; here Redis runs while this process waits for its answer, so the clock is its CPU.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type TotpParams } from '@totp-service/core';
+import { FAIL_FAST, RedisStore, buildServices } from '@totp-service/server';
+import { startRedis } from './processes.js';
+import { commandCost, snapshot } from './redis-stats.js';
+
+export interface AloneFigures {
+  readonly users: number;
+  readonly rounds: number;
+  /** Redis time in commands per verify (µs), the median round of each kind. */
+  readonly usualLogin: number;
+  readonly afterFailure: number;
+  readonly wrong: number;
+}
+
+const APP = { name: 'bench' } as const;
+const STEP = 30_000;
+
+/** `users` users, `rounds` rounds of each kind: a valid code (the usual login), a wrong one, a valid one after it. */
+export async function measureAlone(workDir: string, users: number, rounds: number): Promise<AloneFigures> {
+  const redis = await startRedis(workDir);
+  const client = new Redis(redis.url, { ...FAIL_FAST, keyPrefix: 'totp:', lazyConnect: true });
+  await client.connect();
+  const store = new RedisStore(client, { auditMaxEvents: 1_000_000, auditUserMaxEvents: 1000 });
+  try {
+    // a clock of its own, moved a step at a time, so that every valid round has a fresh step
+    let now = (Math.floor(Date.now() / 60_000) + 1) * 60_000 + 5_000;
+    const policy = { ...DEFAULT_POLICY, maxFailures: 1_000_000 };
+    const keyRing = new KeyRing([{ id: 'bench', key: randomBytes(32) }]);
+    // the secrets held open for the whole measurement (its clock passes minutes); no QR images
+    const secretCache = { size: users, seconds: 24 * 3600 };
+    const renderQr = () => Promise.resolve({ dataUrl: '', svg: '' });
+    const { totp } = buildServices({ store, keyRing, policy, issuer: 'TOTP Service', clock: () => now, secretCache, renderQr });
+    const factors: { userId: string; clientIp: string; secret: Uint8Array; params: TotpParams }[] = [];
+    for (let i = 0; i < users; i++) {
+      const userId = randomUUID();
+      const e = await totp.enroll(APP, { userId });
+      // a client address of the user's own, as in the loads
+      const clientIp = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      factors.push({ userId, clientIp, secret: parseBase32Secret(e.secret), params: { algorithm: e.algorithm, digits: 6, period: 30 } });
+    }
+    const code = (f: (typeof factors)[number], wrong: boolean) => {
+      const step = Math.floor(now / STEP);
+      const near = [-1, 0, 1].map((d) => codeAtStep(f.secret, step + d, f.params));
+      if (!wrong) return near[1]!;
+      // a code no step of the window has
+      let c = Number(near[1]);
+      do c = (c + 1) % 1_000_000;
+      while (near.includes(String(c).padStart(6, '0')));
+      return String(c).padStart(6, '0');
+    };
+    const round = async (wrong: boolean, expected: string): Promise<number> => {
+      const before = await snapshot(redis.admin);
+      for (const f of factors) {
+        const r = await totp.verify(APP, f.userId, code(f, wrong), f.clientIp);
+        if (r.outcome !== expected) throw new Error(`Redis alone: ${r.outcome} where ${expected} was due`);
+      }
+      return commandCost(before, await snapshot(redis.admin), factors.length).redisMicrosPerVerify;
+    };
+    await round(false, 'ACCEPTED'); // activation: two round trips, not measured
+    const usual: number[] = [];
+    const wrong: number[] = [];
+    const after: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      now += STEP;
+      usual.push(await round(false, 'ACCEPTED'));
+      wrong.push(await round(true, 'INVALID_CODE'));
+      now += STEP;
+      after.push(await round(false, 'ACCEPTED'));
+    }
+    return { users, rounds, usualLogin: median(usual), afterFailure: median(after), wrong: median(wrong) };
+  } finally {
+    await store.close();
+    await redis.stop();
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
