@@ -9,8 +9,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DEFAULT_POLICY, KeyRing, codeAtStep, parseBase32Secret, type TotpParams } from '@totp-service/core';
 import { FAIL_FAST, RedisStore, buildServices } from '@totp-service/server';
+import { median } from './cli.js';
 import { startRedis } from './processes.js';
-import { commandCost, snapshot } from './redis-stats.js';
+import { commandCost, round, snapshot } from './redis-stats.js';
+import { wrongCodeAt } from './users.js';
 
 export interface AloneFigures {
   readonly users: number;
@@ -49,15 +51,9 @@ export async function measureAlone(workDir: string, users: number, rounds: numbe
     }
     const code = (f: (typeof factors)[number], wrong: boolean) => {
       const step = Math.floor(now / STEP);
-      const near = [-1, 0, 1].map((d) => codeAtStep(f.secret, step + d, f.params));
-      if (!wrong) return near[1]!;
-      // a code no step of the window has
-      let c = Number(near[1]);
-      do c = (c + 1) % 1_000_000;
-      while (near.includes(String(c).padStart(6, '0')));
-      return String(c).padStart(6, '0');
+      return wrong ? wrongCodeAt(f.secret, step) : codeAtStep(f.secret, step, f.params);
     };
-    const round = async (wrong: boolean, expected: string): Promise<number> => {
+    const timeRound = async (wrong: boolean, expected: string): Promise<number> => {
       const before = await snapshot(redis.admin);
       for (const f of factors) {
         const r = await totp.verify(APP, f.userId, code(f, wrong), f.clientIp);
@@ -65,25 +61,22 @@ export async function measureAlone(workDir: string, users: number, rounds: numbe
       }
       return commandCost(before, await snapshot(redis.admin), factors.length).redisMicrosPerVerify;
     };
-    await round(false, 'ACCEPTED'); // activation: two round trips, not measured
+    await timeRound(false, 'ACCEPTED'); // activation: two round trips, not measured
     const usual: number[] = [];
     const wrong: number[] = [];
     const after: number[] = [];
     for (let i = 0; i < rounds; i++) {
       now += STEP;
-      usual.push(await round(false, 'ACCEPTED'));
-      wrong.push(await round(true, 'INVALID_CODE'));
+      usual.push(await timeRound(false, 'ACCEPTED'));
+      wrong.push(await timeRound(true, 'INVALID_CODE'));
       now += STEP;
-      after.push(await round(false, 'ACCEPTED'));
+      after.push(await timeRound(false, 'ACCEPTED'));
     }
-    return { users, rounds, usualLogin: median(usual), afterFailure: median(after), wrong: median(wrong) };
+    // the median of an even count is the mean of the middle two: rounded as the rounds are
+    const mid = (xs: number[]) => round(median(xs), 2);
+    return { users, rounds, usualLogin: mid(usual), afterFailure: mid(after), wrong: mid(wrong) };
   } finally {
     await store.close();
     await redis.stop();
   }
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? 0;
 }

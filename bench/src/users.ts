@@ -17,6 +17,15 @@ import type { Shot } from './load.js';
 const PERIOD = 30;
 const PARAMS = { algorithm: 'SHA1', digits: 6, period: PERIOD } as const;
 
+/** A six-digit code that no step within three of `step` has for this secret (SHA1, 30 s). */
+export function wrongCodeAt(secret: Uint8Array, step: number): string {
+  const near = new Set<string>();
+  for (let s = step - 3; s <= step + 3; s++) near.add(codeAtStep(secret, s, PARAMS));
+  let code = 0;
+  while (near.has(String(code).padStart(6, '0'))) code += 1;
+  return String(code).padStart(6, '0');
+}
+
 export interface User {
   readonly id: string;
   /** A client address of its own, so the per-address budget is per user as in real logins. */
@@ -197,13 +206,9 @@ export class Population {
         u = this.users[this.wrongCursor]!;
       }
       this.wrongCursor = (this.wrongCursor + 1) % n;
-      const now = nowStep();
-      const near = new Set<string>();
-      if (u.secret) for (let s = now - 3; s <= now + 3; s++) near.add(codeAtStep(u.secret, s, PARAMS));
-      let code = 0;
-      while (near.has(String(code).padStart(6, '0'))) code += 1;
+      const code = u.secret ? wrongCodeAt(u.secret, nowStep()) : '000000';
       return {
-        body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: String(code).padStart(6, '0'), ip: u.ip } }),
+        body: JSON.stringify({ query: VERIFY_QUERY, variables: { u: u.id, c: code, ip: u.ip } }),
         done: (status, body) => tally.add(outcomeOf(status, body).outcome),
       };
     };
