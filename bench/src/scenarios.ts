@@ -5,10 +5,10 @@
  */
 import { runLoad, type LoadResult, type Shot } from './load.js';
 import { runOpenLoop } from './open-loop.js';
-import { quiesce, scrape, serverCount, type Scrape, type ServerCount } from './metrics.js';
+import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
-import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type Snapshot, type KindUsage, type MonitorSample } from './redis-stats.js';
+import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
 import type { Redis } from 'ioredis';
 import { Population, Tally } from './users.js';
 import type { Window } from './profile.js';
@@ -27,6 +27,9 @@ export interface Figures {
   readonly serverCpuMicros: number;
 }
 
+/** Redis's work per verify (redis-stats.ts) and the server's count of verifies and store calls (metrics.ts). */
+export type VerifyCost = CommandCost & ServerCount;
+
 export interface RunFigures {
   readonly ceiling: Figures;
   /** verifyTotp with a MALFORMED code: GraphQL and the service without the store (a diagnostic). */
@@ -34,8 +37,8 @@ export interface RunFigures {
   readonly valid: Figures;
   readonly wrong: Figures;
   /** Redis only: per verify, over this run's valid and wrong loads. */
-  readonly validCost?: CommandCost & ServerCount;
-  readonly wrongCost?: CommandCost & ServerCount;
+  readonly validCost?: VerifyCost;
+  readonly wrongCost?: VerifyCost;
 }
 
 /** Wrong verifies offered at a fixed rate (half the measured maximum): the latency a login feels at that load. */
@@ -72,7 +75,7 @@ export interface Probe {
   /** Latency one verify at a time (no queueing), ms. */
   readonly p50: number;
   readonly p99: number;
-  readonly cost: CommandCost & ServerCount;
+  readonly cost: VerifyCost;
   readonly monitor: MonitorSample;
 }
 
@@ -192,21 +195,20 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
     windows.malformed.push({ from, to: nowMicros() });
 
     const measured = async (kind: 'valid' | 'wrong') => {
-      const before = redis ? await Promise.all([snapshot(redis.admin), scrape(server.base)] as const) : null;
-      from = nowMicros();
       const tl = new Tally();
-      const res =
-        kind === 'valid'
-          ? await load(pop.validSupply(tl, true), { seconds: opts.seconds, filler: pop.wrongSupply(new Tally()) })
-          : await load(pop.wrongSupply(tl), { seconds: opts.seconds });
-      windows[kind].push({ from, to: nowMicros() });
+      const { value: res, cost } = await costAround(redis, server.base, async () => {
+        from = nowMicros();
+        const r =
+          kind === 'valid'
+            ? await load(pop.validSupply(tl, true), { seconds: opts.seconds, filler: pop.wrongSupply(new Tally()) })
+            : await load(pop.wrongSupply(tl), { seconds: opts.seconds });
+        windows[kind].push({ from, to: nowMicros() });
+        return r;
+      });
       pop.settle();
       const expected = kind === 'valid' ? 'ACCEPTED' : 'INVALID_CODE';
       const figures = check(`${label} ${kind} verifies`, res, tl, expected, problems, kind === 'valid');
-      if (!before) return { figures };
-      const after = await Promise.all([snapshot(redis!.admin), scrape(server.base)] as const);
-      const count = serverCount(before[1], after[1]);
-      return { figures, cost: { ...commandCost(before[0], after[0], count.verifies), ...count } };
+      return cost ? { figures, cost } : { figures };
     };
     const valid = await measured('valid');
     const wrong = await measured('wrong');
@@ -225,11 +227,17 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   let openLoop: OpenLoop | undefined;
   if (max > 0) {
     progress(`${label}: open loop at ${Math.round(max / 2)} wrong verifies/s`);
-    const before = redis ? await Promise.all([snapshot(redis.admin), scrape(server.base)] as const) : null;
-    const r = await load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate: Math.max(1, Math.round(max / 2)) });
-    const cost = before ? await openLoopCost(redis!.admin, server.base, before) : undefined;
-    const c = await load(warm.ceilingSupply(new Tally()), { seconds: opts.seconds, rate: Math.max(1, Math.round(max / 2)) });
-    openLoop = { rate: Math.round(max / 2), achieved: r2(r.perSecond), p50: r2(r.p50), p99: r2(r.p99), ceiling: { p50: r2(c.p50), p99: r2(c.p99) }, ...(cost ? { cost } : {}) };
+    const rate = Math.max(1, Math.round(max / 2));
+    const { value: r, cost } = await costAround(redis, server.base, () => load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate }));
+    const c = await load(warm.ceilingSupply(new Tally()), { seconds: opts.seconds, rate });
+    openLoop = {
+      rate: Math.round(max / 2),
+      achieved: r2(r.perSecond),
+      p50: r2(r.p50),
+      p99: r2(r.p99),
+      ceiling: { p50: r2(c.p50), p99: r2(c.p99) },
+      ...(cost ? { cost: { redisMicros: cost.redisMicrosPerVerify, redisCpuMicros: cost.redisCpuMicrosPerVerify } } : {}),
+    };
   }
 
   const probes: Probe[] = [];
@@ -242,10 +250,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       // users verified moments before, as the loads' users are: the warm population was last
       // verified minutes ago (its secrets no longer held open), so one wrong code each first
       if (kind === 'valid') await load(warm.wrongSupply(new Tally()), { amount: warm.users.length, connections: 1 });
-      const before = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
-      const alone = await load(supply(), { amount: opts.probe, connections: 1, filler });
-      const after = await Promise.all([snapshot(redis.admin), scrape(server.base)] as const);
-      const count = serverCount(before[1], after[1]);
+      const { value: alone, cost } = await costAround(redis, server.base, () => load(supply(), { amount: opts.probe, connections: 1, filler }));
       const monitor = await monitorSample(redis.admin, opts.probe, async () => {
         await load(supply(), { amount: opts.probe, connections: 1, filler });
       });
@@ -257,7 +262,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
             probeTally.surprises.map((l) => `\n    ${l}`).join(''),
         );
       }
-      probes.push({ kind, p50: r2(alone.p50), p99: r2(alone.p99), cost: { ...commandCost(before[0], after[0], count.verifies), ...count }, monitor });
+      probes.push({ kind, p50: r2(alone.p50), p99: r2(alone.p99), cost, monitor });
     }
   }
   // last, so that the runs above measured users with one device: a second one for some of them
@@ -274,11 +279,20 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   };
 }
 
-/** Redis's time in commands and its process CPU per verify since `before`. */
-async function openLoopCost(admin: Redis, base: string, before: readonly [Snapshot, Scrape]) {
-  const after = await Promise.all([snapshot(admin), scrape(base)] as const);
-  const cost = commandCost(before[0], after[0], serverCount(before[1], after[1]).verifies);
-  return { redisMicros: cost.redisMicrosPerVerify, redisCpuMicros: cost.redisCpuMicrosPerVerify };
+/**
+ * What Redis and the server did per verify over `work`: both read before and after it, with
+ * nothing else sent meanwhile. Without Redis, `work` alone (no cost).
+ */
+async function costAround<T>(redis: RedisProcess, base: string, work: () => Promise<T>): Promise<{ value: T; cost: VerifyCost }>;
+async function costAround<T>(redis: RedisProcess | undefined, base: string, work: () => Promise<T>): Promise<{ value: T; cost?: VerifyCost }>;
+async function costAround<T>(redis: RedisProcess | undefined, base: string, work: () => Promise<T>): Promise<{ value: T; cost?: VerifyCost }> {
+  if (!redis) return { value: await work() };
+  const read = () => Promise.all([snapshot(redis.admin), scrape(base)] as const);
+  const before = await read();
+  const value = await work();
+  const after = await read();
+  const count = serverCount(before[1], after[1]);
+  return { value, cost: { ...commandCost(before[0], after[0], count.verifies), ...count } };
 }
 
 /** One more event for every user (a wrong code each): how many were recorded, and the keys after. */
