@@ -142,6 +142,8 @@ export function render(r: Report): string {
         ? [
             `Redis alone (the service in the benchmark's process, one verify at a time, ${r.alone.users} users, median of ${r.alone.rounds} rounds), time in commands ` +
               `per verify: usual login ${r.alone.usualLogin} µs, valid code after a wrong one ${r.alone.afterFailure} µs, wrong code ${r.alone.wrong} µs`,
+            `  of which the commands (the yardstick, bench/src/alone.ts: a usual login's commands without the scripts' logic) ${r.alone.yardstick} µs; ` +
+              `the scripts' own work: usual login ${r.alone.logic.usualLogin} µs, after a wrong one ${r.alone.logic.afterFailure} µs, wrong code ${r.alone.logic.wrong} µs`,
           ]
         : []),
       '',
