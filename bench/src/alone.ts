@@ -4,6 +4,8 @@
  * user verified moments before (its secrets held open: one script call a verify). Under the
  * loads `INFO commandstats` times a command by the clock on CPUs shared with the server and the
  * generator; here Redis runs while this process waits for its answer, so the clock is its CPU.
+ * Each round also times the yardstick (below), the same commands with none of the scripts' logic,
+ * so that the report can say how much of a verify is Redis's commands and how much the Lua.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';

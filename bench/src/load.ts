@@ -36,6 +36,7 @@ export interface LoadSpec {
 export interface LoadResult {
   /** Answered requests (2xx or not), fillers excluded. */
   readonly requests: number;
+  /** From the start to the end, or, when the supply ran out, to the last answer that was not a filler. */
   readonly seconds: number;
   readonly perSecond: number;
   /** Latency percentiles, ms. */
@@ -84,12 +85,14 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     context.done = shot.done;
     return { ...req, body: shot.body };
   };
+  const started = process.hrtime.bigint();
+  let lastAnswer = started;
   const onResponse = (status: number, body: string, context: Ctx) => {
     context.done?.(status, body);
     if (context.filler) fillers += 1;
+    else lastAnswer = process.hrtime.bigint();
   };
 
-  const started = process.hrtime.bigint();
   const opts: autocannon.Options = {
     url: spec.url,
     connections: spec.connections,
@@ -112,7 +115,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       latencies[count++] = ms;
     });
   });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // a run whose supply ran out ends at autocannon's next whole second, fillers meanwhile: its
+  // time is up to the last answer of its own, or its rate would count the fillers' time
+  const seconds = Number((exhausted ? lastAnswer : process.hrtime.bigint()) - started) / 1e9;
   // fillers are the last requests of an exhausted run; their latencies are left out with them
   const kept = latencies.slice(0, Math.max(0, count - fillers)).sort();
   const requests = kept.length;
