@@ -44,6 +44,41 @@ export function serverCount(before: Scrape, after: Scrape): ServerCount {
   return { verifies, storeOps };
 }
 
+/** The server's garbage collections over a stretch of `seconds` (prom-client's nodejs_gc_duration_seconds). */
+export interface GcFigures {
+  /** Young-generation collections (scavenges) a second, and their mean pause, ms. */
+  readonly minorPerSecond: number;
+  readonly minorMeanMs: number;
+  /** Whole-heap collections (mark-compact) a second, and their mean pause, ms. */
+  readonly majorPerSecond: number;
+  readonly majorMeanMs: number;
+  /** Pauses of any kind longer than 10 ms (the p99 target), in all. */
+  readonly over10ms: number;
+  /** The share of the stretch the server spent in collections, %. */
+  readonly percent: number;
+}
+
+export function gcBetween(before: Scrape, after: Scrape, seconds: number): GcFigures {
+  const d = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
+  const kind = (k: string) => {
+    const count = d('nodejs_gc_duration_seconds_count', { kind: k });
+    return { perSecond: r2(count / seconds), meanMs: count > 0 ? r2((d('nodejs_gc_duration_seconds_sum', { kind: k }) * 1000) / count) : 0 };
+  };
+  const minor = kind('minor');
+  const major = kind('major');
+  return {
+    minorPerSecond: minor.perSecond,
+    minorMeanMs: minor.meanMs,
+    majorPerSecond: major.perSecond,
+    majorMeanMs: major.meanMs,
+    // the histogram's buckets are cumulative: all pauses less those of at most 10 ms
+    over10ms: d('nodejs_gc_duration_seconds_count') - d('nodejs_gc_duration_seconds_bucket', { le: '0.01' }),
+    percent: r2((d('nodejs_gc_duration_seconds_sum') / seconds) * 100),
+  };
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
 /**
  * Wait until the server has answered everything sent to it: a load run that ends leaves up to one
  * request per connection in flight, which must not land in the next run's counts. Done when the

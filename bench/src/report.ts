@@ -6,6 +6,7 @@ import type { AloneFigures } from './alone.js';
 import type { ColdStart } from './cli.js';
 import { describeEvents, type EventFigures } from './events-out.js';
 import type { ProfileSummary } from './profile.js';
+import type { GcFigures } from './metrics.js';
 import type { CostSummary, LoadSummary, MemorySummary, StoreSummary, TargetCheck } from './summary.js';
 
 /** The Redis workload and the CLI on one runtime. */
@@ -65,6 +66,12 @@ const fmt = (o: Record<string, number>) =>
 
 const openLoopCells = (s: StoreSummary): string[] =>
   s.openLoop ? [`${s.openLoop.achieved} of ${s.openLoop.rate}`, s.openLoop.p50.toFixed(2), s.openLoop.p99.toFixed(2), ''] : ['', '', '', ''];
+const gcCell = (g: GcFigures | undefined): string =>
+  g ? `${g.minorPerSecond}/s of ${g.minorMeanMs} ms, full ${g.majorPerSecond}/s of ${g.majorMeanMs} ms, >10 ms ${g.over10ms}, ${g.percent} %` : '';
+/** What the server's collector did in the open loops: where a p99 over 10 ms can come from. */
+const gcLine = (label: string, s: StoreSummary | null | undefined): string[] =>
+  s?.openLoop?.gc ? [`  ${label}: wrong verifies ${gcCell(s.openLoop.gc.verify)}; { __typename } ${gcCell(s.openLoop.gc.ceiling)}`] : [];
+const GC_HEAD = "Server GC in the open loops (young collections a second and their mean pause, full ones, pauses over 10 ms, share of the run's time):";
 const openCeilingCells = (s: StoreSummary): string[] =>
   s.openLoop?.ceiling ? [`${s.openLoop.rate}`, s.openLoop.ceiling.p50.toFixed(2), s.openLoop.ceiling.p99.toFixed(2), ''] : ['', '', '', ''];
 
@@ -86,6 +93,8 @@ function runtimesTable(rs: readonly RuntimeSummary[]): string[] {
       ...rs[0]!.cli.map((_, i) => cli(i)),
     ]),
     `Each runtime's runs on a Redis of its own, one after the other (the machine's load moves between them). Paths: ${rs.map((r) => `${r.runtime} ${r.path}`).join('; ')}`,
+    GC_HEAD,
+    ...rs.flatMap((r) => gcLine(r.runtime, r.redis)),
     '',
   ];
 }
@@ -111,6 +120,8 @@ export function render(r: Report): string {
       ],
     ),
     'CPU µs: CPU time of the server process (all its threads) per request.',
+    // with several runtimes the Redis lines are under the runtimes' table
+    ...(r.runtimes.length > 1 ? (e?.openLoop?.gc ? [GC_HEAD, ...gcLine('embedded', e)] : []) : [GC_HEAD, ...gcLine('Redis', r.redis), ...gcLine('embedded', e)]),
     `QR code render (PNG + SVG, one thread, in the benchmark process): ${r.qrMillis} ms`,
     '',
   );

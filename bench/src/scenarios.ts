@@ -5,7 +5,7 @@
  */
 import { runLoad, type LoadResult, type Shot } from './load.js';
 import { runOpenLoop } from './open-loop.js';
-import { quiesce, scrape, serverCount, type ServerCount } from './metrics.js';
+import { gcBetween, quiesce, scrape, serverCount, type GcFigures, type ServerCount } from './metrics.js';
 import type { Options } from './options.js';
 import { cpuSeconds, type RedisProcess, type ServerProcess } from './processes.js';
 import { commandCost, memoryByKind, monitorSample, snapshot, usedMemory, type CommandCost, type KindUsage, type MonitorSample } from './redis-stats.js';
@@ -55,6 +55,8 @@ export interface OpenLoop {
    * includes time Redis waited for a CPU it shares with the server and the generator).
    */
   readonly cost?: { readonly redisMicros: number; readonly redisCpuMicros: number };
+  /** The server's garbage collections during the wrong verifies' run and the ceiling's. */
+  readonly gc?: { readonly verify: GcFigures; readonly ceiling: GcFigures };
 }
 
 export interface MemoryFigures {
@@ -228,8 +230,8 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
   if (max > 0) {
     progress(`${label}: open loop at ${Math.round(max / 2)} wrong verifies/s`);
     const rate = Math.max(1, Math.round(max / 2));
-    const { value: r, cost } = await costAround(redis, server.base, () => load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate }));
-    const c = await load(warm.ceilingSupply(new Tally()), { seconds: opts.seconds, rate });
+    const { value: [r, verifyGc], cost } = await costAround(redis, server.base, () => gcAround(server.base, () => load(pop.wrongSupply(new Tally()), { seconds: opts.seconds, rate })));
+    const [c, ceilingGc] = await gcAround(server.base, () => load(warm.ceilingSupply(new Tally()), { seconds: opts.seconds, rate }));
     openLoop = {
       rate: Math.round(max / 2),
       achieved: r2(r.perSecond),
@@ -237,6 +239,7 @@ export async function runStore(opts: Options, t: Target, problems: string[], lab
       p99: r2(r.p99),
       ceiling: { p50: r2(c.p50), p99: r2(c.p99) },
       ...(cost ? { cost: { redisMicros: cost.redisMicrosPerVerify, redisCpuMicros: cost.redisCpuMicrosPerVerify } } : {}),
+      gc: { verify: verifyGc, ceiling: ceilingGc },
     };
   }
 
@@ -293,6 +296,13 @@ async function costAround<T>(redis: RedisProcess | undefined, base: string, work
   const after = await read();
   const count = serverCount(before[1], after[1]);
   return { value, cost: { ...commandCost(before[0], after[0], count.verifies), ...count } };
+}
+
+/** A load and the server's garbage collections during it (its /metrics read before and after). */
+async function gcAround<T extends { readonly seconds: number }>(base: string, work: () => Promise<T>): Promise<[T, GcFigures]> {
+  const before = await scrape(base);
+  const value = await work();
+  return [value, gcBetween(before, await scrape(base), value.seconds)];
 }
 
 /** One more event for every user (a wrong code each): how many were recorded, and the keys after. */
