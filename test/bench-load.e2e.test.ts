@@ -51,6 +51,14 @@ describe('the benchmark load generator', () => {
     expect(result.non2xx + result.errors + result.timeouts).toBe(0);
   });
 
+  it('gives a rate of 0 to a run whose supply was empty from the start', async () => {
+    const result = await runLoad({ url, token: 't', connections: 2, seconds: 5, next: () => null, filler: () => ({ body: '{}' }) });
+    expect(result.exhausted).toBe(true);
+    expect(result.requests).toBe(0);
+    expect(result.seconds).toBeGreaterThan(0);
+    expect(result.perSecond).toBe(0);
+  });
+
   it('times a run that did not run out over its whole duration', async () => {
     const result = await runLoad({ url, token: 't', connections: 4, seconds: 1, next: () => ({ body: '{}' }) });
     expect(result.exhausted).toBe(false);

@@ -116,8 +116,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     });
   });
   // a run whose supply ran out ends at autocannon's next whole second, fillers meanwhile: its
-  // time is up to the last answer of its own, or its rate would count the fillers' time
-  const seconds = Number((exhausted ? lastAnswer : process.hrtime.bigint()) - started) / 1e9;
+  // time is up to the last answer of its own, or its rate would count the fillers' time (a run
+  // with none, whose supply was empty from the start, keeps its whole time: a rate of 0, not NaN)
+  const ended = exhausted && lastAnswer > started ? lastAnswer : process.hrtime.bigint();
+  const seconds = Number(ended - started) / 1e9;
   // fillers are the last requests of an exhausted run; their latencies are left out with them
   const kept = latencies.slice(0, Math.max(0, count - fillers)).sort();
   const requests = kept.length;
