@@ -4,6 +4,8 @@
  * script alongside the user's, in the same round trip), so store operations per verify are the
  * round trips per verify as the client sees them.
  */
+import { round } from './redis-stats.js';
+
 export type Scrape = Map<string, number>;
 
 export async function scrape(base: string): Promise<Scrape> {
@@ -33,8 +35,14 @@ export interface ServerCount {
 }
 
 /** Verifies the server finished between two scrapes, and its store operations per verify. */
+/** How much a series (summed as `sum` does) grew between two scrapes. */
+const growth =
+  (before: Scrape, after: Scrape) =>
+  (name: string, labels: Record<string, string> = {}): number =>
+    sum(after, name, labels) - sum(before, name, labels);
+
 export function serverCount(before: Scrape, after: Scrape): ServerCount {
-  const d = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
+  const d = growth(before, after);
   const verifies = d('totp_verify_total', { kind: 'totp' });
   const storeOps: Record<string, number> = {};
   for (const op of ['reserve', 'settle', 'attempt', 'getUser', 'enroll']) {
@@ -59,10 +67,10 @@ export interface GcFigures {
 }
 
 export function gcBetween(before: Scrape, after: Scrape, seconds: number): GcFigures {
-  const d = (name: string, labels: Record<string, string> = {}) => sum(after, name, labels) - sum(before, name, labels);
+  const d = growth(before, after);
   const kind = (k: string) => {
     const count = d('nodejs_gc_duration_seconds_count', { kind: k });
-    return { perSecond: r2(count / seconds), meanMs: count > 0 ? r2((d('nodejs_gc_duration_seconds_sum', { kind: k }) * 1000) / count) : 0 };
+    return { perSecond: round(count / seconds, 2), meanMs: count > 0 ? round((d('nodejs_gc_duration_seconds_sum', { kind: k }) * 1000) / count, 2) : 0 };
   };
   const minor = kind('minor');
   const major = kind('major');
@@ -73,11 +81,9 @@ export function gcBetween(before: Scrape, after: Scrape, seconds: number): GcFig
     majorMeanMs: major.meanMs,
     // the histogram's buckets are cumulative: all pauses less those of at most 10 ms
     over10ms: d('nodejs_gc_duration_seconds_count') - d('nodejs_gc_duration_seconds_bucket', { le: '0.01' }),
-    percent: r2((d('nodejs_gc_duration_seconds_sum') / seconds) * 100),
+    percent: round((d('nodejs_gc_duration_seconds_sum') / seconds) * 100, 2),
   };
 }
-
-const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
  * Wait until the server has answered everything sent to it: a load run that ends leaves up to one
