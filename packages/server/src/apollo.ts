@@ -4,12 +4,16 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Context } from './context.js';
 import { makeFormatError } from './errors.js';
-import { graphqlLimits } from './limits.js';
+import type { graphqlLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { operationPlugin, recordError } from './observe.js';
-import { buildTotpSchema } from './schema.js';
+import type { GraphQLSchema } from 'graphql';
 
 export interface ApolloOptions {
+  /** buildTotpSchema's, shared with the direct verify path (direct-verify.ts). */
+  readonly schema: GraphQLSchema;
+  /** graphqlLimits()'s, shared likewise. */
+  readonly limits: ReturnType<typeof graphqlLimits>;
   readonly httpServer: Server;
   readonly logger: Logger;
   /** NODE_ENV=production: no introspection, no internals in errors. */
@@ -28,9 +32,9 @@ export async function buildApollo(o: ApolloOptions): Promise<ApolloServer<Contex
     exposeInternals: !o.production,
     onInternalError: (err) => o.logger.error({ err }, 'unexpected error'),
   });
-  const limits = graphqlLimits();
+  const { limits } = o;
   const apollo = new ApolloServer<Context>({
-    schema: await buildTotpSchema(),
+    schema: o.schema,
     introspection: !o.production,
     includeStacktraceInErrorResponses: false,
     hideSchemaDetailsFromClientErrors: true,

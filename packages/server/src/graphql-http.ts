@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApolloServer } from '@apollo/server';
+import type { ApolloServer, HTTPGraphQLRequest } from '@apollo/server';
 import { TotpError } from '@totp-service/core';
 import { authenticate } from './auth.js';
 import type { ApiKey } from './config.js';
 import type { Context } from './context.js';
+import type { DirectAnswer } from './direct-verify.js';
 import { toGraphQLError } from './errors.js';
 import { toGraphQLRequest } from './http.js';
 import type { Services } from './services.js';
@@ -12,21 +13,41 @@ import type { Services } from './services.js';
 export type GraphQLHandler = (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => Promise<number>;
 
 /**
- * The GraphQL endpoint on plain node:http: the request read within the body limit, handed to
- * Apollo with a context that authenticates the bearer token (an unknown one is UNAUTHENTICATED
+ * The GraphQL endpoint on plain node:http: the request read within the body limit, a verify
+ * answered directly when direct-verify.ts can, anything else handed to Apollo with a context that authenticates the bearer token (an unknown one is UNAUTHENTICATED
  * before any resolver runs), and Apollo's answer written back, never cached.
  */
 export function graphqlHandler(
   apollo: ApolloServer<Context>,
-  o: { readonly apiKeys: readonly ApiKey[]; readonly services: Services; readonly bodyLimit: number },
+  o: {
+    readonly apiKeys: readonly ApiKey[];
+    readonly services: Services;
+    readonly bodyLimit: number;
+    /** The verifies answered without Apollo (direct-verify.ts); absent, Apollo answers all. */
+    readonly direct?: (request: HTTPGraphQLRequest, authorization: string | undefined) => Promise<DirectAnswer>;
+  },
 ): GraphQLHandler {
   return async (req, res, url, requestId) => {
     const httpGraphQLRequest = await toGraphQLRequest(req, url, o.bodyLimit);
+    const direct = await o.direct?.(httpGraphQLRequest, req.headers.authorization);
+    if (direct?.body !== undefined) {
+      res.writeHead(200, {
+        'x-request-id': requestId,
+        'cache-control': 'no-store',
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(direct.body)),
+      });
+      res.end(direct.body);
+      return 200;
+    }
+    // a verify the direct path began (it threw, or its result needs Apollo's formatting) is
+    // answered by Apollo with the same answer handed back, not checked a second time
+    const services = direct?.services ?? o.services;
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest,
       context: async () => {
         try {
-          return { principal: authenticate(req.headers.authorization, o.apiKeys), ...o.services };
+          return { principal: authenticate(req.headers.authorization, o.apiKeys), ...services };
         } catch (err) {
           throw err instanceof TotpError ? toGraphQLError(err) : err;
         }

@@ -34,17 +34,22 @@ function rootFields(op: OperationDefinitionNode): string[] {
 }
 
 /** Records the resolved operation's name and root fields in the request scope. */
+export function recordOperation(operationName: string | null, operation: OperationDefinitionNode | undefined): void {
+  const scope = requestScope.getStore();
+  if (!scope) return;
+  if (operationName) scope.operation = operationName.slice(0, 64);
+  if (operation) {
+    scope.fields = rootFields(operation);
+    scope.operationType = operation.operation;
+  }
+}
+
+/** recordOperation for every operation Apollo resolves. */
 export const operationPlugin: ApolloServerPlugin = {
   async requestDidStart() {
     return {
       async didResolveOperation({ operation, operationName }) {
-        const scope = requestScope.getStore();
-        if (!scope) return;
-        if (operationName) scope.operation = operationName.slice(0, 64);
-        if (operation) {
-          scope.fields = rootFields(operation);
-          scope.operationType = operation.operation;
-        }
+        recordOperation(operationName, operation);
       },
     };
   },

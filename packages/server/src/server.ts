@@ -3,14 +3,16 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyRing, Policy } from '@totp-service/core';
 import { buildApollo } from './apollo.js';
+import { directVerify } from './direct-verify.js';
 import type { ApiKey } from './config.js';
 import { graphqlHandler } from './graphql-http.js';
 import { HttpError, sendError } from './http.js';
-import { DEFAULT_BODY_LIMIT } from './limits.js';
+import { DEFAULT_BODY_LIMIT, graphqlLimits } from './limits.js';
 import { requestIdFrom, requestScope, type Logger, type RequestScope } from './logger.js';
 import { Metrics, instrumentStore, timeVerifies } from './metrics.js';
 import { createQrPool } from './qr-pool.js';
 import { createRouter } from './router.js';
+import { buildTotpSchema } from './schema.js';
 import { buildServices } from './services.js';
 import { WebhookDispatcher, type DispatcherOptions, type WebhookSettings } from './webhooks/dispatcher.js';
 import type { Store } from './store/store.js';
@@ -45,6 +47,8 @@ export interface ServerDeps {
   readonly shutdownGraceMs?: number;
   /** Spans of GraphQL requests and their store calls (startTracing); absent: no tracing, at no cost. */
   readonly tracing?: Tracing;
+  /** false: Apollo answers every verify too (direct-verify.ts; tests compare the two). Default true. */
+  readonly directVerify?: boolean;
 }
 
 export interface TotpServer {
@@ -102,13 +106,22 @@ export async function createServer(deps: ServerDeps): Promise<TotpServer> {
     ...(deps.secretCache ? { secretCache: deps.secretCache } : {}),
   }), metrics);
   const httpServer = httpServerWithLimits(deps.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+  const schema = await buildTotpSchema();
+  const limits = graphqlLimits();
   const apollo = await buildApollo({
+    schema,
+    limits,
     httpServer,
     logger: deps.logger,
     production: deps.production ?? false,
     shutdownGraceMs: deps.shutdownGraceMs ?? 10_000,
   });
-  const graphql = graphqlHandler(apollo, { apiKeys: deps.apiKeys, services, bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT });
+  const graphql = graphqlHandler(apollo, {
+    apiKeys: deps.apiKeys,
+    services,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    ...(deps.directVerify === false ? {} : { direct: directVerify({ schema, limits, apiKeys: deps.apiKeys, services }) }),
+  });
   const route = createRouter({ graphql, metrics, store: deps.store, logger: deps.logger, tracing: deps.tracing });
   const webhooks = deps.webhooks ? new WebhookDispatcher(deps.store.outbox, deps.webhooks, metrics, deps.logger, deps.webhookOptions) : null;
   await webhooks?.start();
