@@ -7,25 +7,12 @@ import { codeAtStep, parseBase32Secret } from '@totp-service/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { counter } from '../../../test/support/inspect.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { StoreUnavailableError, type Store } from '../src/store/store.js';
+import { flaky } from './support/flaky-store.js';
 import { startInProcess, type InProcessServer } from './support/in-process.js';
 
 const VERIFY = 'mutation($u: ID!, $c: String!) { verifyTotp(userId: $u, code: $c) { outcome } }';
 const RECOVER = 'mutation($u: ID!, $c: String!) { verifyRecoveryCode(userId: $u, code: $c) { outcome } }';
 const count = (s: InProcessServer, outcome: string, kind: string) => counter(s.base, 'totp_verify_duration_seconds_count', { outcome, kind });
-
-/** A store whose reserve fails as Redis away would, while `down` is true. */
-function flaky(store: Store): { store: Store; down: boolean } {
-  const state = { down: false, store: store };
-  state.store = new Proxy(store, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (prop !== 'reserve' || typeof value !== 'function') return value;
-      return (...args: unknown[]) => (state.down ? Promise.reject(new StoreUnavailableError('store down')) : (value as (...a: unknown[]) => unknown).apply(target, args));
-    },
-  });
-  return state;
-}
 
 describe('verify latency histogram', () => {
   let s: InProcessServer | undefined;
