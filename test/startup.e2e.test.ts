@@ -58,6 +58,7 @@ describe('start-up', () => {
     [{ TOTP_LOCKOUT_SECONDS: '600', TOTP_LOCKOUT_MAX_SECONDS: '60' }, 'TOTP_LOCKOUT_MAX_SECONDS'],
     [{ TOTP_SECRET_CACHE_SIZE: '-1' }, 'TOTP_SECRET_CACHE_SIZE'],
     [{ TOTP_SECRET_CACHE_SECONDS: '0' }, 'TOTP_SECRET_CACHE_SECONDS'],
+    [{ TOTP_DIRECT_VERIFY: 'maybe' }, 'TOTP_DIRECT_VERIFY'],
   ])('refuses to start on %j, naming %s', (env, variable) => {
     const r = startWith(env);
     expect(r.status).toBe(2);

@@ -50,6 +50,8 @@ export interface Config {
   readonly exportRecipients: readonly string[];
   /** TOTP_SECRET_CACHE_SIZE, TOTP_SECRET_CACHE_SECONDS: users whose secrets are held open between verifies. */
   readonly secretCache: { readonly size: number; readonly seconds: number };
+  /** TOTP_DIRECT_VERIFY: the usual verify requests answered without Apollo's pipeline (direct-verify.ts). */
+  readonly directVerify: boolean;
 }
 
 export { ConfigError };
@@ -65,9 +67,10 @@ function int(env: Env, name: string, dflt: number, min: number, max: number): nu
   return Number(raw);
 }
 
-function bool(env: Env, name: string): boolean {
+function bool(env: Env, name: string, dflt = false): boolean {
   const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '' || raw === 'false' || raw === '0' || raw === 'no') return false;
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
   if (raw === 'true' || raw === '1' || raw === 'yes') return true;
   throw new ConfigError(name, `must be true or false (got "${raw.slice(0, 20)}")`);
 }
@@ -203,6 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
       seconds: int(env, 'TOTP_SECRET_CACHE_SECONDS', DEFAULT_SECRET_CACHE.seconds, 1, 3600),
     }),
     allowMissingKeys: bool(env, 'TOTP_ALLOW_MISSING_KEYS'),
+    directVerify: bool(env, 'TOTP_DIRECT_VERIFY', true),
     webhooks: webhookSettings(env),
   });
 }

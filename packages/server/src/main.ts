@@ -191,6 +191,7 @@ async function main(): Promise<void> {
     shutdownGraceMs: config.shutdownGraceMs,
     exportRecipients: config.exportRecipients,
     secretCache: config.secretCache,
+    directVerify: config.directVerify,
     webhooks: config.webhooks,
     ...(tracing ? { tracing } : {}),
   });

@@ -57,6 +57,14 @@ describe('operations settings', () => {
     expect(() => loadConfig({ ...base, SHUTDOWN_GRACE_MS: '-1' })).toThrow(ConfigError);
   });
 
+  it('reads TOTP_DIRECT_VERIFY, on by default', () => {
+    expect(loadConfig(base).directVerify).toBe(true);
+    expect(loadConfig({ ...base, TOTP_DIRECT_VERIFY: '' }).directVerify).toBe(true);
+    expect(loadConfig({ ...base, TOTP_DIRECT_VERIFY: 'false' }).directVerify).toBe(false);
+    expect(loadConfig({ ...base, TOTP_DIRECT_VERIFY: 'TRUE' }).directVerify).toBe(true);
+    expect(() => loadConfig({ ...base, TOTP_DIRECT_VERIFY: 'off' })).toThrow(/^TOTP_DIRECT_VERIFY: must be true or false/);
+  });
+
   it('reads TOTP_SECRET_CACHE_SIZE and TOTP_SECRET_CACHE_SECONDS, with defaults', () => {
     expect(loadConfig(base).secretCache).toEqual({ size: 100_000, seconds: 300 });
     expect(loadConfig({ ...base, TOTP_SECRET_CACHE_SIZE: '0', TOTP_SECRET_CACHE_SECONDS: '30' }).secretCache).toEqual({ size: 0, seconds: 30 });
