@@ -28,8 +28,9 @@ import type { VerifyResult } from './totp/attempt.js';
 /**
  * verifyTotp and verifyRecoveryCode answered without Apollo's request pipeline. An application
  * calls them at every login, and GraphQL's work per request (Apollo's pipeline, graphql-js's
- * execution, type-graphql's wrapping of each field) cost more server CPU than the verify itself:
- * bench/README.md measured about 95 µs of a wrong-code verify's 230 on Node 20.
+ * execution, type-graphql's wrapping of each field) cost about as much server CPU as all the
+ * rest of a verify: 114 µs of a wrong-code verify's 237 on Node 20, 40 of 146 on Node 24
+ * (bench/README.md).
  *
  * A document is compiled once: parsed and validated as Apollo does (the same limits), and planned
  * only when it is one mutation of one verify field with leaf fields selected, no fragments,
