@@ -156,7 +156,7 @@ export function planOf(schema: GraphQLSchema, limits: Limits, query: string): Pl
   if (op.kind !== Kind.OPERATION_DEFINITION || op.operation !== OperationTypeNode.MUTATION || (op.directives?.length ?? 0) > 0) return null;
   const root = op.selectionSet.selections;
   const field = root.length === 1 && root[0]!.kind === Kind.FIELD ? root[0]! : null;
-  if (!field || !(field.name.value in FIELDS) || (field.directives?.length ?? 0) > 0) return null;
+  if (!field || !Object.hasOwn(FIELDS, field.name.value) || (field.directives?.length ?? 0) > 0) return null;
   const variables = (op.variableDefinitions ?? []).map(stringVariable);
   const resultType = schema.getMutationType()?.getFields()[field.name.value]?.type;
   const objectType = resultType && isNonNullType(resultType) ? resultType.ofType : resultType;
