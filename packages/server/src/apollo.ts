@@ -2,12 +2,12 @@ import type { Server } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import type { GraphQLSchema } from 'graphql';
 import type { Context } from './context.js';
 import { makeFormatError } from './errors.js';
 import type { graphqlLimits } from './limits.js';
 import type { Logger } from './logger.js';
 import { operationPlugin, recordError } from './observe.js';
-import type { GraphQLSchema } from 'graphql';
 
 export interface ApolloOptions {
   /** buildTotpSchema's, shared with the direct verify path (direct-verify.ts). */

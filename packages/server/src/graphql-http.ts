@@ -12,10 +12,23 @@ import type { Services } from './services.js';
 /** Answers one request to /graphql; resolves with the HTTP status it sent. */
 export type GraphQLHandler = (req: IncomingMessage, res: ServerResponse, url: URL, requestId: string) => Promise<number>;
 
+/** A verify's answer from the direct path, with the headers Apollo's answer gets. */
+function writeDirect(res: ServerResponse, requestId: string, body: string): number {
+  res.writeHead(200, {
+    'x-request-id': requestId,
+    'cache-control': 'no-store',
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+  });
+  res.end(body);
+  return 200;
+}
+
 /**
  * The GraphQL endpoint on plain node:http: the request read within the body limit, a verify
- * answered directly when direct-verify.ts can, anything else handed to Apollo with a context that authenticates the bearer token (an unknown one is UNAUTHENTICATED
- * before any resolver runs), and Apollo's answer written back, never cached.
+ * answered directly when direct-verify.ts can, anything else handed to Apollo with a context
+ * that authenticates the bearer token (an unknown one is UNAUTHENTICATED before any resolver
+ * runs), and Apollo's answer written back, never cached.
  */
 export function graphqlHandler(
   apollo: ApolloServer<Context>,
@@ -30,16 +43,7 @@ export function graphqlHandler(
   return async (req, res, url, requestId) => {
     const httpGraphQLRequest = await toGraphQLRequest(req, url, o.bodyLimit);
     const direct = await o.direct?.(httpGraphQLRequest, req.headers.authorization);
-    if (direct?.body !== undefined) {
-      res.writeHead(200, {
-        'x-request-id': requestId,
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': String(Buffer.byteLength(direct.body)),
-      });
-      res.end(direct.body);
-      return 200;
-    }
+    if (direct?.body !== undefined) return writeDirect(res, requestId, direct.body);
     // a verify the direct path began (it threw, or its result needs Apollo's formatting) is
     // answered by Apollo with the same answer handed back, not checked a second time
     const services = direct?.services ?? o.services;
