@@ -14,13 +14,13 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValidationRule,
   type ValueNode,
   type VariableDefinitionNode,
 } from 'graphql';
 import Negotiator from 'negotiator';
 import { allows, authenticate } from './auth.js';
 import type { ApiKey } from './config.js';
+import type { graphqlLimits } from './limits.js';
 import { recordOperation } from './observe.js';
 import type { Services } from './services.js';
 import type { VerifyResult } from './totp/attempt.js';
@@ -71,17 +71,15 @@ export interface Plan {
   readonly typeName: string;
 }
 
-export interface Limits {
-  readonly parseOptions: { readonly maxTokens: number };
-  readonly validationRules: readonly ValidationRule[];
-  readonly validationOptions: { readonly maxErrors: number };
-}
+/** graphqlLimits()'s, as Apollo is given them: the same document is refused or planned alike. */
+export type Limits = Pick<ReturnType<typeof graphqlLimits>, 'parseOptions' | 'validationRules' | 'validationOptions'>;
 
 /** What became of a request: answered here (the body), or Apollo's, maybe with a verify to replay. */
 export type DirectAnswer = { readonly body: string } | { readonly body?: undefined; readonly services?: Services };
 
 const NOT_HERE: DirectAnswer = {};
-const JSON_TYPE = 'application/json; charset=utf-8';
+/** The content type of a direct answer, Apollo's for JSON. */
+export const JSON_TYPE = 'application/json; charset=utf-8';
 /** Apollo's choice of response type among these (ApolloServer.chooseContentTypeForSingleResultResponse). */
 const MEDIA_TYPES = [JSON_TYPE, 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
 /** Documents kept, planned or not: a verify document is one of a client's handful. */
@@ -226,16 +224,20 @@ function replaying(services: Services, field: VerifyField, answer: () => Promise
   return { ...services, [name]: Object.create(services[name], { verify: { value: answer } }) as Services[typeof name] };
 }
 
-/** The request's body when this path may answer it: a POST of a JSON object that accepts JSON. */
+/** The request's body when this path may answer it: a POST of a JSON object. */
 function bodyOf(request: HTTPGraphQLRequest): { query: string; variables: Record<string, unknown>; operationName?: unknown } | null {
   const body = request.body;
   if (request.method !== 'POST' || !isRecord(body) || typeof body.query !== 'string') return null;
   if (body.extensions !== undefined && body.extensions !== null) return null;
   const variables = body.variables ?? {};
   if (!isRecord(variables)) return null;
-  const accept = request.headers.get('accept');
-  if (accept !== undefined && new Negotiator({ headers: { accept } }).mediaType(MEDIA_TYPES) !== JSON_TYPE) return null;
   return { query: body.query, variables, operationName: body.operationName };
+}
+
+/** Whether Apollo would answer the request in JSON_TYPE (no Accept, or one where it wins). */
+function acceptsJson(request: HTTPGraphQLRequest): boolean {
+  const accept = request.headers.get('accept');
+  return accept === undefined || new Negotiator({ headers: { accept } }).mediaType(MEDIA_TYPES) === JSON_TYPE;
 }
 
 export interface DirectVerifyOptions {
@@ -263,7 +265,8 @@ export function directVerify(o: DirectVerifyOptions): (request: HTTPGraphQLReque
   return async (request, authorization) => {
     const body = bodyOf(request);
     const plan = body ? planFor(body.query) : null;
-    if (!body || !plan) return NOT_HERE;
+    // Accept is negotiated only for a verify: every other request goes on to Apollo, which does it
+    if (!body || !plan || !acceptsJson(request)) return NOT_HERE;
     const given = body.operationName;
     if (given !== undefined && given !== null && given !== plan.operationName) return NOT_HERE;
     const args = argumentsOf(plan, body.variables);

@@ -4,7 +4,7 @@ import { TotpError } from '@totp-service/core';
 import { authenticate } from './auth.js';
 import type { ApiKey } from './config.js';
 import type { Context } from './context.js';
-import type { DirectAnswer } from './direct-verify.js';
+import { JSON_TYPE, type DirectAnswer } from './direct-verify.js';
 import { toGraphQLError } from './errors.js';
 import { toGraphQLRequest } from './http.js';
 import type { Services } from './services.js';
@@ -17,7 +17,7 @@ function writeDirect(res: ServerResponse, requestId: string, body: string): numb
   res.writeHead(200, {
     'x-request-id': requestId,
     'cache-control': 'no-store',
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': JSON_TYPE,
     'content-length': String(Buffer.byteLength(body)),
   });
   res.end(body);
