@@ -12,13 +12,13 @@ import { explainTlsFailure, probeTls, tlsOptions, type RedisTls } from './tls.js
  * them and a reservation run twice would count one guess as two failures. The client keeps
  * reconnecting in the background, so the service recovers when Redis comes back.
  *
- * Auto-pipelining: the commands of all requests issued in one tick of the event loop leave in one
- * socket write (and their replies come back in one read), instead of a system call each. Round
- * trips per request stay what they are; under load the syscalls per verify drop several-fold.
+ * No auto-pipelining on one Redis: the script calls of one turn of the event loop share a socket
+ * write another way (coalesce.ts), without holding a turn's calls until the previous batch is
+ * answered. A Cluster keeps it (clusterOptions).
  */
 export const FAIL_FAST: RedisOptions = {
   enableOfflineQueue: false,
-  enableAutoPipelining: true,
+  enableAutoPipelining: false,
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
   connectTimeout: 2000,
@@ -37,6 +37,7 @@ export function clusterOptions(keyPrefix: string, password?: string | null, tls?
   return {
     keyPrefix,
     enableOfflineQueue: false,
+    // a call goes to its slot's node: ioredis batches per node (coalesce.ts works on one socket)
     enableAutoPipelining: true,
     enableReadyCheck: true,
     lazyConnect: true,

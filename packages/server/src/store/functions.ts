@@ -1,4 +1,5 @@
 import { Cluster, type Redis } from 'ioredis';
+import { coalesceWrites } from './coalesce.js';
 
 /**
  * Running the scripts as Redis functions (Redis 7: FUNCTION LOAD, FCALL). A script sent by
@@ -50,6 +51,7 @@ export class ScriptRunner {
 
   /** Run a script (`args` its keys, then its arguments); replies as Buffers when `buffers`. */
   async run(script: string, numKeys: number, args: readonly Arg[], buffers: boolean): Promise<unknown> {
+    if (!(this.client instanceof Cluster)) coalesceWrites(this.client);
     if (this.functions) {
       try {
         return await this.fcall(script, numKeys, args, buffers);
