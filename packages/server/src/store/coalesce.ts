@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
  * a call made while a batch is out waits for that batch's answer before it is even sent. Measured
  * on Node 24 (bench/README.md, "Writes coalesced per turn"): at a fixed 3,000 verifies a second
  * the p99 went from 16-17 ms to 9-11, under load the server's CPU per verify from 117-125 µs to
- * 99-102, and each young collection copied 1.3 MB instead of 4.6 (pauses of 3-5 ms, not 6-10).
+ * 99-102, and each young collection copied 1.3 MB instead of 4.6 (pauses of 3-5 ms, not 5-10).
  *
  * On a Cluster, whose calls go to the node of their slot, ioredis's auto-pipelining stays.
  */
